@@ -1,0 +1,1 @@
+"""fusejit: a tracing compiler for NumPy code."""
