@@ -52,13 +52,16 @@ def run_node(node: Node, operands: Sequence[np.ndarray], bindings: Mapping[str, 
     opdef = get_op(node.op)
     with np.errstate(all="ignore"):
         result = opdef.ref(*operands, **bind_attrs(node.attrs, bindings))
-    return np.asarray(result, dtype=node.type.dtype)
+    # C-contiguous values make the oracle layout-independent: NumPy takes different loops (SIMD
+    # vs scalar libm, different summation orders) for strided and contiguous operands, which
+    # would let a transpose or a lazy broadcast change the bits of the ops that read it.
+    return np.asarray(result, dtype=node.type.dtype, order="C")
 
 
 def evaluate(graph: Graph, args: Sequence[Any]) -> list[np.ndarray]:
     if len(args) != len(graph.inputs):
         raise TypeError(f"{graph.name} takes {len(graph.inputs)} argument(s), got {len(args)}")
-    arrays = [np.asarray(a, dtype=n.type.dtype) for a, n in zip(args, graph.inputs)]
+    arrays = [np.asarray(a, dtype=n.type.dtype, order="C") for a, n in zip(args, graph.inputs)]
     bindings = bind_symbols(graph, [a.shape for a in arrays])
     values: dict[int, np.ndarray] = {id(n): a for n, a in zip(graph.inputs, arrays)}
     for node in graph.nodes:
