@@ -1,0 +1,276 @@
+"""``TracedArray``: the abstract array a traced function computes with.
+
+It records every NumPy operation applied to it as IR nodes. NumPy routes ufuncs to
+``__array_ufunc__`` and other functions to ``__array_function__``; operators and methods are
+spelled in terms of those, so one translation serves ``x + y``, ``np.add(x, y)`` and ``x.sum()``.
+
+In-place updates (``out[m] *= a``, ``y[2:] = 0``, ``np.clip(a, lo, hi, out=a)``) rebind the
+tracer's node to a functional update; Python aliasing (two names, one object) therefore
+behaves like NumPy. Views are the one thing we do not track: writing through a view, or
+reading a view after its base was updated in place, is a clear error instead of a wrong answer.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..ir import Node, constant, make
+from ..ir.dtypes import as_dtype
+from ..ir.shapes import Dim, Shape, Size, format_shape
+from .errors import ConcretizationError, DataDependentShapeError, InPlaceError
+
+
+class Weak:
+    """A Python scalar operand: weakly typed under NEP 50 (it takes the other operand's dtype)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool | int | float) -> None:
+        self.value = value
+
+    @property
+    def py_type(self) -> type:
+        return type(self.value)
+
+
+class SymbolicDim(str):
+    """A dimension known only at run time (``x.shape[0]`` for a ``None`` dim of a Spec).
+
+    It can shape other arrays (``reshape``, ``zeros``) and take part in arithmetic with arrays
+    (becoming a traced scalar), but not be turned into a Python int.
+    """
+
+    source: Node
+
+    def __new__(cls, name: str, source: Node, axis: int) -> SymbolicDim:
+        self = super().__new__(cls, name)
+        self.source, self.axis = source, axis
+        return self
+
+    def traced(self) -> TracedArray:
+        return TracedArray(make("numel", self.source, axes=[self.axis], dtype=np.dtype(np.int64)))
+
+    def _refuse(self, *args: Any) -> Any:
+        raise ConcretizationError(
+            f"dimension {str(self)!r} is dynamic (declared None or a name in the input signature), so its "
+            "value is unknown while tracing; it cannot become a Python int or drive Python control flow. "
+            "Use it in array arithmetic, reshape or np.zeros, or declare that dimension static.")
+
+    __int__ = __index__ = __bool__ = __float__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+
+    def _arith(op: Any, reflected: bool = False) -> Any:  # noqa: N805  (builds methods)
+        def method(self: SymbolicDim, other: Any) -> Any:
+            a, b = self.traced(), other
+            return op(b, a) if reflected else op(a, b)
+        return method
+
+    __add__, __radd__ = _arith(operator.add), _arith(operator.add, True)
+    __sub__, __rsub__ = _arith(operator.sub), _arith(operator.sub, True)
+    __mul__, __rmul__ = _arith(operator.mul), _arith(operator.mul, True)
+    __truediv__, __rtruediv__ = _arith(operator.truediv), _arith(operator.truediv, True)
+    __floordiv__, __rfloordiv__ = _arith(operator.floordiv), _arith(operator.floordiv, True)
+    __mod__, __rmod__ = _arith(operator.mod), _arith(operator.mod, True)
+    __hash__ = str.__hash__
+
+
+def _concretize_error(what: str) -> Any:
+    def method(self: TracedArray, *args: Any) -> Any:
+        raise ConcretizationError(
+            f"{what} of a traced array ({self._describe()}) depends on the input data, which is not known "
+            "while tracing. Python control flow (`if`, `while`, `and`/`or`, `int()`, `float()`) on traced "
+            "values is not supported: make the argument that decides it static with "
+            "`jit(..., static_argnames=...)`, or compute both branches and select with `np.where(cond, a, b)`.")
+    return method
+
+
+class TracedArray:
+    __array_priority__ = 1000
+    __slots__ = ("_node", "mask", "view_base", "view_version", "is_argument", "version", "label")
+
+    def __init__(self, node: Node, *, mask: Node | None = None, view_of: TracedArray | None = None,
+                 is_argument: bool = False, label: str | None = None) -> None:
+        self._node = node
+        self.mask = mask  # set for `x[bool_mask]` reads: data-dependent shape, usable only as an update
+        root = view_of.view_base if view_of is not None and view_of.view_base is not None else view_of
+        self.view_base = root  # the array this one is a view of (None for owners of their data)
+        self.view_version = root.version if root is not None else 0
+        self.is_argument = is_argument
+        self.version = 0
+        self.label = label
+
+    # ---- identity and metadata ---------------------------------------------------------
+
+    @property
+    def node(self) -> Node:
+        base = self.view_base
+        if base is not None and base.version != self.view_version:
+            raise InPlaceError(
+                f"a view of {base._describe()} is read after that array was updated in place; fusejit does "
+                "not track aliasing between views. Take the view after the update, or `.copy()` it before.")
+        return self._node
+
+    def _describe(self) -> str:
+        name = f"{self.label!r}, " if self.label else ""
+        return f"{name}shape {format_shape(self._node.shape)}, dtype {self._node.dtype}"
+
+    def _require_unmasked(self, what: str) -> None:
+        if self.mask is not None:
+            raise DataDependentShapeError(
+                f"{what} of a boolean-mask selection `x[mask]`: its shape depends on the data. A masked read "
+                "may only feed an update through the same mask (`out[m] *= a`, `out[m] = out[m] * a + 1`); "
+                "use `np.where(mask, x, fill)` to keep the full shape.")
+
+    @property
+    def shape(self) -> tuple[Dim, ...]:
+        self._require_unmasked("the shape")
+        node = self.node
+        return tuple(SymbolicDim(d, node, i) if isinstance(d, str) else d for i, d in enumerate(node.shape))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._node.dtype
+
+    @property
+    def ndim(self) -> int:
+        self._require_unmasked("ndim")
+        return self._node.ndim
+
+    @property
+    def size(self) -> Any:
+        self._require_unmasked("the size")
+        s = Size.of(self._node.shape)
+        dim = s.as_dim()
+        if isinstance(dim, int):
+            return dim
+        return SymbolicDim(dim, self.node, 0) if dim is not None and self.ndim == 1 else _symbolic_size(self)
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of unsized object")
+        d = self.shape[0]
+        if isinstance(d, SymbolicDim):
+            d._refuse()
+        return d
+
+    def __iter__(self) -> Any:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"TracedArray({self._describe()})"
+
+    __bool__ = _concretize_error("the truth value")
+    __int__ = __index__ = _concretize_error("int()")
+    __float__ = _concretize_error("float()")
+    __complex__ = _concretize_error("complex()")
+    item = tolist = _concretize_error("the Python value")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise ConcretizationError(
+            f"a traced array ({self._describe()}) was converted to a concrete NumPy array, e.g. by writing it "
+            "into a NumPy array created inside the function (`out = np.zeros(...); out[i] = x`) or passing it "
+            "to a library that is not NumPy. Inside a jitted function create arrays from traced ones "
+            "(`np.zeros_like(x)`), or pass the shape of a traced array to `np.zeros` only for reading.")
+
+    # ---- NumPy protocols -------------------------------------------------------------------
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from .ufuncs import apply_ufunc
+
+        return apply_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from .functions import apply_function
+
+        return apply_function(func, args, kwargs)
+
+    # ---- in-place machinery ----------------------------------------------------------------
+
+    def _assign(self, node: Node, how: str) -> None:
+        """Rebind this array to ``node`` as NumPy's in-place ``how`` would leave it."""
+        if self.view_base is not None:
+            raise InPlaceError(
+                f"{how} writes through a view of {self.view_base._describe()}; fusejit does not track "
+                "aliasing between views. Write through the base array instead (`x[idx] = ...`).")
+        if self.is_argument:
+            raise InPlaceError(
+                f"{how} would modify the argument {self._describe()} in place; jitted functions do not mutate "
+                "their arguments. Work on a copy (`x = x.copy()`) or compute a new array (`x = x + 1`).")
+        self._node = node
+        self.version += 1
+
+
+from .methods import install_methods  # noqa: E402
+
+install_methods(TracedArray)
+
+
+def _symbolic_size(arr: TracedArray) -> TracedArray:
+    return TracedArray(make("numel", arr.node, axes=list(range(arr.ndim)), dtype=np.dtype(np.int64)))
+
+
+# ---- lifting operands -----------------------------------------------------------------------
+
+Operand = TracedArray | Weak
+
+
+def lift(x: Any, what: str = "operand") -> Operand:
+    """Turn anything a NumPy function accepts into a traced operand."""
+    if isinstance(x, TracedArray):
+        return x
+    if isinstance(x, SymbolicDim):
+        return x.traced()
+    if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
+        return Weak(x)
+    if isinstance(x, complex):
+        as_dtype(np.complex128, what)
+    arr = np.asarray(x)
+    as_dtype(arr.dtype, what)
+    return TracedArray(constant(arr, arr.dtype))
+
+
+def operand_dtype(op: Operand) -> np.dtype | type:
+    return op.py_type if isinstance(op, Weak) else op.dtype
+
+
+def to_node(op: Operand, dtype: np.dtype) -> Node:
+    """The operand as a node of ``dtype`` (weak scalars become constants, others are cast)."""
+    if isinstance(op, Weak):
+        value = op.value
+        if dtype.kind in "iu" and isinstance(value, int) and not isinstance(value, bool):
+            info = np.iinfo(dtype)
+            if not info.min <= value <= info.max:
+                raise OverflowError(f"Python integer {value} out of bounds for {dtype}")
+        with np.errstate(over="ignore"):
+            return constant(np.array(value).astype(dtype), dtype)
+    return cast(op.node, dtype)
+
+
+def cast(node: Node, dtype: np.dtype) -> Node:
+    dtype = np.dtype(dtype)
+    return node if node.dtype == dtype else make("cast", node, dtype=dtype)
+
+
+def broadcast(node: Node, shape: Shape) -> Node:
+    shape = tuple(shape)
+    return node if node.shape == shape else make("broadcast", node, shape=list(shape))
+
+
+def reshape(node: Node, shape: Shape) -> Node:
+    shape = tuple(shape)
+    return node if node.shape == shape else make("reshape", node, shape=list(shape))
+
+
+def transpose(node: Node, perm: list[int]) -> Node:
+    return node if perm == sorted(perm) else make("transpose", node, perm=list(perm))
+
+
+def wrap(node: Node, *, view_of: TracedArray | None = None) -> TracedArray:
+    return TracedArray(node, view_of=view_of)

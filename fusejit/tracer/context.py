@@ -1,0 +1,38 @@
+"""The trace being recorded: which function, and its extra inputs (variables read by reference)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+_state = threading.local()
+
+
+@dataclass
+class TraceContext:
+    fn_name: str
+    # extra graph inputs discovered while tracing (e.g. fusejit.Variable reads): key -> tracer
+    captured: dict[int, Any] = field(default_factory=dict)
+    captured_order: list[Any] = field(default_factory=list)
+    # variable updates in program order: id(variable) -> (variable, final TracedArray)
+    updates: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+
+
+def current() -> TraceContext | None:
+    return getattr(_state, "ctx", None)
+
+
+class tracing:
+    """``with tracing(ctx):`` marks the dynamic extent of one trace (re-entrant per thread)."""
+
+    def __init__(self, ctx: TraceContext) -> None:
+        self.ctx = ctx
+
+    def __enter__(self) -> TraceContext:
+        self.prev = current()
+        _state.ctx = self.ctx
+        return self.ctx
+
+    def __exit__(self, *exc: object) -> None:
+        _state.ctx = self.prev

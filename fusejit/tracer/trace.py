@@ -1,0 +1,84 @@
+"""``trace(fn, ...)``: run a Python function on abstract arrays and record a ``Graph``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..ir import Graph, Node
+from ..ir.shapes import Shape, TensorType
+from . import indexing as _indexing  # noqa: F401  (installs __getitem__/__setitem__)
+from .array import TracedArray
+from .context import TraceContext, tracing
+from .errors import DataDependentShapeError, TracingError
+from .pytree import TreeDef, flatten
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One array argument of a trace: its name (path in the argument tree) and type."""
+
+    name: str
+    type: TensorType
+
+
+@dataclass
+class TraceResult:
+    graph: Graph
+    out_tree: TreeDef
+    # per output leaf: index into graph.outputs, or ("static", value) for non-array results
+    out_leaves: list[Any]
+    context: TraceContext
+
+
+def input_name(path: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.]", "_", path) or "arg"
+    return name if re.match(r"[A-Za-z_]", name) else "arg_" + name
+
+
+def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
+          rebuild: Callable[[list[Any]], tuple[tuple, dict]], name: str | None = None) -> TraceResult:
+    """Trace ``fn`` where array leaves are ``ArgSpec``s and other leaves are static Python values;
+    ``rebuild(values)`` turns the leaves back into ``(args, kwargs)``."""
+    fn_name = name or getattr(fn, "__name__", "f")
+    ctx = TraceContext(fn_name=fn_name)
+    inputs: list[Node] = []
+    values: list[Any] = []
+    for leaf in leaves:
+        if isinstance(leaf, ArgSpec):
+            node = Node("input", (), {}, leaf.type, name=input_name(leaf.name))
+            inputs.append(node)
+            values.append(TracedArray(node, is_argument=True, label=leaf.name))
+        else:
+            values.append(leaf)
+    args, kwargs = rebuild(values)
+    with tracing(ctx):
+        result = fn(*args, **kwargs)
+    out_leaves, out_tree = flatten(result)
+    outputs: list[Node] = []
+    out_map: list[Any] = []
+    for path, leaf in out_leaves:
+        if isinstance(leaf, TracedArray):
+            if leaf.mask is not None:
+                raise DataDependentShapeError(
+                    f"{fn_name} returns a boolean-mask selection `x[mask]` (output {path or 0}), whose shape "
+                    "depends on the data; fusejit compiles fixed-shape programs. Return "
+                    "`np.where(mask, x, fill)` instead, or apply the mask outside the jitted function.")
+            out_map.append(len(outputs))
+            outputs.append(leaf.node)
+        elif isinstance(leaf, (np.ndarray, np.generic, bool, int, float, str)) or leaf is None:
+            out_map.append(("static", leaf))
+        else:
+            raise TracingError(f"{fn_name} returned a {type(leaf).__name__} (output {path or 0}); "
+                               "jitted functions return arrays, scalars and tuples/lists/dicts of them")
+    inputs += [t.node for t in ctx.captured_order]
+    graph = Graph(inputs, outputs, name=input_name(fn_name))
+    return TraceResult(graph, out_tree, out_map, ctx)
+
+
+def spec_type(shape: Shape, dtype: np.dtype) -> TensorType:
+    return TensorType(np.dtype(dtype), tuple(shape))
