@@ -6,6 +6,7 @@ build new nodes instead of editing old ones, so a node can be shared by several 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -108,6 +109,12 @@ class Graph:
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython shows the IR text
         p.text(str(self))
+
+    def save(self, path: str | os.PathLike[str], text: bool = False) -> None:
+        """Write the graph to ``path``: binary ``.fjg`` by default, IR text if ``text`` (see serialize.py)."""
+        from .serialize import save_graph
+
+        save_graph(self, path, text=text)
 
     def evaluate(self, *args: Any) -> list[np.ndarray]:
         """Run the graph op by op with the NumPy reference implementations."""

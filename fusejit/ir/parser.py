@@ -32,9 +32,8 @@ class _Tokens:
         self.toks: list[tuple[str, str, int]] = []
         line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         pos, line = 0, 1
-        while pos < len(text):
-            if text[pos:].strip() == "":
-                break
+        end = len(text.rstrip())  # (slicing the rest of the text per token would be quadratic)
+        while pos < end:
             m = _TOKEN.match(text, pos)
             if not m or m.end() == pos:
                 raise IRParseError(f"line {line}: unexpected text {text[pos:pos + 20].strip()!r}")
@@ -50,8 +49,8 @@ class _Tokens:
 
     def next(self, kind: str | None = None, value: str | None = None) -> str:
         k, v, line = self.peek()
-        if (kind and k != kind) or (value is not None and v != value):
-            raise IRParseError(f"line {line}: expected {value or kind}, found {v or k!r}")
+        if k == "eof" or (kind and k != kind) or (value is not None and v != value):
+            raise IRParseError(f"line {line}: expected {value or kind or 'more text'}, found {v or k!r}")
         self.i += 1
         return v
 
@@ -67,15 +66,25 @@ def _parse_type(t: _Tokens) -> TensorType:
     t.next("punct", "[")
     dims: list[Dim] = []
     while not t.accept("]"):
-        k, v, _ = t.peek()
+        k, v, line = t.peek()
         t.next()
-        dims.append(int(v) if k == "num" else v)
+        if k == "num" and v.isdigit():
+            dims.append(int(v))
+        elif k == "id":
+            dims.append(v)
+        else:
+            raise IRParseError(f"line {line}: expected a dim (a non-negative integer or a symbol), found {v!r}")
         t.accept(",")
     return TensorType(dtype, tuple(dims))
 
 
-def _parse_value(t: _Tokens) -> Any:
+_MAX_NESTING = 64  # deeper attribute lists are hostile input, not IR (NumPy allows 64 dims)
+
+
+def _parse_value(t: _Tokens, depth: int = 0) -> Any:
     k, v, line = t.peek()
+    if depth > _MAX_NESTING:
+        raise IRParseError(f"line {line}: attribute lists nested deeper than {_MAX_NESTING}")
     t.next()
     if k == "num":
         return float(v) if any(c in v for c in ".en") else int(v)
@@ -86,7 +95,7 @@ def _parse_value(t: _Tokens) -> Any:
     if v == "[":
         items = []
         while not t.accept("]"):
-            items.append(_parse_value(t))
+            items.append(_parse_value(t, depth + 1))
             t.accept(",")
         return items
     raise IRParseError(f"line {line}: expected an attribute value, found {v!r}")
@@ -148,10 +157,10 @@ def parse(text: str) -> Graph:
                 t.accept(",")
         t.next("punct", ":")
         type_ = _parse_type(t)
-        attrs = _finish_attrs(op, attrs, type_)
         try:
+            attrs = _finish_attrs(op, attrs, type_)
             inferred = opdef.infer([a.type for a in args], attrs)
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
             raise IRParseError(f"line {line}: {exc}") from exc
         if inferred != type_:
             raise IRParseError(f"line {line}: %{var} is declared {type_} but {op} gives {inferred}")
