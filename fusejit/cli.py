@@ -1,0 +1,121 @@
+"""The ``fusejit`` command: inspect, convert, optimize-report and AOT-compile saved graphs.
+
+Subcommands import their stage lazily, so ``fusejit show`` works without LLVM and a missing
+optional stage is a clear message rather than a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .ir import Graph, print_graph
+from .ir.printer import format_attr, input_names
+from .ir.serialize import MAGIC, GraphFileError, load_graph, save_graph
+
+GRAPH_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fusejit")
+def main() -> None:
+    """fusejit: a tracing compiler for NumPy code."""
+
+
+def load(path: Path) -> Graph:
+    try:
+        return load_graph(path)
+    except GraphFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError
+
+
+def signature(graph: Graph) -> list[str]:
+    """``name: type`` lines for inputs and outputs, plus the symbols bound at run time."""
+    lines = ["inputs:"]
+    lines += [f"  {name}: {node.type}" for name, node in zip(input_names(graph), graph.inputs)] or ["  (none)"]
+    lines.append("outputs:")
+    lines += [f"  {i}: {node.type}" for i, node in enumerate(graph.outputs)] or ["  (none)"]
+    if graph.symbols():
+        lines.append("symbols (sizes bound at run time): " + ", ".join(graph.symbols()))
+    return lines
+
+
+def weights(graph: Graph) -> list[str]:
+    consts = [(i, n) for i, n in enumerate(graph.nodes) if n.op == "constant"]
+    total = sum(n.attrs["value"].nbytes for _, n in consts)
+    count = sum(n.attrs["value"].size for _, n in consts)
+    lines = [f"weights: {len(consts)} constant(s), {count} element(s), {human_bytes(total)}"]
+    for i, n in sorted(consts, key=lambda c: -c[1].attrs["value"].nbytes):
+        lines.append(f"  %{i:<4} {str(n.type):<20} {human_bytes(n.attrs['value'].nbytes):>10}")
+    return lines
+
+
+def abbreviated_ir(graph: Graph, max_values: int) -> str:
+    """The IR text with constants longer than ``max_values`` elements shortened to their head."""
+    lines = print_graph(graph).split("\n")
+    for i, node in enumerate(graph.nodes):
+        value = node.attrs.get("value") if node.op == "constant" else None
+        if value is not None and value.size > max_values:
+            head = format_attr("value", value.reshape(-1)[:max_values])[1:-1]
+            lines[i + 1] = f"  %{i} = constant {{value=[{head}, ... ({value.size} values)]}} : {node.type}"
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("path", type=GRAPH_FILE)
+@click.option("--dot", is_flag=True, help="Print the graph as Graphviz dot (pipe into `dot -Tsvg`).")
+@click.option("--full", is_flag=True, help="Print every constant value in full.")
+def show(path: Path, dot: bool, full: bool) -> None:
+    """Show a saved graph: format, signature, weight sizes and IR text."""
+    graph = load(path)
+    if dot:
+        from .passes.dump import to_dot
+
+        click.echo(to_dot(graph), nl=False)
+        return
+    kind = "binary" if path.read_bytes()[: len(MAGIC)] == MAGIC else "text"
+    click.echo(f"graph @{graph.name}  ({kind} file, {human_bytes(path.stat().st_size)}, "
+               f"{len(graph.nodes)} node(s))")
+    click.echo("\n".join(signature(graph) + weights(graph)))
+    click.echo("")
+    click.echo(print_graph(graph) if full else abbreviated_ir(graph, 8), nl=False)
+
+
+@main.command()
+@click.argument("src", type=GRAPH_FILE)
+@click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--text/--binary", default=None, help="Output format (default: text if DST ends in .txt or .fjt).")
+def convert(src: Path, dst: Path, text: bool | None) -> None:
+    """Rewrite a saved graph in the other format (binary <-> text); the graph is unchanged."""
+    as_text = dst.suffix in (".txt", ".fjt") if text is None else text
+    save_graph(load(src), dst, text=as_text)
+    click.echo(f"wrote {dst} ({'text' if as_text else 'binary'}, {human_bytes(dst.stat().st_size)})")
+
+
+@main.command()
+@click.argument("path", type=GRAPH_FILE)
+@click.option("--fast-math", is_flag=True, help="Also run the fast-math tier and affine folding.")
+def stats(path: Path, fast_math: bool) -> None:
+    """Run the optimizer on a saved graph and print what each pass did."""
+    graph = load(path)
+    try:
+        from .passes import format_stats, optimize
+    except ImportError as exc:
+        raise click.ClickException(f"the optimizer is not available in this build ({exc})") from None
+    result = optimize(graph, fast_math=fast_math)
+    click.echo(format_stats(result.stats), nl=False)
+    click.echo(f"{result.iterations} iteration(s), {'converged' if result.converged else 'NOT converged'}; "
+               f"{len(graph.nodes)} -> {len(result.graph.nodes)} nodes")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
