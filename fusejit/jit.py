@@ -139,6 +139,8 @@ class JitFunction:
                 arrays.append(arr)
             elif isinstance(value, (bool, int, float, str)) or value is None:
                 key.append(("static", type(value), value))  # Python scalars specialize the trace
+            elif not isinstance(value, (complex, bytes)) and type(value).__hash__ is not None:
+                key.append(("static", type(value), value))  # e.g. `self`: its attributes are read at trace time
             else:
                 raise ArgumentError(f"{self.__name__}(): argument {path!r} is a {type(value).__name__}; expected "
                                     "a NumPy array, a Python scalar, or a tuple/list/dict of them")

@@ -121,3 +121,23 @@ class Graph:
         from .evaluator import evaluate
 
         return evaluate(self, args)
+
+
+def same_value(a: Node, b: Node) -> bool:
+    """True when two nodes provably compute the same value: the same op, attributes and type
+    over operands that are themselves the same (inputs only by identity)."""
+    if a is b:
+        return True
+    if a.op != b.op or a.type != b.type or a.op == "input" or len(a.args) != len(b.args):
+        return False
+    if a.attrs.keys() != b.attrs.keys():
+        return False
+    for k, v in a.attrs.items():
+        w = b.attrs[k]
+        if isinstance(v, np.ndarray):
+            if not (isinstance(w, np.ndarray) and v.dtype == w.dtype and v.shape == w.shape
+                    and v.tobytes() == w.tobytes()):
+                return False
+        elif v != w:
+            return False
+    return all(same_value(x, y) for x, y in zip(a.args, b.args))

@@ -267,11 +267,13 @@ def _reduction(name: str, ufunc: np.ufunc, doc: str) -> None:
         return TensorType(types[0].dtype, _reduce_shape(name, types[0].shape, list(attrs["axes"])))
 
     def ref(x: np.ndarray, axes: list[int]) -> np.ndarray:
-        return np.asarray(ufunc.reduce(x, axis=tuple(axes), dtype=x.dtype))
+        fn = BOOL_REDUCTIONS.get(ufunc, ufunc) if x.dtype == BOOL else ufunc
+        return np.asarray(fn.reduce(x, axis=tuple(axes), dtype=x.dtype))
 
     register(OpDef(name, 1, "reduce", infer, ref, ("axes",), doc=doc))
 
 
+BOOL_REDUCTIONS = {np.maximum: np.logical_or, np.minimum: np.logical_and}  # any/all: empty is fine
 _reduction("reduce_sum", np.add, "sum over `axes` (removed), accumulating in the operand dtype")
 _reduction("reduce_prod", np.multiply, "product over `axes`")
 _reduction("reduce_max", np.maximum, "max over `axes`, NaN-propagating; on bool it is any()")

@@ -88,7 +88,7 @@ def _concretize_error(what: str) -> Any:
 
 class TracedArray:
     __array_priority__ = 1000
-    __slots__ = ("_node", "mask", "view_base", "view_version", "is_argument", "version", "label")
+    __slots__ = ("_node", "mask", "view_base", "view_version", "is_argument", "version", "label", "dirty_views")
 
     def __init__(self, node: Node, *, mask: Node | None = None, view_of: TracedArray | None = None,
                  is_argument: bool = False, label: str | None = None) -> None:
@@ -100,11 +100,16 @@ class TracedArray:
         self.is_argument = is_argument
         self.version = 0
         self.label = label
+        self.dirty_views: list[TracedArray] = []  # views updated in place, not yet written back
 
     # ---- identity and metadata ---------------------------------------------------------
 
     @property
     def node(self) -> Node:
+        if self.dirty_views:
+            raise InPlaceError(
+                f"{self._describe()} is read after a view of it was updated in place (`v = x[idx]; v += ...`); "
+                "fusejit does not propagate writes through views. Update the base directly: `x[idx] += ...`.")
         base = self.view_base
         if base is not None and base.version != self.view_version:
             raise InPlaceError(
@@ -194,11 +199,15 @@ class TracedArray:
     # ---- in-place machinery ----------------------------------------------------------------
 
     def _assign(self, node: Node, how: str) -> None:
-        """Rebind this array to ``node`` as NumPy's in-place ``how`` would leave it."""
+        """Rebind this array to ``node`` as NumPy's in-place ``how`` would leave it.
+
+        An updated view is legal only if it is written back to its base (``x[k] += v`` is
+        ``t = x[k]; t += v; x[k] = t``); until then, reading the base is an error."""
         if self.view_base is not None:
-            raise InPlaceError(
-                f"{how} writes through a view of {self.view_base._describe()}; fusejit does not track "
-                "aliasing between views. Write through the base array instead (`x[idx] = ...`).")
+            if all(v is not self for v in self.view_base.dirty_views):
+                self.view_base.dirty_views.append(self)
+            self._node = node
+            return
         if self.is_argument:
             raise InPlaceError(
                 f"{how} would modify the argument {self._describe()} in place; jitted functions do not mutate "
@@ -237,7 +246,10 @@ def lift(x: Any, what: str = "operand") -> Operand:
 
 
 def operand_dtype(op: Operand) -> np.dtype | type:
-    return op.py_type if isinstance(op, Weak) else op.dtype
+    """What NumPy's promotion sees: a dtype, or the Python type of a weak scalar (bool is just bool)."""
+    if isinstance(op, Weak):
+        return np.dtype(bool) if isinstance(op.value, bool) else op.py_type
+    return op.dtype
 
 
 def to_node(op: Operand, dtype: np.dtype) -> Node:

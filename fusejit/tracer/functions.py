@@ -352,7 +352,7 @@ def _tile(A: Any, reps: Any) -> TracedArray:
     reps = (1,) * (ndim - len(reps)) + reps
     node = reshape(x.node, (1,) * (ndim - x.node.ndim) + x.node.shape)
     inter = []
-    for r, d in zip(reps, node.shape):
+    for d in node.shape:
         inter += [1, d]
     expanded = reshape(node, tuple(inter))
     target = []
@@ -477,6 +477,8 @@ def _norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> 
         a = TracedArray(cast(a.node, np.dtype(np.float64)))
     nd = a.node.ndim
     axes = normalize_axes(axis, nd)
+    if axis is None and ord is None:  # the 2-norm of the flattened array, whatever its rank
+        return np.sqrt(np.sum(a * a, keepdims=keepdims))
     if len(axes) == 2 and ord not in (None, "fro"):
         raise UnsupportedFunctionError(f"np.linalg.norm: matrix norm ord={ord!r} is not supported; only 'fro'")
     if len(axes) > 2:

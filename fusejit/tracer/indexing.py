@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import Node, constant, make
+from ..ir.graph import same_value
 from ..ir.shapes import format_shape
 from .array import TracedArray, Weak, broadcast, cast, lift, reshape, to_node, wrap
 from .errors import DataDependentShapeError, UnsupportedFunctionError
@@ -26,10 +27,11 @@ def _expand_key(key: Any, ndim: int) -> list[Any]:
     consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
     if consumed > ndim:
         raise IndexError(f"too many indices for array: array is {ndim}-dimensional, but {consumed} were indexed")
-    if key.count(Ellipsis) > 1:
+    ellipses = [i for i, k in enumerate(key) if k is Ellipsis]
+    if len(ellipses) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
-    if Ellipsis in key:
-        i = key.index(Ellipsis)
+    if ellipses:
+        i = ellipses[0]
         key[i:i + 1] = [slice(None)] * (ndim - consumed)
     else:
         key += [slice(None)] * (ndim - consumed)
@@ -136,13 +138,14 @@ def _as_mask(key: Any, node: Node) -> Node | None:
 
 
 def setitem(x: TracedArray, key: Any, value: Any) -> None:
+    x.dirty_views[:] = [v for v in x.dirty_views if v is not value]  # `x[k] += v` writes its view back
     x._require_unmasked("assignment into")
     base = x.node
     mask = _as_mask(key, base)
     val = lift(value)
     if mask is not None:
         if isinstance(val, TracedArray) and val.mask is not None:
-            if val.mask is not mask:
+            if not same_value(val.mask, mask):
                 raise DataDependentShapeError("assigning a selection made through one boolean mask into another")
             new = cast(val.node, base.dtype)
         elif isinstance(val, Weak) or val.node.ndim == 0:

@@ -35,9 +35,10 @@ def keep(node: Node, src_shape: tuple, axes: list[int], keepdims: bool) -> Node:
     return reshape(node, tuple(1 if i in axes else d for i, d in enumerate(src_shape)))
 
 
-def numpy_result_dtype(fn: Any, dtype: np.dtype, **kwargs: Any) -> np.dtype:
+def numpy_result_dtype(fn: Any, operand_dtype: np.dtype, **kwargs: Any) -> np.dtype:
+    """The dtype NumPy's reduction gives for this operand dtype (asked of NumPy itself)."""
     with np.errstate(all="ignore"):
-        return np.asarray(fn(np.ones(2, dtype), **kwargs)).dtype
+        return np.asarray(fn(np.ones(2, operand_dtype), **kwargs)).dtype
 
 
 def _operand(a: Any, what: str) -> TracedArray:
@@ -100,8 +101,8 @@ def _extreme(kind: str, prim: str) -> Any:
         x = _operand(a, kind)
         axes = normalize_axes(axis, x.ndim)
         if any(x.node.shape[i] == 0 for i in axes):
-            raise ValueError(f"zero-size array to reduction operation {'maximum' if prim == 'reduce_max' else 'minimum'} "
-                             "which has no identity")
+            op = "maximum" if prim == "reduce_max" else "minimum"
+            raise ValueError(f"zero-size array to reduction operation {op} which has no identity")
         node = x.node if dtype is None else cast(x.node, np.dtype(dtype))
         return wrap(keep(make(prim, node, axes=axes), x.node.shape, axes, keepdims))
     return reducer

@@ -12,8 +12,9 @@ import numpy as np
 import scipy.special
 
 from ..ir import Node, make
+from ..ir.graph import same_value
 from ..ir.shapes import broadcast_shapes, format_shape
-from .array import Operand, TracedArray, broadcast, cast, lift, operand_dtype, to_node
+from .array import Operand, TracedArray, Weak, broadcast, cast, lift, operand_dtype, to_node
 from .errors import DataDependentShapeError, UnsupportedFunctionError
 
 # ufunc -> primitive op applied to operands cast to the loop dtypes
@@ -69,10 +70,10 @@ def ufunc_name(ufunc: Any) -> str:
 
 def shared_mask(ops: list[Operand], what: str) -> Node | None:
     """The boolean mask shared by masked operands; mixing masks or full arrays is an error."""
-    masks = {id(o.mask): o.mask for o in ops if isinstance(o, TracedArray) and o.mask is not None}
+    masks = [o.mask for o in ops if isinstance(o, TracedArray) and o.mask is not None]
     if not masks:
         return None
-    if len(masks) > 1:
+    if any(not same_value(m, masks[0]) for m in masks[1:]):
         raise DataDependentShapeError(f"{what} combines selections through two different boolean masks")
     for o in ops:
         if isinstance(o, TracedArray) and o.mask is None and o.node.ndim > 0:
@@ -80,7 +81,7 @@ def shared_mask(ops: list[Operand], what: str) -> Node | None:
                 f"{what} combines a boolean-mask selection `x[mask]` (data-dependent shape) with an array "
                 f"of shape {format_shape(o.node.shape)}; only scalars and selections through the same mask "
                 "can be combined with it")
-    return next(iter(masks.values()))
+    return masks[0]
 
 
 def elementwise(prim_or_builder: Any, operands: list[Operand], loop: tuple[np.dtype, ...], what: str) -> TracedArray:
@@ -120,6 +121,10 @@ def apply_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict[str, Any]) 
         return reduce_with(REDUCE_FUNCS[ufunc], inputs[0], **kwargs)
     if method != "__call__":
         raise UnsupportedFunctionError(f"{name}.{method} is not supported in a traced function")
+    if ufunc is np.matmul:  # a generalized ufunc in NumPy 2
+        from .functions import matmul
+
+        return matmul(*inputs, **kwargs)
     if ufunc not in PRIMITIVE and ufunc not in DECOMPOSED:
         raise UnsupportedFunctionError(
             f"{name} is not supported in a traced function (fusejit has no translation for it)")
@@ -132,6 +137,12 @@ def apply_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict[str, Any]) 
         raise UnsupportedFunctionError(f"{name}: keyword argument(s) {sorted(kwargs)} are not supported")
     operands = [lift(x) for x in inputs]
     loop = resolve_loop(ufunc, operands, dtype)
+    if ufunc in LOGICAL:  # NumPy's loops test truthiness of any dtype: the same as casting to bool
+        loop = (np.dtype(bool),) * len(loop)
+    elif ufunc in COMPARISONS and _out_of_range_int(operands, loop[0]):
+        # NumPy 2 compares integer arrays with out-of-range Python ints exactly; so do we, widened
+        wide = np.dtype(np.float64 if loop[0] == np.uint64 else np.int64)
+        loop = (wide, wide, loop[-1])
     result = elementwise(DECOMPOSED.get(ufunc) or PRIMITIVE[ufunc], operands, loop, name)
     if out is None:
         if where is not True:
@@ -167,5 +178,17 @@ def write_out(out: Any, result: TracedArray, where: Any, casting: str, name: str
     return target
 
 
+COMPARISONS = (np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal)
+
+
+def _out_of_range_int(operands: list[Operand], dtype: np.dtype) -> bool:
+    if dtype.kind not in "iu":
+        return False
+    info = np.iinfo(dtype)
+    return any(isinstance(o, Weak) and type(o.value) is int and not info.min <= o.value <= info.max
+               for o in operands)
+
+
+LOGICAL = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not)
 REDUCE_FUNCS: dict[Any, str] = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min",
                                 np.logical_or: "any", np.logical_and: "all"}
