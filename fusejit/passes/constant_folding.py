@@ -60,7 +60,9 @@ def fold_lazy_broadcasts(node: Node, ctx: Context) -> Node | None:
     folded = _constant_or_none(node, operands, sum(s.nbytes for s in sources))
     if folded is None or small == node.shape:
         return folded
-    return make("broadcast", folded, shape=list(node.shape))
+    value = folded.attrs["value"]
+    kept = value.shape[next((i for i, d in enumerate(value.shape) if d != 1), value.ndim):]
+    return make("broadcast", constant(value.reshape(kept), node.dtype), shape=list(node.shape))
 
 
 def _broadcast_source(node: Node) -> np.ndarray | None:

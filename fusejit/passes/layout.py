@@ -96,5 +96,7 @@ def sink_broadcasts(node: Node, ctx: Context) -> Node | None:
     common = broadcast_shapes(*(((1,) * (rank - s.ndim)) + tuple(s.shape) for s in sources))
     if common == node.shape:
         return None
+    ones = next((i for i, d in enumerate(common) if d != 1), rank)
+    common = common[min(ones, rank - max(s.ndim for s in sources)):]  # leading 1s: broadcast adds them
     args = [s if s.shape == common else make("broadcast", s, shape=list(common)) for s in sources]
     return make("broadcast", make(node.op, *args, **node.attrs), shape=list(node.shape))

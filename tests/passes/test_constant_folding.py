@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+
+from fusejit.ir import all_ops
+from fusejit.passes.constant_folding import constant_folding
+
+from .golden import check, ir, same_bits, unchanged
+
+
+def test_folds_scalar_arithmetic_and_keeps_broadcasts_lazy() -> None:
+    check(constant_folding, """func @f(%x: f32[N,4]) -> (f32[N,4]) {
+      %0 = constant {value=2.0} : f32[]
+      %1 = constant {value=3.0} : f32[]
+      %2 = mul(%0, %1) : f32[]
+      %3 = broadcast(%2) {shape=[N,4]} : f32[N,4]
+      %4 = sqrt(%3) : f32[N,4]
+      %5 = add(%x, %4) : f32[N,4]
+      return %5
+    }""", """func @f(%x: f32[N,4]) -> (f32[N,4]) {
+      %0 = constant {value=2.4494898} : f32[]
+      %1 = broadcast(%0) {shape=[N,4]} : f32[N,4]
+      %2 = add(%x, %1) : f32[N,4]
+      return %2
+    }""")
+
+
+def test_lazy_fold_evaluates_on_the_smallest_shape() -> None:
+    check(constant_folding, """func @f() -> (f32[1000,3]) {
+      %0 = constant {value=[1.0, -0.0, nan]} : f32[3]
+      %1 = broadcast(%0) {shape=[1000,3]} : f32[1000,3]
+      %2 = constant {value=-0.0} : f32[]
+      %3 = broadcast(%2) {shape=[1000,3]} : f32[1000,3]
+      %4 = add(%1, %3) : f32[1000,3]
+      return %4
+    }""", """func @f() -> (f32[1000,3]) {
+      %0 = constant {value=[1.0, -0.0, nan]} : f32[3]
+      %1 = broadcast(%0) {shape=[1000,3]} : f32[1000,3]
+      return %1
+    }""")
+
+
+def test_broadcast_of_a_constant_is_not_materialized() -> None:
+    unchanged(constant_folding, """func @f() -> (f32[1000,1000]) {
+      %0 = constant {value=1.5} : f32[]
+      %1 = broadcast(%0) {shape=[1000,1000]} : f32[1000,1000]
+      return %1
+    }""")
+
+
+def test_size_limit() -> None:
+    """An outer product of two 1024-vectors would be a 4 MiB constant: left for run time."""
+    g = ir("""func @f() -> (f32[1024,1024]) {
+      %0 = constant {value=1.0} : f32[1024,1]
+      %1 = constant {value=1.0} : f32[1,1024]
+      %2 = dot(%0, %1) : f32[1024,1024]
+      return %2
+    }""".replace("{value=1.0} : f32[1024,1]", "{value=[" + ", ".join(["1.0"] * 1024) + "]} : f32[1024,1]")
+         .replace("{value=1.0} : f32[1,1024]", "{value=[" + ", ".join(["1.0"] * 1024) + "]} : f32[1,1024]"))
+    out, n = constant_folding(g)
+    assert n == 0 and out.outputs[0].op == "dot"
+
+
+def test_numel_of_static_dims_only() -> None:
+    check(constant_folding, """func @f(%x: f32[N,4]) -> (i64[], f32[]) {
+      %0 = numel(%x) {axes=[1], dtype=i64} : i64[]
+      %1 = numel(%x) {axes=[0, 1], dtype=f32} : f32[]
+      return %0, %1
+    }""", """func @f(%x: f32[N,4]) -> (i64[], f32[]) {
+      %0 = constant {value=4} : i64[]
+      %1 = numel(%x) {axes=[0, 1], dtype=f32} : f32[]
+      return %0, %1
+    }""")
+
+
+def test_ops_that_raise_are_left_for_run_time() -> None:
+    unchanged(constant_folding, """func @f() -> (i32[]) {
+      %0 = constant {value=2} : i32[]
+      %1 = constant {value=-1} : i32[]
+      %2 = pow(%0, %1) : i32[]
+      return %2
+    }""")
+
+
+def test_folds_layout_and_reductions_of_constants() -> None:
+    check(constant_folding, """func @f() -> (f32[2], f32[3,2]) {
+      %0 = constant {value=[[1.0, 2.0, 3.0], [4.0, 5.0, -0.0]]} : f32[2,3]
+      %1 = reduce_sum(%0) {axes=[1]} : f32[2]
+      %2 = transpose(%0) {perm=[1, 0]} : f32[3,2]
+      return %1, %2
+    }""", """func @f() -> (f32[2], f32[3,2]) {
+      %0 = constant {value=[6.0, 9.0]} : f32[2]
+      %1 = constant {value=[[1.0, 4.0], [2.0, 5.0], [3.0, -0.0]]} : f32[3,2]
+      return %0, %1
+    }""")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
+def test_numpy_elementwise_lanes_are_independent(dtype: type) -> None:
+    """What the lazy fold relies on: on C-contiguous operands, NumPy computes each element the
+    same whether it sits in a long array, a short one, or a 0-d array (SIMD vs scalar tails)."""
+    rng = np.random.default_rng(0)
+    n = 1031
+    if dtype is np.int32:
+        x, y = rng.integers(-1000, 1000, n).astype(dtype), rng.integers(1, 20, n).astype(dtype)
+    else:
+        with np.errstate(over="ignore"):
+            x = (rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)).astype(dtype)
+        y = (rng.standard_normal(n) * 4).astype(dtype)
+        x[:6] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0]
+    for name, opdef in all_ops().items():
+        if opdef.fusion != "elementwise" or name in ("where", "cast"):
+            continue
+        args = (x,) if opdef.arity == 1 else (x, y)
+        try:
+            with np.errstate(all="ignore"):
+                full = np.asarray(opdef.ref(*args))
+                parts = [(i, np.asarray(opdef.ref(*(np.array(a[i:i + k]) for a in args))))
+                         for i, k in ((0, 1), (3, 16), (17, 1000))]
+                scalars = [(i, np.asarray(opdef.ref(*(np.array(a[i]) for a in args))).reshape(1))
+                           for i in range(8)]
+        except (TypeError, ValueError):
+            continue  # op not defined for this dtype
+        for i, part in parts + scalars:
+            assert same_bits(part, full[i:i + len(part)]), name
