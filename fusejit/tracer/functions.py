@@ -243,8 +243,11 @@ def _where(condition: Any, x: Any = None, y: Any = None) -> TracedArray:
         raise DataDependentShapeError("np.where(condition) with one argument returns indices whose number "
                                       "depends on the data; use the three-argument np.where(cond, x, y)")
     ops = [lift(condition), lift(x), lift(y)]
-    dtypes = [o.py_type if isinstance(o, Weak) else o.dtype for o in ops[1:]]
+    dtypes = [o.value if isinstance(o, Weak) else o.dtype for o in ops[1:]]  # Python values stay weak
     out = np.result_type(*dtypes)
+    with np.errstate(all="ignore"):  # np.where converts Python scalars unsafely (uint8 and -1 gives 255)
+        ops = [ops[0]] + [TracedArray(constant(np.array(o.value).astype(out), out)) if isinstance(o, Weak) else o
+                          for o in ops[1:]]
     return elementwise("where", ops, (np.dtype(bool), out, out, out), "np.where")
 
 

@@ -14,7 +14,7 @@ from ..ir.shapes import Shape, TensorType
 from . import indexing as _indexing  # noqa: F401  (installs __getitem__/__setitem__)
 from .array import TracedArray
 from .context import TraceContext, tracing
-from .errors import DataDependentShapeError, TracingError
+from .errors import ConcretizationError, DataDependentShapeError, TracingError
 from .pytree import TreeDef, flatten
 
 
@@ -57,7 +57,16 @@ def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
             values.append(leaf)
     args, kwargs = rebuild(values)
     with tracing(ctx):
-        result = fn(*args, **kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except ValueError as exc:
+            if "setting an array element with a sequence" not in str(exc):
+                raise
+            raise ConcretizationError(
+                f"{fn_name}: {exc} — most likely a traced value was stored into a NumPy array created inside "
+                "the function (`out = np.zeros(n); out[i] = x.sum()`). NumPy arrays cannot hold traced values; "
+                "build the result from traced arrays instead (`out = np.zeros_like(x)`, np.stack, np.where)."
+            ) from exc
     out_leaves, out_tree = flatten(result)
     outputs: list[Node] = []
     out_map: list[Any] = []

@@ -1,0 +1,102 @@
+"""Every user-facing error is a clear Python exception naming what was wrong: the text is API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fusejit
+from fusejit import jit
+
+
+def test_unsupported_numpy_function_is_named():
+    with pytest.raises(fusejit.UnsupportedFunctionError, match=r"np\.cumsum is not supported in a traced function"):
+        jit(lambda x: np.cumsum(x))(np.ones(3))
+    with pytest.raises(fusejit.UnsupportedFunctionError, match=r"np\.sort is not supported"):
+        jit(lambda x: x.sort())(np.ones(3))
+    with pytest.raises(fusejit.UnsupportedFunctionError, match=r"np\.ldexp is not supported"):
+        jit(lambda x: np.ldexp(x, 2))(np.ones(3))
+
+
+def test_python_control_flow_on_traced_values_explains_the_fix():
+    def f(x):
+        if x.sum() > 0:
+            return x
+        return -x
+
+    with pytest.raises(fusejit.ConcretizationError) as info:
+        jit(f)(np.ones(3))
+    msg = str(info.value)
+    assert "truth value" in msg and "static_argnames" in msg and "np.where" in msg
+    with pytest.raises(fusejit.ConcretizationError, match=r"float\(\)"):
+        jit(lambda x: float(x.sum()))(np.ones(3))
+    with pytest.raises(fusejit.ConcretizationError, match=r"int\(\)"):
+        jit(lambda x: range(x.max()))(np.ones(3, np.int64))
+
+
+def test_writing_traced_values_into_numpy_arrays_explains():
+    def f(x):
+        out = np.zeros(3)
+        out[0] = x.sum()
+        return out
+
+    with pytest.raises(fusejit.ConcretizationError, match="zeros_like"):
+        jit(f)(np.ones(3))
+
+
+def test_data_dependent_output_shape():
+    with pytest.raises(fusejit.DataDependentShapeError, match="boolean-mask selection"):
+        jit(lambda x: x[x > 0])(np.arange(-2.0, 2.0))
+    with pytest.raises(fusejit.DataDependentShapeError, match="three-argument np.where"):
+        jit(lambda x: np.where(x > 0))(np.arange(-2.0, 2.0))
+
+
+def test_shape_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"\(3,\) \(4,\)"):
+        jit(lambda a, b: a + b)(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(4, 5\)"):
+        jit(lambda a, b: a @ b)(np.ones((2, 3)), np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"cannot reshape array of shape \(6,\) into shape \(4, -1\)"):
+        jit(lambda a: a.reshape(4, -1))(np.ones(6))
+
+
+@pytest.mark.parametrize("value,kind", [(np.array(["a", "b"]), "<U1"), (np.array([1 + 2j]), "complex128"),
+                                        (np.array([object()], dtype=object), "object")])
+def test_unsupported_dtypes(value, kind):
+    with pytest.raises(fusejit.ir.UnsupportedDTypeError, match=rf"argument 'x' has dtype {kind}.*not support"):
+        jit(lambda x: x)(value)
+
+
+def test_complex_constants_inside_the_function():
+    with pytest.raises(fusejit.ir.UnsupportedDTypeError, match="complex"):
+        jit(lambda x: x * np.array([1j]))(np.ones(1))
+
+
+def test_bad_arguments():
+    f = jit(lambda x, y: x + y)
+    with pytest.raises(fusejit.ArgumentError, match="missing a required argument: 'y'"):
+        f(np.ones(2))
+    with pytest.raises(fusejit.ArgumentError, match="argument 'y' is a set"):
+        f(np.ones(2), {1, 2})
+    with pytest.raises(fusejit.ArgumentError, match="must be hashable"):
+        jit(lambda x, k: x, static_argnames=["k"])(np.ones(1), [1])
+    with pytest.raises(ValueError, match=r"static_argnames \['z'\] are not parameters"):
+        jit(lambda x: x, static_argnames=["z"])
+
+
+def test_reductions_of_empty_arrays_without_identity():
+    with pytest.raises(ValueError, match="zero-size array to reduction operation maximum"):
+        jit(lambda x: x.max())(np.ones((0, 3)))
+    with pytest.raises(ValueError, match="empty sequence"):
+        jit(lambda x: x.argmin())(np.ones(0))
+
+
+def test_returning_unsupported_objects():
+    with pytest.raises(fusejit.TracingError, match="returned a object"):
+        jit(lambda x: object())(np.ones(1))
+
+
+def test_dynamic_dim_cannot_become_a_python_int():
+    f = jit(lambda x: np.zeros(int(x.shape[0])), input_signature=[fusejit.Spec((None,), np.float64)])
+    with pytest.raises(fusejit.ConcretizationError, match="dimension 'N' is dynamic"):
+        f(np.ones(3))
