@@ -25,7 +25,8 @@ SCALARS = [2, -1, 0.5, 3.0, True, np.float32(1.5), np.float64(-2.0)]
 
 
 def tree(depth: int):
-    leaf = st.one_of(st.tuples(st.just("arg"), st.integers(0, 2)), st.tuples(st.just("scalar"), st.sampled_from(SCALARS)))
+    leaf = st.one_of(st.tuples(st.just("arg"), st.integers(0, 2)),
+                     st.tuples(st.just("scalar"), st.sampled_from(SCALARS)))
     if depth == 0:
         return leaf
     sub = tree(depth - 1)
