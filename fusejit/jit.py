@@ -22,6 +22,7 @@ from .runtime.executable import Executable, ReferenceExecutable
 from .tracer import ArgSpec, TraceResult, flatten, trace, unflatten
 from .tracer.array import TracedArray
 from .tracer.errors import TracingError
+from .tracer.variables import Variable
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class CompiledEntry:
     executable: Executable
     array_positions: list[int]  # which flattened leaves are graph inputs
     single_output: bool = field(default=False)
+    variables_read: list[Any] = field(default_factory=list)
+    variables_assigned: list[Any] = field(default_factory=list)
 
 
 class ArgumentError(TypeError):
@@ -123,7 +126,9 @@ class JitFunction:
         """Per leaf: a hashable key part; positions and values of the array leaves."""
         key, positions, arrays = [], [], []
         for i, (path, value) in enumerate(leaves):
-            if isinstance(value, _Static):
+            if isinstance(value, Variable):
+                key.append(("variable", id(value)))  # read by reference: its value is not part of the key
+            elif isinstance(value, _Static):
                 value = value.value
                 try:
                     hash(value)
@@ -148,7 +153,7 @@ class JitFunction:
 
     def _arg_specs(self, leaves: list[tuple[str, Any]], positions: list[int],
                    arrays: list[np.ndarray]) -> list[Any]:
-        specs: list[Any] = [v.value if isinstance(v, _Static) else v for _, v in leaves]
+        specs: list[Any] = [v.value if isinstance(v, _Static) else v for _, v in leaves]  # others: static
         if self._symbolic_types is None:
             for pos, arr in zip(positions, arrays):
                 specs[pos] = ArgSpec(leaves[pos][0], TensorType(arr.dtype, arr.shape))
@@ -192,7 +197,9 @@ class JitFunction:
             traced = trace(self.fn, specs, rebuild, name=self.__name__)
             self.trace_count += 1
             entry = CompiledEntry(traced, self._compile(traced.graph), positions,
-                                  single_output=traced.out_tree == ("leaf",))
+                                  single_output=traced.out_tree == ("leaf",),
+                                  variables_read=traced.variables_read,
+                                  variables_assigned=traced.variables_assigned)
             self._cache[key] = entry
         return entry, arrays
 
@@ -204,8 +211,15 @@ class JitFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         entry, arrays = self._get_entry(args, kwargs)
-        results = entry.executable(*arrays)
         traced = entry.traced
+        if entry.variables_read:
+            arrays = arrays + [v._value for v in entry.variables_read]
+        results = entry.executable(*arrays)
+        if entry.variables_assigned:
+            n = len(entry.variables_assigned)
+            for var, value in zip(entry.variables_assigned, results[-n:]):
+                var._value = value  # a fresh array the program wrote: rebinding is the in-place update
+            results = results[:-n]
         if entry.single_output and isinstance(traced.out_leaves[0], int):
             return results[0]
         out = [results[leaf] if isinstance(leaf, int) else _copy_static(leaf[1]) for leaf in traced.out_leaves]
@@ -248,14 +262,12 @@ def _device_key(device: str | None) -> str:
 
 
 def optimize_graph(graph: Graph, *, disabled: Sequence[str] = (), dump_dir: str | None = None,
-                   fast_math: bool = False) -> Graph:
-    """Run the optimizer pipeline when it is available."""
-    try:
-        from .passes import optimize
-    except ImportError:
-        return graph
+                   fast_math: bool = False, fold_affine: bool = False) -> Graph:
+    """Run the optimizer pipeline (Grappler-style passes) over a traced or frozen graph."""
+    from .passes import optimize
+
     return optimize(graph, disabled=disabled, dump_dir=dump_dir or os.environ.get("FUSEJIT_DUMP"),
-                    fast_math=fast_math).graph
+                    fast_math=fast_math, fold_affine=fold_affine).graph
 
 
 def compile_graph(graph: Graph, *, fuse: bool = True, device: str = "cpu", threads: int | None = None,
@@ -289,4 +301,4 @@ def jit(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     return JitFunction(fn, **options)
 
 
-__all__ = ["ArgumentError", "JitFunction", "Spec", "TracedArray", "TracingError", "jit"]
+__all__ = ["ArgumentError", "JitFunction", "Spec", "TracedArray", "TracingError", "Variable", "jit"]

@@ -141,3 +141,18 @@ def same_value(a: Node, b: Node) -> bool:
         elif v != w:
             return False
     return all(same_value(x, y) for x, y in zip(a.args, b.args))
+
+
+def substitute(graph: Graph, replacements: dict[int, Node], inputs: Sequence[Node] | None = None) -> Graph:
+    """A copy of ``graph`` where node ``id -> replacement`` (e.g. inputs frozen into constants)."""
+    memo: dict[int, Node] = dict(replacements)
+    for n in graph.inputs:
+        memo.setdefault(id(n), n)
+    for node in graph.nodes:
+        if id(node) in memo:
+            continue
+        args = tuple(memo[id(a)] for a in node.args)
+        same = all(a is b for a, b in zip(args, node.args))
+        memo[id(node)] = node if same else Node(node.op, args, node.attrs, node.type)
+    kept = [n for n in graph.inputs if id(n) not in replacements] if inputs is None else list(inputs)
+    return Graph(kept, [memo[id(o)] for o in graph.outputs], name=graph.name)

@@ -21,6 +21,7 @@ from ..ir import Node, constant, make
 from ..ir.dtypes import as_dtype
 from ..ir.shapes import Dim, Shape, Size, format_shape
 from .errors import ConcretizationError, DataDependentShapeError, InPlaceError
+from .variables import Variable
 
 
 class Weak:
@@ -236,6 +237,8 @@ def lift(x: Any, what: str = "operand") -> Operand:
         return x
     if isinstance(x, SymbolicDim):
         return x.traced()
+    if isinstance(x, Variable):
+        return lift(x.read(), what)
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
         return Weak(x)
     if isinstance(x, complex):

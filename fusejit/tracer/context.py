@@ -12,11 +12,13 @@ _state = threading.local()
 @dataclass
 class TraceContext:
     fn_name: str
-    # extra graph inputs discovered while tracing (e.g. fusejit.Variable reads): key -> tracer
-    captured: dict[int, Any] = field(default_factory=dict)
+    # fusejit.Variable reads: id(variable) -> (variable, its current traced value); each variable read
+    # becomes one extra graph input (``reads``), in first-read order (``captured_order``)
+    variables: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    reads: dict[int, Any] = field(default_factory=dict)
     captured_order: list[Any] = field(default_factory=list)
-    # variable updates in program order: id(variable) -> (variable, final TracedArray)
-    updates: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    # variables assigned during the trace, in first-assignment order
+    updates: dict[int, Any] = field(default_factory=dict)
 
 
 def current() -> TraceContext | None:

@@ -34,6 +34,16 @@ class TraceResult:
     out_leaves: list[Any]
     context: TraceContext
 
+    @property
+    def variables_read(self) -> list[Any]:
+        """Variables whose current values follow the arguments as the last graph inputs."""
+        return list(self.context.captured_order)
+
+    @property
+    def variables_assigned(self) -> list[Any]:
+        """Variables whose new values are the last graph outputs, in this order."""
+        return list(self.context.updates.values())
+
 
 def input_name(path: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.]", "_", path) or "arg"
@@ -84,7 +94,9 @@ def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
         else:
             raise TracingError(f"{fn_name} returned a {type(leaf).__name__} (output {path or 0}); "
                                "jitted functions return arrays, scalars and tuples/lists/dicts of them")
-    inputs += [t.node for t in ctx.captured_order]
+    inputs += [ctx.reads[id(v)] for v in ctx.captured_order]
+    updated = list(ctx.updates.values())
+    outputs += [ctx.variables[id(v)][1].node for v in updated]
     graph = Graph(inputs, outputs, name=input_name(fn_name))
     return TraceResult(graph, out_tree, out_map, ctx)
 

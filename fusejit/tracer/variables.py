@@ -1,0 +1,161 @@
+"""``fusejit.Variable``: a named, typed, mutable array, read by reference inside jitted functions.
+
+Inside a trace a variable is an extra graph input (its current value is passed at every call,
+so changing it never retraces) and ``assign*`` calls become extra graph outputs written back
+after the call, in program order — the ``tf.Variable`` contract.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from ..ir import Node
+from ..ir.dtypes import as_dtype
+from ..ir.shapes import TensorType, format_shape
+from .context import current
+from .errors import TracingError
+
+_names = itertools.count()
+
+
+class Variable:
+    __array_priority__ = 2000  # above TracedArray: mixed expressions come here first, then re-dispatch
+
+    def __init__(self, value: Any, name: str | None = None, dtype: Any = None) -> None:
+        if current() is not None:
+            raise TracingError(
+                "fusejit.Variable created inside a traced function: a variable must outlive the trace (each "
+                "call would otherwise create a new one, and the compiled program could not refer to it). "
+                "Create it once outside the function and read or assign it inside.")
+        arr = np.array(value, dtype=dtype, copy=True)
+        self.dtype = as_dtype(arr.dtype, f"Variable {name or ''}".strip())
+        self._value = np.ascontiguousarray(arr, dtype=self.dtype)
+        self.name = name or f"var{next(_names)}"
+
+    # ---- value access ----------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._value.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    def numpy(self) -> np.ndarray:
+        """The current value (a read-only view; use ``assign`` to change it)."""
+        view = self._value.view()
+        view.flags.writeable = False
+        return view
+
+    def read(self) -> Any:
+        """The value: a traced array inside a trace, the NumPy array outside."""
+        ctx = current()
+        if ctx is None:
+            return self.numpy()
+        if id(self) not in ctx.variables:
+            from .array import TracedArray
+
+            node = Node("input", (), {}, TensorType(self.dtype, self.shape), name=self.name)
+            traced = TracedArray(node, label=f"Variable {self.name}")
+            ctx.variables[id(self)] = (self, traced)
+            ctx.captured_order.append(self)
+            ctx.reads[id(self)] = node
+        return ctx.variables[id(self)][1]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        value = self.read()
+        return np.asarray(value, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"<fusejit.Variable {self.name!r} shape={format_shape(self.shape)} dtype={self.dtype}>"
+
+    # ---- updates -----------------------------------------------------------------------------
+
+    def assign(self, value: Any) -> Variable:
+        """Replace the value (cast to the variable's dtype; the shape must not change)."""
+        ctx = current()
+        if ctx is None:
+            new = np.asarray(value)
+            if np.broadcast_shapes(new.shape, self.shape) != self.shape:
+                raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape {format_shape(new.shape)} "
+                                 f"to a variable of shape {format_shape(self.shape)}")
+            self._value = np.array(np.broadcast_to(new, self.shape), dtype=self.dtype)
+            return self
+        from .array import TracedArray, broadcast, cast, lift, to_node
+
+        self.read()
+        op = lift(value)
+        node = to_node(op, self.dtype) if not isinstance(op, TracedArray) else cast(op.node, self.dtype)
+        try:
+            node = broadcast(node, self.shape)
+        except TypeError:
+            raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape {format_shape(node.shape)} "
+                             f"to a variable of shape {format_shape(self.shape)}") from None
+        ctx.variables[id(self)] = (self, TracedArray(node, label=f"Variable {self.name}"))
+        ctx.updates[id(self)] = self
+        return self
+
+    def assign_add(self, delta: Any) -> Variable:
+        return self.assign(np.add(self.read(), delta, dtype=self.dtype) if current() is None else self.read() + delta)
+
+    def assign_sub(self, delta: Any) -> Variable:
+        return self.assign(np.subtract(self.read(), delta, dtype=self.dtype) if current() is None
+                           else self.read() - delta)
+
+    # ---- NumPy protocols: act as the value ---------------------------------------------------
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        inputs = tuple(i.read() if isinstance(i, Variable) else i for i in inputs)
+        if "out" in kwargs:
+            raise TypeError("out= cannot be a fusejit.Variable; use var.assign(...)")
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        def unwrap(x: Any) -> Any:
+            if isinstance(x, Variable):
+                return x.read()
+            if isinstance(x, (list, tuple)):
+                return type(x)(unwrap(i) for i in x)
+            return x
+        return func(*unwrap(args), **{k: unwrap(v) for k, v in kwargs.items()})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.read(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.read()[key]
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    __hash__ = object.__hash__
+
+
+def _install_operators() -> None:
+    from .methods import _BINARY, _COMPARE, _UNARY
+
+    def forward(fn: Any) -> Any:
+        return lambda self, other: fn(self.read(), other.read() if isinstance(other, Variable) else other)
+
+    def reflected(fn: Any) -> Any:
+        return lambda self, other: fn(other, self.read())
+
+    for name, fn in _BINARY.items():
+        setattr(Variable, f"__{name}__", forward(fn))
+        setattr(Variable, f"__r{name}__", reflected(fn))
+    for name, fn in _COMPARE.items():
+        setattr(Variable, f"__{name}__", forward(fn))
+    for name, fn in _UNARY.items():
+        setattr(Variable, f"__{name}__", lambda self, fn=fn: fn(self.read()))
+    Variable.__iadd__ = Variable.assign_add  # type: ignore[attr-defined]  (`W -= lr * g` updates W)
+    Variable.__isub__ = Variable.assign_sub  # type: ignore[attr-defined]
+    Variable.__hash__ = object.__hash__  # type: ignore[assignment]
+
+
+_install_operators()
