@@ -117,5 +117,25 @@ def stats(path: Path, fast_math: bool) -> None:
                f"{len(graph.nodes)} -> {len(result.graph.nodes)} nodes")
 
 
+@main.command()
+@click.argument("path", type=GRAPH_FILE)
+@click.option("--name", required=True, help="Library name: lib<NAME>.so/.a, <NAME>.h, and the C symbol prefix.")
+@click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Directory to write the library, header and manifest to.")
+@click.option("--target-cpu", default="x86-64-v3", show_default=True,
+              help="LLVM CPU name the code is tuned and restricted to (e.g. x86-64-v2, znver4), or 'native'.")
+def aot(path: Path, name: str, out_dir: Path, target_cpu: str) -> None:
+    """Compile a saved (frozen) graph into a C library and header."""
+    from .aot import AotError, compile
+
+    graph = load(path)
+    try:
+        compile(graph, out_dir, name, target_cpu=target_cpu)
+    except AotError as exc:
+        raise click.ClickException(str(exc)) from None
+    for f in (f"lib{name}.so", f"lib{name}.a", f"{name}.h"):
+        click.echo(f"wrote {out_dir / f} ({human_bytes((out_dir / f).stat().st_size)})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -105,3 +105,20 @@ def test_stats_prints_the_optimizers_table(saved: Path) -> None:
 def test_help_lists_commands() -> None:
     code, out = run("--help")
     assert code == 0 and all(c in out for c in ("show", "stats", "convert"))
+
+
+def test_aot_writes_library_and_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fusejit.aot.build
+
+    from .aot.fake_backend import demo_graph, emit_object
+
+    monkeypatch.setattr(fusejit.aot.build, "program_object", emit_object)
+    save_graph(demo_graph(), tmp_path / "demo.fjg")
+    code, out = run("aot", str(tmp_path / "demo.fjg"), "--name", "demo", "-o", str(tmp_path / "build"),
+                    "--target-cpu", "x86-64-v2")
+    assert code == 0, out
+    assert [line.split(" (")[0] for line in out.splitlines()] == [
+        f"wrote {tmp_path / 'build' / f}" for f in ("libdemo.so", "libdemo.a", "demo.h")]
+    assert "target CPU x86-64-v2" in (tmp_path / "build" / "demo.h").read_text()
+    code, out = run("aot", str(tmp_path / "demo.fjg"), "--name", "9lives", "-o", str(tmp_path / "build"))
+    assert code == 1 and out == "Error: library name '9lives' must be a C identifier (letters, digits, underscores)\n"

@@ -36,6 +36,7 @@ import re
 import struct
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -80,13 +81,14 @@ def dump_text(graph: Graph) -> str:
     return f"{TEXT_HEADER}\n{print_graph(graph)}"
 
 
-def lift_constants(graph: Graph) -> tuple[Graph, list[np.ndarray]]:
-    """The graph with each constant node replaced by a trailing parameter, and their values."""
+def lift_constants(graph: Graph, lift: Callable[[Node], bool] = lambda node: True) -> tuple[Graph, list[np.ndarray]]:
+    """The graph with each constant node that ``lift`` selects replaced by a trailing parameter,
+    and the values of those constants (the AOT compiler lifts arrays and keeps scalars inline)."""
     new: dict[int, Node] = {id(n): n for n in graph.inputs}
     lifted: list[Node] = []
     values: list[np.ndarray] = []
     for node in graph.nodes:
-        if node.op == "constant":
+        if node.op == "constant" and lift(node):
             param = Node("input", (), {}, node.type, name=f"const{len(lifted)}")
             lifted.append(param)
             values.append(np.asarray(node.attrs["value"]))

@@ -1,0 +1,24 @@
+"""Ahead-of-time compilation of a frozen graph into a C library (``lib<name>.so``/``.a`` + ``<name>.h``).
+
+``compile`` needs the compiler (IR, CPU backend, gcc); ``load`` needs only ctypes and NumPy, so
+it is imported eagerly and ``compile`` lazily: serving never imports LLVM or the tracer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .loader import AotCallError, AotModel, load
+from .signature import AotError
+
+
+def compile(graph: Any, out_dir: str | os.PathLike[str], name: str, target_cpu: str = "x86-64-v3") -> Path:
+    """Compile ``graph`` into ``out_dir``: ``lib<name>.so``, ``lib<name>.a``, ``<name>.h``, ``<name>.json``."""
+    from .build import compile as build
+
+    return build(graph, out_dir, name, target_cpu)
+
+
+__all__ = ["AotCallError", "AotError", "AotModel", "compile", "load"]

@@ -1,0 +1,133 @@
+"""``fusejit.aot.compile``: a frozen graph -> ``lib<name>.so``, ``lib<name>.a``, ``<name>.h``, ``<name>.json``.
+
+Steps: every array constant is lifted to a trailing program parameter (scalars stay inline as
+immediates); the CPU backend compiles the lifted graph into one relocatable object defining
+``<name>__program`` for the requested CPU; the weights become a read-only data object built
+from ``.incbin`` directives (exact bytes, 64-byte aligned, no multi-megabyte C literals); the
+generated C wrapper provides the documented API. ``gcc`` links them into a shared library that
+exports only the API (a version script hides everything else) and ``ar`` packs the same objects
+into a static archive. The shared library's dependencies are then checked with ``readelf``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..ir import Graph, verify
+from ..ir.serialize import lift_constants
+from .header import generate_header, prototypes
+from .signature import AotError, Signature, signature_of
+from .wrapper import generate_wrapper
+
+# What a library may need at run time: the C runtime, libm, glibc's vector math, threads.
+ALLOWED_NEEDED = frozenset({"libc.so.6", "libm.so.6", "libmvec.so.1", "libpthread.so.0"})
+
+
+def program_object(graph: Graph, symbol: str, target_cpu: str) -> bytes:
+    """The CPU backend's relocatable object (ELF, PIC) defining ``symbol`` for the whole graph."""
+    try:
+        from ..codegen.cpu import emit_object  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise AotError("AOT needs fusejit.codegen.cpu.emit_object(graph, symbol, target_cpu) -> bytes, "
+                       f"which this build of the CPU backend does not provide ({exc})") from None
+    return emit_object(graph, symbol=symbol, target_cpu=target_cpu)
+
+
+def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu: str = "x86-64-v3",
+            cc: str = "gcc") -> Path:
+    """Compile ``graph`` ahead of time into ``out_dir``; returns the directory.
+
+    ``target_cpu`` is an LLVM CPU name (``x86-64-v3`` by default: AVX2/FMA, any x86 from 2015 on)
+    or ``native``. The library needs nothing but libc and libm (and libmvec if the program
+    calls vector math).
+    """
+    verify(graph)
+    sig = signature_of(graph, name, target_cpu)
+    lifted, values = lift_constants(graph, lambda node: node.ndim > 0)
+    obj = program_object(lifted, f"{name}__program", target_cpu)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"fusejit-aot-{name}-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        (tmp / "program.o").write_bytes(obj)
+        libs = link_libraries(tmp / "program.o")
+        header = generate_header(sig, libs)
+        (out / f"{name}.h").write_text(header)
+        (tmp / "api.c").write_text(generate_wrapper(sig, len(values)))
+        (tmp / "weights.S").write_text(weights_assembly(name, values, tmp))
+        run([cc, "-c", "-O2", "-fPIC", "-fvisibility=hidden", "-std=c11", "-Wall", "-Werror", f"-I{out}",
+             str(tmp / "api.c"), "-o", str(tmp / "api.o")])
+        run([cc, "-c", "-fPIC", str(tmp / "weights.S"), "-o", str(tmp / "weights.o")])
+        objects = [str(tmp / f) for f in ("api.o", "weights.o", "program.o")]
+        (tmp / "exports.map").write_text(version_script(sig))
+        so, archive = out / f"lib{name}.so", out / f"lib{name}.a"
+        run([cc, "-shared", "-o", str(tmp / so.name), *objects, f"-Wl,--version-script={tmp / 'exports.map'}",
+             "-Wl,--no-undefined", "-Wl,-z,noexecstack", "-Wl,--as-needed", *(f"-l{lib}" for lib in libs)])
+        if (tmp / archive.name).exists():
+            (tmp / archive.name).unlink()
+        run(["ar", "rcs", str(tmp / archive.name), *objects])
+        check_needed(tmp / so.name)
+        for f in (so, archive):
+            os.replace(tmp / f.name, f)  # replaced atomically: a loaded library is never overwritten
+    (out / f"{name}.json").write_text(sig.to_json())
+    return out
+
+
+def run(cmd: list[str]) -> str:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        raise AotError(f"{cmd[0]} is needed to build AOT libraries but was not found ({exc})") from None
+    if proc.returncode:
+        raise AotError(f"{' '.join(cmd)} failed:\n{proc.stderr.strip()}")
+    return proc.stdout
+
+
+def link_libraries(obj: Path) -> list[str]:
+    """The system libraries the program object needs (``-l`` names), from its undefined symbols."""
+    undefined = set(re.findall(r"^\s*U (\S+)", run(["nm", "-u", str(obj)]), re.M))
+    libs = ["mvec"] if any(s.startswith("_ZGV") for s in undefined) else []
+    libs.append("m")
+    if any(s.startswith("pthread_") for s in undefined):
+        libs.append("pthread")
+    return libs
+
+
+def weights_assembly(name: str, values: list[np.ndarray], tmp: Path) -> str:
+    """GNU assembler source embedding each constant's little-endian bytes as ``<name>__const<k>``."""
+    lines = ['\t.section .note.GNU-stack,"",@progbits']
+    for k, v in enumerate(values):
+        blob = tmp / f"const{k}.bin"
+        blob.write_bytes(np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")).tobytes())
+        sym = f"{name}__const{k}"
+        lines += [f'\t.section .rodata.{sym},"a",@progbits', "\t.balign 64", f"\t.globl {sym}",
+                  f"\t.hidden {sym}", f"\t.type {sym}, @object", f"\t.size {sym}, {v.nbytes}", f"{sym}:",
+                  f'\t.incbin "{blob}"']
+    return "\n".join(lines) + "\n"
+
+
+def version_script(sig: Signature) -> str:
+    exported = [re.search(r"(\w+)\(", p).group(1) for p in prototypes(sig)]  # type: ignore[union-attr]
+    return "{\n  global: " + "; ".join(exported) + ";\n  local: *;\n};\n"
+
+
+def needed_libraries(so: Path) -> list[str]:
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", run(["readelf", "-d", str(so)]))
+
+
+def check_needed(so: Path) -> None:
+    extra = sorted(set(needed_libraries(so)) - ALLOWED_NEEDED)
+    if extra:
+        raise AotError(f"{so.name} would depend on {', '.join(extra)}; an AOT library may only need "
+                       f"{', '.join(sorted(ALLOWED_NEEDED))}")
+
+
+def toolchain_available(cc: str = "gcc") -> bool:
+    return all(shutil.which(t) for t in (cc, "ar", "nm", "readelf"))

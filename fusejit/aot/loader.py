@@ -1,0 +1,96 @@
+"""``fusejit.aot.load``: call an AOT-compiled library from Python through ctypes — the serving path.
+
+Only the standard library, NumPy and the ``<name>.json`` manifest are used: no IR, no tracer,
+no LLVM. Calls release the GIL (ctypes does), and the library is thread-safe, so one loaded
+model can serve several threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .signature import Signature
+
+
+class AotCallError(ValueError):
+    """Arguments that do not fit the compiled signature, or a failed call (the message says which)."""
+
+
+class AotModel:
+    """A loaded library: ``model(*inputs)`` returns the outputs (a list if there are several)."""
+
+    def __init__(self, directory: Path, sig: Signature) -> None:
+        self.signature = sig
+        self.path = directory / f"lib{sig.name}.so"
+        self._lib = ctypes.CDLL(str(self.path))
+        self._run = getattr(self._lib, f"{sig.name}_run_buffers")
+        self._run.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_void_p)]
+        self._run.restype = ctypes.c_int
+        self._message = getattr(self._lib, f"{sig.name}_status_message")
+        self._message.argtypes = [ctypes.c_int]
+        self._message.restype = ctypes.c_char_p
+        self._shape = getattr(self._lib, f"{sig.name}_output_shape")
+        self._shape.argtypes = [ctypes.c_int64] * len(sig.dims) + [ctypes.c_int, ctypes.POINTER(ctypes.c_int64)]
+        self._shape.restype = ctypes.c_int
+        self._dtypes = [np.dtype(t.numpy_dtype) for t in (*sig.inputs, *sig.outputs)]
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{t.name}: {t.dtype}{t.shape_text()}" for t in self.signature.inputs)
+        outs = ", ".join(f"{t.dtype}{t.shape_text()}" for t in self.signature.outputs)
+        return f"<AotModel {self.signature.name}({ins}) -> ({outs}) from {self.path}>"
+
+    def bind_dims(self, arrays: list[np.ndarray]) -> list[int]:
+        sig, sizes = self.signature, {}
+        for t, a in zip(sig.inputs, arrays):
+            if a.ndim != len(t.shape):
+                raise AotCallError(f"{sig.name}: argument {t.name!r} must have shape {t.shape_text()}, "
+                                   f"got {a.shape}")
+            for d, actual in zip(t.shape, a.shape):
+                want = sizes.setdefault(d, actual) if isinstance(d, str) else d
+                if want != actual:
+                    raise AotCallError(f"{sig.name}: argument {t.name!r} must have shape {t.shape_text()} "
+                                       f"with {sizes} so far, got {a.shape}")
+        return [sizes[d] for d in sig.dims]
+
+    def output_shape(self, dims: list[int], index: int) -> tuple[int, ...]:
+        shape = (ctypes.c_int64 * max(self.signature.max_rank, 1))()
+        self._check(self._shape(*dims, index, shape))
+        return tuple(shape[: len(self.signature.outputs[index].shape)])
+
+    def __call__(self, *args: Any) -> Any:
+        sig = self.signature
+        if len(args) != len(sig.inputs):
+            raise AotCallError(f"{sig.name} takes {len(sig.inputs)} argument(s), got {len(args)}")
+        arrays = []
+        for t, a, dt in zip(sig.inputs, args, self._dtypes):
+            arr = np.asarray(a)
+            if not (np.can_cast(arr.dtype, dt, "safe") or arr.dtype.kind == dt.kind == "f"):
+                raise AotCallError(f"{sig.name}: argument {t.name!r} must be {dt}, got {arr.dtype}")
+            arrays.append(np.ascontiguousarray(arr, dtype=dt))
+        dims = self.bind_dims(arrays)
+        outs = [np.empty(self.output_shape(dims, i), dt) for i, dt in enumerate(self._dtypes[len(arrays):])]
+        buffers = (ctypes.c_void_p * max(len(arrays) + len(outs), 1))(*[a.ctypes.data for a in (*arrays, *outs)])
+        self._check(self._run((ctypes.c_int64 * max(len(dims), 1))(*dims), buffers))
+        return outs[0] if len(outs) == 1 else outs
+
+    def _check(self, status: int) -> None:
+        if status:
+            raise AotCallError(f"{self.signature.name}: {self._message(status).decode()} (status {status})")
+
+
+def load(out_dir: str | os.PathLike[str], name: str | None = None) -> AotModel:
+    """Load the library that ``fusejit.aot.compile`` wrote to ``out_dir`` (``name`` if it holds several)."""
+    directory = Path(out_dir)
+    if name is None:
+        manifests = sorted(directory.glob("*.json"))
+        if len(manifests) != 1:
+            found = ", ".join(m.stem for m in manifests) or "none"
+            raise FileNotFoundError(f"{directory}: expected one AOT-compiled model, found {found}; pass name=")
+        name = manifests[0].stem
+    sig = Signature.from_json((directory / f"{name}.json").read_text())
+    return AotModel(directory, sig)

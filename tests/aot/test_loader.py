@@ -1,0 +1,99 @@
+"""fusejit.aot.load: calling the compiled library through ctypes, without the compiler."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fusejit.aot
+from fusejit.aot import AotCallError
+
+from .fake_backend import demo_graph
+
+
+def test_call_matches_numpy(built: Path) -> None:
+    model = fusejit.aot.load(built)
+    for n in (0, 1, 100):
+        x = np.random.default_rng(n).standard_normal((n, 3)).astype(np.float32)
+        y, s = model(x)
+        want = demo_graph().evaluate(x)
+        assert y.shape == (n, 3) and s.shape == (n,) and y.dtype == s.dtype == np.float32
+        np.testing.assert_allclose(y, want[0], rtol=1e-6)
+        np.testing.assert_allclose(s, want[1], rtol=1e-6)
+    assert repr(model).startswith("<AotModel demo(x: f32[N, 3]) -> (f32[N, 3], f32[N]) from ")
+
+
+def test_non_contiguous_and_castable_inputs(built: Path) -> None:
+    model = fusejit.aot.load(built, name="demo")
+    x = np.random.default_rng(0).standard_normal((6, 8))[:, 1:7:2]  # float64, strided
+    np.testing.assert_allclose(model(x)[1], demo_graph().evaluate(x.astype(np.float32))[1], rtol=1e-6)
+
+
+def test_argument_errors(built: Path) -> None:
+    model = fusejit.aot.load(built)
+    with pytest.raises(AotCallError, match=r"demo takes 1 argument\(s\), got 2"):
+        model(np.zeros((2, 3), np.float32), 1)
+    with pytest.raises(AotCallError, match=r"argument 'x' must have shape \[N, 3\]"):
+        model(np.zeros((2, 4), np.float32))
+    with pytest.raises(AotCallError, match=r"argument 'x' must have shape \[N, 3\]"):
+        model(np.zeros(3, np.float32))
+    with pytest.raises(AotCallError, match="argument 'x' must be float32, got int64"):
+        model(np.zeros((2, 3), np.int64))
+    x = np.zeros((2, 3), np.float32)
+    x[0, 0] = -1
+    with pytest.raises(AotCallError, match=r"the computation failed .* \(status 20\)"):
+        model(x)
+
+
+def test_concurrent_calls(built: Path) -> None:
+    model = fusejit.aot.load(built)
+    xs = [np.random.default_rng(i).standard_normal((1000 + i, 3)).astype(np.float32) for i in range(16)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(model, xs))
+    for x, (y, s) in zip(xs, results):
+        np.testing.assert_allclose(y, demo_graph().evaluate(x)[0], rtol=1e-6)
+        np.testing.assert_allclose(s, demo_graph().evaluate(x)[1], rtol=1e-6)
+
+
+def test_directory_without_a_single_model(tmp_path: Path, built: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="expected one AOT-compiled model, found none"):
+        fusejit.aot.load(tmp_path)
+    (tmp_path / "bad.json").write_text(json.dumps({"format": 99}))
+    with pytest.raises(ValueError, match="unsupported AOT manifest format"):
+        fusejit.aot.load(tmp_path)
+
+
+def _imported_by_serving(built: Path) -> set[str]:
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import fusejit
+        before = set(sys.modules)
+        import fusejit.aot
+        fusejit.aot.load({str(built)!r})(np.ones((2, 3), np.float32))
+        print(" ".join(sorted(set(sys.modules) - before)))
+        print(" ".join(sorted(sys.modules)))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    added, everything = out.split("\n")[:2]
+    return set(added.split()), set(everything.split())
+
+
+def test_serving_imports_no_compiler(built: Path) -> None:
+    added, everything = _imported_by_serving(built)
+    assert not any(m.startswith(("llvmlite", "numba")) for m in everything)
+    assert not any(m.startswith(("fusejit.ir", "fusejit.passes", "fusejit.codegen", "fusejit.aot.build"))
+                   for m in added)
+
+
+@pytest.mark.xfail(strict=True, reason="fusejit/__init__.py imports the tracer eagerly; serving needs it lazy")
+def test_serving_imports_no_tracer(built: Path) -> None:
+    _, everything = _imported_by_serving(built)
+    assert "fusejit.tracer" not in everything
