@@ -60,6 +60,12 @@ class CompiledEntry:
     variables_read: list[Any] = field(default_factory=list)
     variables_assigned: list[Any] = field(default_factory=list)
 
+    @property
+    def plain(self) -> bool:
+        """One array result and no variables: the call is just the executable's first output."""
+        return (self.single_output and isinstance(self.traced.out_leaves[0], int)
+                and not self.variables_read and not self.variables_assigned)
+
 
 class ArgumentError(TypeError):
     """A call whose arguments do not fit the function's declared signature."""
@@ -92,6 +98,8 @@ class JitFunction:
         self.input_signature = list(input_signature) if input_signature is not None else None
         self._symbolic_types = _symbolize(self.input_signature) if self.input_signature is not None else None
         self._cache: dict[Any, CompiledEntry] = {}
+        # the hot path: calls with only positional ndarrays, keyed by (type, shape, dtype) per argument
+        self._fast: dict[tuple, CompiledEntry] = {}
         self.trace_count = 0
 
     # ---- signature handling ----------------------------------------------------------------
@@ -210,7 +218,18 @@ class JitFunction:
                              backend=self.backend)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs:
+            try:
+                fast_key = tuple([(type(a), a.shape, a.dtype) for a in args])
+            except AttributeError:
+                fast_key = None
+            entry = self._fast.get(fast_key) if fast_key is not None else None
+            if entry is not None:
+                return entry.executable(*args)[0]
         entry, arrays = self._get_entry(args, kwargs)
+        if not kwargs and entry.plain and self._symbolic_types is None and not self.static_names \
+                and all(type(a) is np.ndarray for a in args) and entry.array_positions == list(range(len(args))):
+            self._fast[fast_key] = entry  # type: ignore[index]
         traced = entry.traced
         if entry.variables_read:
             arrays = arrays + [v._value for v in entry.variables_read]

@@ -153,3 +153,17 @@ def test_numpy_scalars_are_arrays_not_static(jit_options):
     assert_same(f(x, np.float64(2.0)), x * np.float64(2.0))
     f(x, np.float64(3.0))
     assert f.trace_count == 1
+
+
+def test_repeated_calls_take_the_fast_path_and_stay_correct(jit_options):
+    f = jit(lambda x: x, **jit_options)
+    g = jit(lambda x: 3, **jit_options)
+    h = jit(lambda x, y: x * y, **jit_options)
+    x = np.arange(3.0)
+    for _ in range(3):
+        y = f(x)
+        assert y is not x and np.array_equal(y, x)
+        assert g(x) == 3
+        assert_same(h(x, x), x * x)
+        assert_same(h(x, x.astype(np.float32)), x * x)
+    assert f.trace_count == 1 and h.trace_count == 2
