@@ -1,0 +1,167 @@
+"""``dot`` as calls to BLAS ``sgemm``/``dgemm`` from generated code (scipy's cython_blas).
+
+Row-major ``C[M,N] = A[M,K] @ B[K,N]`` is column-major ``C^T = B^T A^T``; an operand whose
+inner stride is 1 is passed as is ('N'), one whose row stride is 1 (a transposed view) with
+'T', each with its leading dimension — no copies. Batched operands loop over the batch dims.
+Operands BLAS cannot take (other strides, negative strides) and non-float dtypes use a
+plain triple loop. The symbols ``fj_sgemm``/``fj_dgemm`` are bound to scipy's function
+pointers by :mod:`fusejit.runtime.engine` (an AOT build links them against a BLAS).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ...ir import Node
+from ...passes.fusion import Kernel
+from . import abi
+from .exprs import FnEnv
+from .loops import for_range
+from .types import F32, F64, I8, I32, I64, PTR, i64, mem_type
+
+GEMM = {4: "fj_sgemm", 8: "fj_dgemm"}
+
+
+def _operand(kernel: Kernel, node: Node) -> tuple[Node, bool]:
+    """The buffer behind a dot operand and whether its last two axes are swapped."""
+    if node.op == "transpose" and any(n is node for n in kernel.nodes):
+        return node.args[0], True
+    return node, False
+
+
+def _gemm_decl(module: ir.Module, name: str) -> ir.Function:
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * 13), name)
+    return fn
+
+
+def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str) -> ir.Function:
+    dot = kernel.anchor
+    assert dot is not None
+    fn = ir.Function(module, ir.FunctionType(I32, [PTR]), name)
+    fn.linkage = "internal"
+    entry = fn.append_basic_block("entry")
+    body = fn.append_basic_block("body")
+    b = ir.IRBuilder(body)
+    (la, ta), (lb, tb) = (_operand(kernel, a) for a in dot.args)
+    pointers = {id(n): b.load(b.gep(fn.args[0], [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
+                for n in (la, lb, kernel.alias)}
+    env = FnEnv(b, entry, fn.args[0], layout, pointers, contiguous=False)
+    sa, sb = env.strides(la), env.strides(lb)
+    if ta:
+        sa[-1], sa[-2] = sa[-2], sa[-1]
+    if tb:
+        sb[-1], sb[-2] = sb[-2], sb[-1]
+    m, k = env.dims(dot.args[0].shape[-2:])
+    n = env.dim(dot.shape[-1])
+    sc = env.strides(kernel.alias)
+    hb = env._hoisted()
+    scratch = {nm: hb.alloca(I32, name=nm) for nm in ("M", "N", "K", "lda", "ldb", "ldc")}
+    flags = {c: hb.alloca(I8, name=f"flag{c}") for c in "NT"}
+    dt = dot.dtype
+    use_blas = dt.kind == "f" and dt.itemsize in GEMM
+    if use_blas:
+        fty = F32 if dt.itemsize == 4 else F64
+        alpha, beta = hb.alloca(fty), hb.alloca(fty)
+    batch = env.dims(dot.shape[:-2])
+    acc = hb.alloca(F32 if dt.kind == "f" and dt.itemsize == 2 else mem_type(dt), name="acc")
+
+    def one(bidx: list[ir.Value]) -> None:
+        def base(ptr: ir.Value, strides: list[ir.Value], node: Node) -> ir.Value:
+            off = i64(0)
+            for i, s in zip(bidx, strides[:-2]):
+                off = b.add(off, b.mul(i, s))
+            return b.gep(ptr, [off], source_etype=mem_type(node.dtype))
+
+        pa, pb = base(pointers[id(la)], sa, la), base(pointers[id(lb)], sb, lb)
+        pc = base(pointers[id(kernel.alias)], sc, kernel.alias)
+        if not use_blas:
+            _naive(b, dot, acc, pa, sa[-2:], pb, sb[-2:], pc, n, m, k)
+            return
+        # B as the column-major first operand (N x K), A as the second (K x M)
+        b_rows_ok, b_ld_r = _layout(b, k, n, sb[-2], sb[-1])  # B row-major: 'N'
+        b_cols_ok, b_ld_c = _layout(b, n, k, sb[-1], sb[-2])  # B column-major: 'T'
+        a_rows_ok, a_ld_r = _layout(b, m, k, sa[-2], sa[-1])
+        a_cols_ok, a_ld_c = _layout(b, k, m, sa[-1], sa[-2])
+        ok = b.and_(b.or_(b_rows_ok, b_cols_ok), b.or_(a_rows_ok, a_cols_ok))
+        nonempty = b.and_(b.icmp_signed(">", m, i64(0)), b.icmp_signed(">", n, i64(0)))
+        with b.if_else(ok) as (then, other):
+            with then:
+                with b.if_then(nonempty):
+                    with b.if_else(b.icmp_signed("==", k, i64(0))) as (kz, kpos):
+                        with kz:
+                            _fill_zero(b, pc, b.mul(m, n), dt)
+                        with kpos:
+                            b.store(ir.Constant(I8, ord("N")), flags["N"])
+                            b.store(ir.Constant(I8, ord("T")), flags["T"])
+                            ta_ = b.select(b_rows_ok, flags["N"], flags["T"])
+                            tb_ = b.select(a_rows_ok, flags["N"], flags["T"])
+                            for nm, v in (("M", n), ("N", m), ("K", k), ("ldc", n),
+                                          ("lda", b.select(b_rows_ok, b_ld_r, b_ld_c)),
+                                          ("ldb", b.select(a_rows_ok, a_ld_r, a_ld_c))):
+                                b.store(b.trunc(v, I32), scratch[nm])
+                            b.store(ir.Constant(fty, 1.0), alpha)
+                            b.store(ir.Constant(fty, 0.0), beta)
+                            b.call(_gemm_decl(module, GEMM[dt.itemsize]),
+                                   [ta_, tb_, scratch["M"], scratch["N"], scratch["K"], alpha, pb,
+                                    scratch["lda"], pa, scratch["ldb"], beta, pc, scratch["ldc"]])
+            with other:
+                _naive(b, dot, acc, pa, sa[-2:], pb, sb[-2:], pc, n, m, k)
+
+    def nest(idx: list[ir.Value]) -> None:
+        if len(idx) == len(batch):
+            one(idx)
+            return
+        with for_range(b, i64(0), batch[len(idx)], f"bt{len(idx)}") as i:
+            nest(idx + [i])
+
+    nest([])
+    b.ret(ir.Constant(I32, 0))
+    ir.IRBuilder(entry).branch(body)
+    return fn
+
+
+def _layout(b: ir.IRBuilder, rows: ir.Value, cols: ir.Value, srow: ir.Value, scol: ir.Value
+            ) -> tuple[ir.Value, ir.Value]:
+    """Is a rows x cols view with these strides row-major for BLAS, and its leading dim."""
+    one = i64(1)
+    unit = b.or_(b.icmp_signed("==", scol, one), b.icmp_signed("<=", cols, one))
+    ld = b.select(b.icmp_signed("<=", rows, one), cols, srow)
+    ld = b.select(b.icmp_signed("<", ld, one), one, ld)
+    ld_ok = b.and_(b.icmp_signed(">=", ld, cols), b.icmp_signed(">=", ld, one))
+    return b.and_(unit, ld_ok), ld
+
+
+def _fill_zero(b: ir.IRBuilder, p: ir.Value, count: ir.Value, dt) -> None:
+    ty = mem_type(dt)
+    with for_range(b, i64(0), count, "z") as i:
+        b.store(ir.Constant(ty, 0.0 if dt.kind == "f" else 0), b.gep(p, [i], source_etype=ty))
+
+
+def _naive(b: ir.IRBuilder, dot: Node, acc: ir.Value, pa: ir.Value, sa: list[ir.Value], pb: ir.Value, sb: list[ir.Value],
+           pc: ir.Value, n: ir.Value, m: ir.Value, k: ir.Value) -> None:
+    """C[i, j] = sum_p A[i, p] B[p, j] in the operand dtype (float16 accumulates in float32)."""
+    dt = dot.dtype
+    ty = mem_type(dt)
+    acc_ty = acc.allocated_type
+    is_f = dt.kind == "f"
+    with for_range(b, i64(0), m, "mi") as i:
+        with for_range(b, i64(0), n, "nj") as j:
+            b.store(ir.Constant(acc_ty, 0.0 if is_f else 0), acc)
+            with for_range(b, i64(0), k, "kp") as p:
+                x = b.load(b.gep(pa, [b.add(b.mul(i, sa[0]), b.mul(p, sa[1]))], source_etype=ty), typ=ty)
+                y = b.load(b.gep(pb, [b.add(b.mul(p, sb[0]), b.mul(j, sb[1]))], source_etype=ty), typ=ty)
+                if acc_ty != ty:
+                    x, y = b.fpext(x, acc_ty), b.fpext(y, acc_ty)
+                if dt.kind == "b":
+                    s = b.or_(b.load(acc, typ=acc_ty), b.and_(x, y))
+                elif is_f:
+                    s = b.fadd(b.load(acc, typ=acc_ty), b.fmul(x, y))
+                else:
+                    s = b.add(b.load(acc, typ=acc_ty), b.mul(x, y))
+                b.store(s, acc)
+            r = b.load(acc, typ=acc_ty)
+            if acc_ty != ty:
+                r = b.fptrunc(r, ty)
+            b.store(r, b.gep(pc, [b.add(b.mul(i, n), j)], source_etype=ty))

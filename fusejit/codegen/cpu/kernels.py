@@ -1,0 +1,279 @@
+"""One LLVM function per kernel version: ``i32 body(ptr noalias buffers..., ptr args, i64 lo, i64 hi)``.
+
+``[lo, hi)`` is the slice of the kernel's parallel range this call computes: flat elements
+(``flat`` loop version), or rows of the outer dims (every other version), so a kernel runs
+whole on one thread or split across threads with identical per-element code. Versions:
+``contiguous`` ones read graph inputs with C-order strides (unit inner stride: vector
+loads), the generic one with the runtime strides (any view, negative or zero strides).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llvmlite import ir
+
+from ...ir import Node
+from ...passes.fusion import Kernel
+from . import abi
+from .exprs import Expr, FnEnv
+from .loops import delinearize, for_range, product
+from .reductions import BLOCK, Acc
+from .types import I1, I32, I64, PTR, i64, reg_type
+
+ConstFn = Callable[[Node], ir.Value]
+
+
+def buffer_nodes(kernel: Kernel, layout: abi.ArgLayout) -> list[Node]:
+    """The kernel's buffers in parameter order: inputs read from memory, then outputs."""
+    out = [n for n in kernel.inputs if layout.has(n)]
+    out += [n for n in kernel.outputs if layout.has(n) and all(n is not m for m in out)]
+    return out
+
+
+def is_flat(kernel: Kernel) -> bool:
+    """A loop kernel whose every read is at the identity index of a same-shaped buffer."""
+    if kernel.kind == "row":
+        return False
+    ident = tuple(range(len(kernel.space)))
+    members = {id(n) for n in kernel.nodes}
+    for n in kernel.nodes:
+        if n is kernel.anchor:
+            continue
+        if n.op in ("broadcast", "transpose", "reshape", "slice", "concat", "update_slice", "take"):
+            return False
+        for a in n.args:
+            if id(a) not in members and a.ndim and (a.shape != kernel.space or kernel.maps[id(n)] != ident):
+                return False
+    return True
+
+
+class BodyBuilder:
+    def __init__(self, module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, isa: str,
+                 constant: ConstFn, name: str, contiguous: bool, flat: bool) -> None:
+        self.kernel = kernel
+        self.layout = layout
+        self.bufs = buffer_nodes(kernel, layout)
+        fnty = ir.FunctionType(I32, [PTR] * len(self.bufs) + [PTR, I64, I64])
+        self.fn = fn = ir.Function(module, fnty, name)
+        fn.linkage = "internal"
+        fn.attributes.add("alwaysinline")
+        for i, _n in enumerate(self.bufs):
+            fn.args[i].add_attribute("noalias")
+        args, self.lo, self.hi = fn.args[len(self.bufs):]
+        args.add_attribute("noalias")
+        entry = fn.append_basic_block("entry")
+        body = fn.append_basic_block("body")
+        self.b = b = ir.IRBuilder(body)
+        pointers = {id(n): fn.args[i] for i, n in enumerate(self.bufs)}
+        if kernel.anchor is not None and kernel.alias is not kernel.anchor:
+            pointers[id(kernel.anchor)] = pointers[id(kernel.alias)]
+        self.env = FnEnv(b, entry, args, layout, pointers, contiguous)
+        leaves = {id(n) for n in kernel.inputs} | ({id(kernel.anchor)} if kernel.anchor is not None else set())
+        self.expr = Expr(self.env, isa, leaves, flat=flat, constant=constant)
+        self.entry = entry
+
+    def finish(self) -> ir.Function:
+        self.b.ret(self.env.error_code())
+        ir.IRBuilder(self.entry).branch(self.fn.blocks[1])
+        return self.fn
+
+
+def emit_loop_body(bb: BodyBuilder) -> ir.Function:
+    k, b, ex = bb.kernel, bb.b, bb.expr
+    outs = [o for o in k.outputs if o is not k.anchor]
+    if ex.flat:
+        with for_range(b, bb.lo, bb.hi) as i:
+            ex.reset()
+            for o in outs:
+                ex.store(o, [i], ex.value(o, [i]))
+        return bb.finish()
+    env = bb.env
+    if not k.space:
+        with b.if_then(b.icmp_signed("<", bb.lo, bb.hi)):
+            ex.reset()
+            for o in outs:
+                ex.store(o, [], ex.value(o, []))
+        return bb.finish()
+    outer = env.dims(k.space[:-1])
+    inner = env.dim(k.space[-1])
+    with for_range(b, bb.lo, bb.hi, "r") as r:
+        oidx = delinearize(b, r, outer)
+        with for_range(b, i64(0), inner) as i:
+            ex.reset()
+            idx = oidx + [i]
+            for o in outs:
+                ex.store(o, idx, ex.value(o, idx))
+    return bb.finish()
+
+
+def _depends(node: Node, targets: set[int], members: set[int], memo: dict[int, bool]) -> bool:
+    """Does ``node`` (inside the kernel) read any reduction in ``targets``?"""
+    if id(node) in memo:
+        return memo[id(node)]
+    r = False
+    for a in node.args:
+        if id(a) in members and (id(a) in targets or _depends(a, targets, members, memo)):
+            r = True
+            break
+    memo[id(node)] = r
+    return r
+
+
+def reduction_phases(kernel: Kernel) -> list[list[Node]]:
+    """Reductions grouped into passes over the row: each pass needs only earlier passes."""
+    members = {id(n) for n in kernel.nodes}
+    pending = [n for n in kernel.nodes if id(n) in kernel.reduce_maps]
+    phases: list[list[Node]] = []
+    while pending:
+        ids = {id(n) for n in pending}
+        memo: dict[int, bool] = {}
+        ready = [n for n in pending if not _depends(n.args[0], ids, members, memo)]
+        phases.append(ready)
+        pending = [n for n in pending if all(n is not r for r in ready)]
+    return phases
+
+
+def emit_row_body(bb: BodyBuilder) -> ir.Function:
+    k, b, ex, env = bb.kernel, bb.b, bb.expr, bb.env
+    nouter = len(k.outer)
+    outer = env.dims(k.outer)
+    red = env.dims(k.space[nouter:])
+    nred = product(b, red)
+    needs_items = [n for n in k.nodes if n.op in ("reduce_max", "reduce_min", "argmax", "argmin")]
+    if needs_items:
+        empty = b.and_(b.icmp_signed("<", bb.lo, bb.hi), b.icmp_signed("==", nred, i64(0)))
+        code = abi.ERR_EMPTY_ARG if any(n.op.startswith("arg") for n in needs_items) else abi.ERR_EMPTY_REDUCE
+        env.raise_if(empty, code)
+        cont = b.append_basic_block("nonempty")
+        bail = b.append_basic_block("empty")
+        b.cbranch(empty, bail, cont)
+        b.position_at_end(bail)
+        b.ret(ir.Constant(I32, code))
+        b.position_at_end(cont)
+    phases = reduction_phases(k)
+    full = tuple(range(len(k.space)))
+    with for_range(b, bb.lo, bb.hi, "r") as r:
+        oidx = delinearize(b, r, outer)
+        ex.reduced = {}
+        for phase in phases:
+            _emit_phase(bb, phase, oidx, red)
+        ex.reset()
+        for o in k.outputs:
+            if k.maps[id(o)] != full or not red:
+                ex.store(o, oidx, ex.value(o, oidx))
+        row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
+        if row_outs:
+            _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx))
+    return bb.finish()
+
+
+def _store_all(ex: Expr, outs: list[Node], idx: list[ir.Value]) -> None:
+    ex.reset()
+    for o in outs:
+        ex.store(o, idx, ex.value(o, idx))
+
+
+def _nest(b: ir.IRBuilder, dims: list[ir.Value], body: Callable[[list[ir.Value]], None],
+          idx: list[ir.Value] | None = None) -> None:
+    idx = idx or []
+    if len(idx) == len(dims):
+        body(idx)
+        return
+    with for_range(b, i64(0), dims[len(idx)], f"j{len(idx)}") as j:
+        _nest(b, dims, body, idx + [j])
+
+
+def _emit_phase(bb: BodyBuilder, phase: list[Node], oidx: list[ir.Value], red: list[ir.Value]) -> None:
+    """One pass over the reduced dims computing every reduction of ``phase`` for this row."""
+    b, ex, k = bb.b, bb.expr, bb.kernel
+    hb = bb.env._hoisted()
+    accs = [Acc(n) for n in phase]
+    totals = [hb.alloca(a.ty, name="total") for a in accs]
+    blocks = [hb.alloca(a.ty, name="blk") for a in accs]
+    stacks = [hb.alloca(a.ty, size=i64(64), name="stack") if a.pairwise else None for a in accs]
+    bests = [hb.alloca(I64, name="argbest") if a.is_arg else None for a in accs]
+    sp = hb.alloca(I64, name="sp")
+    cnt_slot = hb.alloca(I64, name="carry")
+    for a, t, bi in zip(accs, totals, bests):
+        b.store(a.identity(), t)
+        if bi is not None:
+            b.store(i64(0), bi)
+    inner = red[-1]
+
+    def point(ridx: list[ir.Value], flat_j: ir.Value, accs_into: list[ir.Value]) -> None:
+        ex.reset()
+        space_idx = oidx + ridx
+        for a, slot, bi in zip(accs, accs_into, bests):
+            rmap = k.reduce_maps[id(a.node)]
+            x = a.widen(b, ex.value(a.node.args[0], [space_idx[m] for m in rmap]))
+            cur = b.load(slot, typ=a.ty)
+            if a.is_arg:
+                better = a.better(b, x, cur)
+                b.store(b.select(better, x, cur), slot)
+                b.store(b.select(better, flat_j, b.load(bi, typ=I64)), bi)
+            else:
+                b.store(a.combine(b, cur, x, in_block=a.pairwise), slot)
+
+    def row(ridx_outer: list[ir.Value]) -> None:
+        # blocked pairwise over the innermost reduced dim; running accumulators use `totals`
+        b.store(i64(0), sp)
+        nblk = b.udiv(b.add(inner, i64(BLOCK - 1)), i64(BLOCK))
+        with for_range(b, i64(0), nblk, "blk") as blk:
+            for a, bl, t in zip(accs, blocks, totals):
+                if a.pairwise:
+                    b.store(a.identity(), bl)
+            lo = b.mul(blk, i64(BLOCK))
+            hi = b.add(lo, i64(BLOCK))
+            hi = b.select(b.icmp_signed("<", hi, inner), hi, inner)
+            slots = [bl if a.pairwise else t for a, bl, t in zip(accs, blocks, totals)]
+            with for_range(b, lo, hi, "e") as e:
+                point(ridx_outer + [e], e, slots)
+            if any(a.pairwise for a in accs):
+                _carry(b, accs, blocks, stacks, sp, cnt_slot, blk)
+        for a, t, bl, st in zip(accs, totals, blocks, stacks):
+            if st is None:
+                continue
+            b.store(a.identity(), bl)  # fold the stack, top first, then into the running total
+            n = b.load(sp, typ=I64)
+            with for_range(b, i64(0), n, "s") as s:
+                ptr = b.gep(st, [b.sub(b.sub(n, s), i64(1))], source_etype=a.ty)
+                b.store(a.combine(b, b.load(ptr, typ=a.ty), b.load(bl, typ=a.ty)), bl)
+            b.store(a.combine(b, b.load(t, typ=a.ty), b.load(bl, typ=a.ty)), t)
+    _nest(b, red[:-1], row)
+    for a, t in zip(accs, totals):
+        ex.reduced[id(a.node)] = a.finish(b, b.load(t, typ=a.ty))
+    for a, bi in zip(accs, bests):
+        if bi is not None:
+            ex.reduced[id(a.node)] = b.load(bi, typ=I64)
+
+
+def _carry(b: ir.IRBuilder, accs: list[Acc], blocks: list[ir.Value], stacks: list, sp: ir.Value,
+           cnt_slot: ir.Value, blk: ir.Value) -> None:
+    """Push this block's partial sums; merge equal-sized partials (binary counter of blk+1)."""
+    b.store(b.add(blk, i64(1)), cnt_slot)
+    head = b.append_basic_block("carry.head")
+    body = b.append_basic_block("carry.body")
+    done = b.append_basic_block("carry.done")
+    b.branch(head)
+    b.position_at_end(head)
+    cnt = b.load(cnt_slot, typ=I64)
+    b.cbranch(b.icmp_unsigned("==", b.and_(cnt, i64(1)), i64(0)), body, done)
+    b.position_at_end(body)
+    top = b.sub(b.load(sp, typ=I64), i64(1))
+    b.store(top, sp)
+    for a, bl, st in zip(accs, blocks, stacks):
+        if st is not None:
+            ptr = b.gep(st, [top], source_etype=a.ty)
+            b.store(a.combine(b, b.load(ptr, typ=a.ty), b.load(bl, typ=a.ty)), bl)
+    b.store(b.lshr(cnt, i64(1)), cnt_slot)
+    b.branch(head)
+    b.position_at_end(done)
+    pos = b.load(sp, typ=I64)
+    for a, bl, st in zip(accs, blocks, stacks):
+        if st is not None:
+            b.store(b.load(bl, typ=a.ty), b.gep(st, [pos], source_etype=a.ty))
+    b.store(b.add(pos, i64(1)), sp)
+
+
+__all__ = ["BodyBuilder", "emit_loop_body", "emit_row_body", "is_flat", "reg_type", "I1"]

@@ -1,0 +1,221 @@
+"""Build the LLVM module of a whole program: every kernel plus one C-ABI entry point.
+
+``int32 <name>(int64 *args)`` (layout in :mod:`.abi`) runs the kernels in order and returns
+0 or the first error code. Per kernel it picks a version at run time — generic strides,
+C-contiguous inputs, or one flat loop when every access is the identity — and runs it on
+one thread or, above ``PARALLEL_MIN`` elements, on ``threads`` threads through libgomp's
+``GOMP_parallel``. Chunks of the parallel range are aligned (1024 elements for flat loops)
+so every element takes the same code path whatever the thread count: results are bitwise
+independent of it. This module only builds IR; :mod:`fusejit.runtime.engine` compiles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from llvmlite import ir
+
+from ...ir import Graph, Node
+from ...passes.fusion import FusionPlan, Kernel
+from . import abi
+from .blas import emit_dot
+from .kernels import BodyBuilder, buffer_nodes, emit_loop_body, emit_row_body, is_flat
+from .loops import product
+from .types import I8, I32, I64, PTR, i64
+
+PARALLEL_MIN = 1 << 17  # elements; below this one thread is faster (bench/bench_cpu_backend.py)
+FLAT_ALIGN = 1024
+MAX_THREADS = 64
+GENERIC, CONTIGUOUS, FLAT = 0, 1, 2
+
+
+@dataclass
+class CpuModule:
+    module: ir.Module
+    layout: abi.ArgLayout
+    plan: FusionPlan
+    entry: str
+    threads: int
+
+    @property
+    def llvm_ir(self) -> str:
+        return str(self.module)
+
+
+class _Consts:
+    def __init__(self, module: ir.Module) -> None:
+        self.module = module
+        self.globals: dict[int, ir.GlobalVariable] = {}
+
+    def __call__(self, node: Node) -> ir.Value:
+        g = self.globals.get(id(node))
+        if g is None:
+            data = np.ascontiguousarray(node.attrs["value"], dtype=node.dtype).tobytes()
+            ty = ir.ArrayType(I8, len(data))
+            g = ir.GlobalVariable(self.module, ty, f"const{len(self.globals)}")
+            g.global_constant = True
+            g.linkage = "internal"
+            g.align = 64
+            g.initializer = ir.Constant(ty, bytearray(data))
+            self.globals[id(node)] = g
+        return g
+
+
+def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
+                 name: str = "fj_main") -> CpuModule:
+    """The LLVM module (and its argument layout) for ``plan``; nothing is compiled here."""
+    module = ir.Module(name)
+    layout = abi.ArgLayout(graph, plan)
+    consts = _Consts(module)
+    entry = ir.Function(module, ir.FunctionType(I32, [PTR]), name)
+    entry.args[0].add_attribute("noalias")
+    b = ir.IRBuilder(entry.append_basic_block("entry"))
+    args = entry.args[0]
+    threads = max(1, min(int(threads), MAX_THREADS))
+    for ki, k in enumerate(plan.kernels):
+        if k.kind == "dot":
+            dot = emit_dot(module, k, layout, f"dot{ki}")
+            _check(b, b.call(dot, [args]))
+            if len(k.nodes) == 1:
+                continue
+        kern, flat = _kernel_fn(module, k, layout, isa, consts, ki)
+        _run(b, module, graph, layout, k, ki, kern, flat, args, threads)
+    b.ret(ir.Constant(I32, 0))
+    return CpuModule(module, layout, plan, name, threads)
+
+
+def _check(b: ir.IRBuilder, rc: ir.Value) -> None:
+    with b.if_then(b.icmp_signed("!=", rc, ir.Constant(I32, 0)), likely=False):
+        b.ret(rc)
+
+
+def _reads_inputs(k: Kernel, graph: Graph) -> list[Node]:
+    ids = {id(n) for n in graph.inputs}
+    return [n for n in k.inputs if id(n) in ids and any(d != 1 for d in n.shape)]
+
+
+def _kernel_fn(module: ir.Module, k: Kernel, layout: abi.ArgLayout, isa: str, consts: _Consts,
+               ki: int) -> tuple[ir.Function, bool]:
+    """``i32 kern(ptr args, i32 mode, i64 lo, i64 hi)`` dispatching to the kernel's versions."""
+    emit = emit_row_body if k.kind == "row" else emit_loop_body
+    generic = bool(_reads_inputs(k, layout.graph))
+    flat = is_flat(k) and len(k.space) > 1
+    versions = {CONTIGUOUS: emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.contig", True, False))}
+    if generic:
+        versions[GENERIC] = emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.generic", False, False))
+    if flat:
+        versions[FLAT] = emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.flat", True, True))
+    fn = ir.Function(module, ir.FunctionType(I32, [PTR, I32, I64, I64]), f"kern{ki}")
+    fn.linkage = "internal"
+    args, mode, lo, hi = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    ptrs = [b.load(b.gep(args, [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
+            for n in buffer_nodes(k, layout)]
+    for v, f in versions.items():
+        if v != CONTIGUOUS:
+            with b.if_then(b.icmp_signed("==", mode, ir.Constant(I32, v))):
+                b.ret(b.call(f, [*ptrs, args, lo, hi]))
+    b.ret(b.call(versions[CONTIGUOUS], [*ptrs, args, lo, hi]))
+    return fn, flat
+
+
+def _word(b: ir.IRBuilder, args: ir.Value, w: int) -> ir.Value:
+    return b.load(b.gep(args, [i64(w)], source_etype=I64), typ=I64)
+
+
+def _dim(b: ir.IRBuilder, args: ir.Value, layout: abi.ArgLayout, d: int | str) -> ir.Value:
+    return i64(d) if isinstance(d, int) else _word(b, args, layout.symbol_word[d])
+
+
+def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout, k: Kernel, ki: int,
+         kern: ir.Function, flat: bool, args: ir.Value, threads: int) -> None:
+    contig: ir.Value = ir.Constant(ir.IntType(1), 1)
+    for n in _reads_inputs(k, graph):
+        expect: ir.Value = i64(1)
+        for j in reversed(range(n.ndim)):
+            d = n.shape[j]
+            if d != 1:
+                ok = b.icmp_signed("==", _word(b, args, layout.stride_word[id(n)] + j), expect)
+                contig = b.and_(contig, ok)
+            expect = b.mul(expect, _dim(b, args, layout, d))
+    dims = [_dim(b, args, layout, d) for d in k.space]
+    work = product(b, dims)
+    rows = product(b, dims[:len(k.outer)] if k.kind == "row" else dims[:-1])
+    if flat:
+        mode = b.select(contig, ir.Constant(I32, FLAT), ir.Constant(I32, GENERIC))
+        total = b.select(contig, work, rows)
+    else:
+        mode = b.select(contig, ir.Constant(I32, CONTIGUOUS), ir.Constant(I32, GENERIC))
+        total = rows if k.space else i64(1)
+    if threads > 1:
+        par = b.and_(b.icmp_signed(">=", work, i64(PARALLEL_MIN)), b.icmp_signed(">", total, i64(1)))
+        with b.if_else(par) as (then, other):
+            with then:
+                align = b.select(b.icmp_signed("==", mode, ir.Constant(I32, FLAT)), i64(FLAT_ALIGN), i64(1))
+                rc_par = _parallel(b, module, kern, ki, args, mode, total, align, threads)
+                par_end = b.block
+            with other:
+                rc_one = b.call(kern, [args, mode, i64(0), total])
+                one_end = b.block
+        rc = b.phi(I32)
+        rc.add_incoming(rc_par, par_end)
+        rc.add_incoming(rc_one, one_end)
+    else:
+        rc = b.call(kern, [args, mode, i64(0), total])
+    _check(b, rc)
+
+
+def _gomp(module: ir.Module) -> tuple[ir.Function, ir.Function, ir.Function]:
+    g = module.globals
+    par = g.get("GOMP_parallel") or ir.Function(
+        module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]), "GOMP_parallel")
+    tid = g.get("omp_get_thread_num") or ir.Function(module, ir.FunctionType(I32, []), "omp_get_thread_num")
+    num = g.get("omp_get_num_threads") or ir.Function(module, ir.FunctionType(I32, []), "omp_get_num_threads")
+    return par, tid, num
+
+
+def _parallel(b: ir.IRBuilder, module: ir.Module, kern: ir.Function, ki: int, args: ir.Value,
+              mode: ir.Value, total: ir.Value, align: ir.Value, threads: int) -> ir.Value:
+    """Split ``[0, total)`` into aligned chunks, one per thread; OR of the threads' codes."""
+    par, tid_fn, num_fn = _gomp(module)
+    tramp = module.globals.get(f"par{ki}")
+    if tramp is None:
+        tramp = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), f"par{ki}")
+        tramp.linkage = "internal"
+        tb = ir.IRBuilder(tramp.append_basic_block())
+        data = tramp.args[0]
+
+        def field(i: int) -> ir.Value:
+            return tb.load(tb.gep(data, [i64(i)], source_etype=I64), typ=I64)
+
+        t_args = tb.inttoptr(field(0), PTR)
+        t_mode, t_total, t_align = tb.trunc(field(1), I32), field(2), field(3)
+        tid = tb.sext(tb.call(tid_fn, []), I64)
+        nt = tb.sext(tb.call(num_fn, []), I64)
+        chunk = tb.udiv(tb.add(t_total, tb.sub(nt, i64(1))), nt)
+        chunk = tb.mul(tb.udiv(tb.add(chunk, tb.sub(t_align, i64(1))), t_align), t_align)
+        lo = tb.mul(tid, chunk)
+        lo = tb.select(tb.icmp_signed("<", lo, t_total), lo, t_total)
+        hi = tb.add(lo, chunk)
+        hi = tb.select(tb.icmp_signed("<", hi, t_total), hi, t_total)
+        rc = tb.call(kern, [t_args, t_mode, lo, hi])
+        tb.store(tb.sext(rc, I64), tb.gep(data, [tb.add(tid, i64(4))], source_etype=I64))
+        tb.ret_void()
+    fn = b.function
+    hb = ir.IRBuilder(fn.entry_basic_block)
+    hb.position_at_start(fn.entry_basic_block)
+    data = hb.alloca(I64, size=i64(4 + threads), name="par")
+    slot = [b.gep(data, [i64(i)], source_etype=I64) for i in range(4 + threads)]
+    b.store(b.ptrtoint(args, I64), slot[0])
+    b.store(b.zext(mode, I64), slot[1])
+    b.store(total, slot[2])
+    b.store(align, slot[3])
+    for s in slot[4:]:
+        b.store(i64(0), s)
+    b.call(par, [tramp, data, ir.Constant(I32, threads), ir.Constant(I32, 0)])
+    rc: ir.Value = i64(0)
+    for s in reversed(slot[4:]):
+        v = b.load(s, typ=I64)
+        rc = b.select(b.icmp_signed("!=", v, i64(0)), v, rc)
+    return b.trunc(rc, I32)

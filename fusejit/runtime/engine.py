@@ -1,0 +1,119 @@
+"""The process-wide LLVM JIT: one target machine per engine, one MCJIT engine for all programs.
+
+Modules are optimized at O3 for the host CPU (name and features) and added to a single
+long-lived MCJIT engine. External symbols the generated code calls are made visible here:
+libmvec (vector math), libgomp (threads), and scipy's BLAS ``sgemm``/``dgemm`` function
+pointers bound to ``fj_sgemm``/``fj_dgemm``. An object cache keyed by IR text lets a new
+process skip LLVM's code generation (see :mod:`.disk_cache`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import threading
+from collections.abc import Callable
+
+import llvmlite.binding as llvm
+
+from ..codegen import vecmath
+
+_lock = threading.RLock()
+
+
+@functools.cache
+def host() -> tuple[str, str, str]:
+    """(triple, cpu name, feature string) of this machine."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    return llvm.get_process_triple(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+def _capsule_pointer(capsule: object) -> int:
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype = ctypes.c_char_p
+    get_name.argtypes = [ctypes.py_object]
+    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
+    get_ptr.restype = ctypes.c_void_p
+    get_ptr.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return int(get_ptr(capsule, get_name(capsule)))
+
+
+@functools.cache
+def bind_symbols() -> None:
+    """Make every external function the generated code calls resolvable by the JIT."""
+    host()
+    vecmath.ensure_libmvec_loaded()
+    llvm.load_library_permanently("libgomp.so.1")
+    from scipy.linalg import cython_blas
+
+    for name in ("sgemm", "dgemm"):
+        llvm.add_symbol(f"fj_{name}", _capsule_pointer(cython_blas.__pyx_capi__[name]))
+
+
+def target_machine() -> llvm.TargetMachine:
+    triple, cpu, features = host()
+    target = llvm.Target.from_triple(triple)
+    return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc="default", codemodel="jitdefault")
+
+
+def optimize(mod: llvm.ModuleRef, tm: llvm.TargetMachine) -> None:
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_interleaving = True
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pto.loop_unrolling = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pm = pb.getModulePassManager()
+    pm.run(mod, pb)
+
+
+class Engine:
+    """The long-lived MCJIT engine; ``add(ir_text)`` compiles a module and returns it."""
+
+    def __init__(self) -> None:
+        bind_symbols()
+        self.tm = target_machine()  # for optimization and assembly listings
+        backing = llvm.parse_assembly("")
+        self.ee = llvm.create_mcjit_compiler(backing, target_machine())
+        self.modules: list[llvm.ModuleRef] = []
+        self._cache_get: Callable[[llvm.ModuleRef], bytes | None] | None = None
+        self._pending_obj: dict[str, bytes] = {}
+        self.ee.set_object_cache(self._notify, self._getbuffer)
+
+    def _notify(self, mod: llvm.ModuleRef, data: bytes) -> None:
+        self._pending_obj[mod.name] = data
+
+    def _getbuffer(self, mod: llvm.ModuleRef) -> bytes | None:
+        return self._cache_get(mod) if self._cache_get else None
+
+    def compile(self, ir_text: str, cached_object: bytes | None = None) -> tuple[llvm.ModuleRef, bytes | None]:
+        """Optimize (unless an object is cached) and finalize; returns the module and its object code."""
+        with _lock:
+            mod = llvm.parse_assembly(ir_text)
+            triple, _, _ = host()
+            mod.triple = triple
+            mod.data_layout = str(self.tm.target_data)
+            if cached_object is None:
+                mod.verify()
+                optimize(mod, self.tm)
+                self._cache_get = None
+            else:
+                self._cache_get = lambda _m: cached_object
+            self.ee.add_module(mod)
+            self.ee.finalize_object()
+            self.ee.run_static_constructors()
+            self._cache_get = None
+            self.modules.append(mod)
+            return mod, self._pending_obj.pop(mod.name, None)
+
+    def address(self, name: str) -> int:
+        return self.ee.get_function_address(name)
+
+    def asm(self, mod: llvm.ModuleRef) -> str:
+        return self.tm.emit_assembly(mod)
+
+
+@functools.cache
+def engine() -> Engine:
+    return Engine()
