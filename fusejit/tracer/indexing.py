@@ -13,8 +13,8 @@ import numpy as np
 
 from ..ir import Node, constant, make
 from ..ir.graph import same_value
-from ..ir.shapes import format_shape
-from .array import TracedArray, Weak, broadcast, cast, lift, reshape, to_node, wrap
+from ..ir.shapes import broadcast_shapes, format_shape
+from .array import TracedArray, Weak, broadcast, cast, lift, reshape, to_node, transpose, wrap
 from .errors import DataDependentShapeError, UnsupportedFunctionError
 
 
@@ -96,7 +96,9 @@ def getitem(x: TracedArray, key: Any) -> TracedArray:
     keys = _expand_key(key, node.ndim)
     adv = [(i, _advanced_index(k)) for i, k in enumerate(keys)]
     adv = [(i, a) for i, a in adv if a is not None]
-    if adv:
+    if adv:  # integers among integer arrays are advanced indices too (they broadcast as 0-d arrays)
+        keys = [np.array(k) if _is_int(k) else k for k in keys]
+        adv = [(i, _advanced_index(k)) for i, k in enumerate(keys) if _advanced_index(k) is not None]
         return _gather(x, keys, adv)
     attrs, sliced, result = _basic(node, keys)
     out = node if _is_whole(attrs, node.shape) else make("slice", node, **attrs)
@@ -104,22 +106,65 @@ def getitem(x: TracedArray, key: Any) -> TracedArray:
 
 
 def _gather(x: TracedArray, keys: list[Any], adv: list[tuple[int, TracedArray]]) -> TracedArray:
-    if len(adv) > 1:
-        raise UnsupportedFunctionError("indexing with more than one integer array is not supported")
-    pos, idx = adv[0]
-    if idx.dtype.kind not in "iu":
-        raise IndexError(f"arrays used as indices must be of integer (or boolean) type, not {idx.dtype}")
+    """Integer-array indexing. Several index arrays broadcast together and address the element
+    at their combined position; NumPy puts the broadcast dims where the indexed axes were if
+    those are adjacent, else in front."""
     if any(k is None for k in keys):
         raise UnsupportedFunctionError("mixing None with integer-array indexing is not supported")
-    axis = sum(1 for k in keys[:pos] if k is not None)
-    size = x.node.shape[axis]
-    if idx.node.op == "constant" and isinstance(size, int):
+    for _, idx in adv:
+        if idx.dtype.kind not in "iu":
+            raise IndexError(f"arrays used as indices must be of integer (or boolean) type, not {idx.dtype}")
+    positions = [p for p, _ in adv]
+    sizes = [x.node.shape[p] for p in positions]
+    if any(isinstance(n, str) for n in sizes):
+        raise UnsupportedFunctionError("integer-array indexing into a dynamic dimension is not supported")
+    for (pos, idx), size in zip(adv, sizes):
+        _check_constant_bounds(idx, pos, size)
+    # the basic part first (slices on the other axes), keeping the indexed axes whole
+    rest = getitem(x, tuple(slice(None) if i in positions else k for i, k in enumerate(keys)))
+    node = rest.node
+    kept = [i for i, k in enumerate(keys) if i in positions or isinstance(k, slice)]  # axes left in `node`
+    axes = [kept.index(p) for p in positions]
+    adjacent = axes == list(range(axes[0], axes[0] + len(axes)))
+    if not adjacent:
+        others = [i for i in range(node.ndim) if i not in axes]
+        node = transpose(node, axes + others)
+        axes = list(range(len(axes)))
+    first = axes[0]
+    merged = reshape(node, node.shape[:first] + (int(np.prod(sizes)),) + node.shape[first + len(axes):])
+    if len(adv) == 1:
+        flat = adv[0][1].node
+    else:
+        flat = _flat_index([idx for _, idx in adv], sizes)
+    return wrap(make("take", merged, flat, axis=first))
+
+
+def _check_constant_bounds(idx: TracedArray, axis: int, size: int) -> None:
+    if idx.node.op == "constant":
         vals = idx.node.attrs["value"]
         if vals.size and (vals.min() < -size or vals.max() >= size):
             bad = vals[(vals < -size) | (vals >= size)].flat[0]
             raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {size}")
-    before = getitem(x, tuple(k if i != pos else slice(None) for i, k in enumerate(keys)))
-    return wrap(make("take", before.node, idx.node, axis=axis))
+
+
+def _flat_index(indices: list[TracedArray], sizes: list[int]) -> Node:
+    """Row-major position of each broadcast index tuple; an out-of-range component maps to an
+    out-of-range position, so the gather still raises IndexError at run time."""
+    i64 = np.dtype(np.int64)
+    shape = broadcast_shapes(*(i.node.shape for i in indices))
+    total = int(np.prod(sizes))
+    flat: Node | None = None
+    valid: Node | None = None
+    for idx, size in zip(indices, sizes):
+        i = broadcast(cast(idx.node, i64), shape)
+        n = broadcast(constant(np.array(size, i64)), shape)
+        zero = broadcast(constant(np.array(0, i64)), shape)
+        i = make("where", make("lt", i, zero), make("add", i, n), i)  # negative indices wrap once
+        ok = make("and", make("ge", i, zero), make("lt", i, n))
+        valid = ok if valid is None else make("and", valid, ok)
+        flat = i if flat is None else make("add", make("mul", flat, n), i)
+    assert flat is not None and valid is not None
+    return make("where", valid, flat, broadcast(constant(np.array(total, i64)), shape))
 
 
 def _as_mask(key: Any, node: Node) -> Node | None:

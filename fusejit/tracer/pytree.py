@@ -22,7 +22,7 @@ def flatten(obj: Any, path: str = "") -> tuple[list[tuple[str, Any]], TreeDef]:
             children.append(tree)
         return leaves, (type(obj).__name__, tuple(children))
     if isinstance(obj, dict):
-        keys = sorted(obj, key=repr)
+        keys = list(obj)  # insertion order: results come back with the keys in the order written
         leaves, children = [], []
         for k in keys:
             sub, tree = flatten(obj[k], f"{path}.{k}" if path else str(k))

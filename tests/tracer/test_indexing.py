@@ -16,7 +16,10 @@ READS = [
     lambda a: a[None, 0, ..., None], lambda a: a[1:, None, -3:], lambda a: a[:, ::3, 4:0:-2], lambda a: a[0, 0, 0],
     lambda a: a[np.array([2, 0, -1])], lambda a: a[:, [1, 1, 3]], lambda a: a[..., np.array([[0, 4], [2, 3]])],
     lambda a: a[a.argmax(axis=0)[0] % 3], lambda a: a[5:], lambda a: a[:, :, 2:2],
-    lambda a: a[X > 0].sum() if False else a[a > 0].sum(), lambda a: a[:][:][1],
+    lambda a: a[a > 0].sum(), lambda a: a[:][:][1],
+    lambda a: a[[0, 2], [1, 3]], lambda a: a[:, [0, 1], [2, -1]], lambda a: a[[0, 1], :, [2, 3]],
+    lambda a: a[0, :, [1, 2]], lambda a: a[np.arange(3)[:, None], [0, 1]], lambda a: a[1:, [3, 0], ::2],
+    lambda a: a[[-1], 1:3, [[0], [4]]],
 ]
 
 
@@ -162,3 +165,11 @@ def test_traced_gather_out_of_bounds_raises_at_run_time(jit_options):
     assert_same(f(X, np.array([0, -1])), X[np.array([0, -1])])
     with pytest.raises(IndexError):
         f(X, np.array([0, 5]))
+
+
+def test_two_traced_index_arrays_check_each_component(jit_options):
+    f = jit(lambda a, i, j: a[i, j], **jit_options)
+    i, j = np.array([0, 2, -1]), np.array([3, 0, 1])
+    assert_same(f(X, i, j), X[i, j])
+    with pytest.raises(IndexError):
+        f(X, np.array([0]), np.array([4]))  # row 0, column 4: inside the flattened array, outside axis 1
