@@ -1,0 +1,249 @@
+"""Elementwise primitives as Python expressions over typed scalars, for numba-cuda kernel source.
+
+Every value in generated kernels is wrapped in an explicit cast (``t_f32(...)``) so numba never
+widens float32 work to float64 through a Python literal. Math functions go through named helpers
+(``fn_exp_f32``): on a GPU they bind to libdevice (``expf``), in the simulator to the NumPy ufunc
+of the same meaning; ``namespace()`` builds that binding. float16 math runs in float32, as NumPy's
+half loops do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.special
+
+from ...ir.dtypes import short_name
+
+
+class CudaLoweringError(NotImplementedError):
+    """A graph the GPU backend cannot lower (an op or dtype it does not implement)."""
+
+
+# op -> (libdevice stem, NumPy/SciPy ufunc used by the simulator)
+UNARY_MATH: dict[str, tuple[str, Any]] = {
+    "exp": ("exp", np.exp), "exp2": ("exp2", np.exp2), "expm1": ("expm1", np.expm1),
+    "log": ("log", np.log), "log2": ("log2", np.log2), "log10": ("log10", np.log10),
+    "log1p": ("log1p", np.log1p), "sqrt": ("sqrt", np.sqrt), "cbrt": ("cbrt", np.cbrt),
+    "sin": ("sin", np.sin), "cos": ("cos", np.cos), "tan": ("tan", np.tan),
+    "arcsin": ("asin", np.arcsin), "arccos": ("acos", np.arccos), "arctan": ("atan", np.arctan),
+    "sinh": ("sinh", np.sinh), "cosh": ("cosh", np.cosh), "tanh": ("tanh", np.tanh),
+    "arcsinh": ("asinh", np.arcsinh), "arccosh": ("acosh", np.arccosh), "arctanh": ("atanh", np.arctanh),
+    "erf": ("erf", scipy.special.erf), "floor": ("floor", np.floor), "ceil": ("ceil", np.ceil),
+    "trunc": ("trunc", np.trunc), "rint": ("rint", np.rint),
+}
+BINARY_MATH: dict[str, tuple[str, Any]] = {
+    "atan2": ("atan2", np.arctan2), "hypot": ("hypot", np.hypot), "copysign": ("copysign", np.copysign),
+    "pow": ("pow", np.power), "fmod": ("fmod", np.fmod),
+}
+MATH_DTYPES = {"f32": "f", "f64": ""}  # libdevice suffix per compute dtype
+
+INT_BITS = {np.dtype(t): np.dtype(t).itemsize * 8 for t in (np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                                              np.uint16, np.uint32, np.uint64)}
+
+
+def tname(dt: np.dtype) -> str:
+    """Name of the cast function for ``dt`` in kernel source."""
+    return "t_" + short_name(dt)
+
+
+def cast(expr: str, dt: np.dtype) -> str:
+    return f"{tname(dt)}({expr})"
+
+
+def literal(value: Any, dt: np.dtype) -> str:
+    """A typed scalar literal."""
+    if dt.kind == "b":
+        return "True" if bool(value) else "False"
+    if dt.kind == "f":
+        v = float(value)
+        text = "NAN" if math.isnan(v) else ("INF" if v > 0 else "-INF") if math.isinf(v) else repr(v)
+        return cast(text, dt)
+    return cast(repr(int(value)), dt)
+
+
+def _math_dtype(dt: np.dtype) -> str:
+    return "f64" if dt == np.float64 else "f32"
+
+
+def _math(op: str, stem_table: dict, args: list[str], dt: np.dtype) -> str:
+    md = _math_dtype(dt)
+    inner = ", ".join(cast(a, np.dtype(md.replace("f", "float"))) if dt == np.float16 else a for a in args)
+    return cast(f"fn_{stem_table[op][0]}_{md}({inner})", dt)
+
+
+def _float_only(op: str, dt: np.dtype) -> None:
+    if dt.kind != "f":
+        raise CudaLoweringError(f"GPU backend: {op} on {dt} is not implemented (only floating point)")
+
+
+def elementwise(op: str, args: list[str], in_dt: np.dtype, out_dt: np.dtype, attrs: dict[str, Any]) -> str:
+    """Python expression computing ``op`` on operand variables ``args``, already cast to ``out_dt``."""
+    a = args[0]
+    b = args[1] if len(args) > 1 else ""
+    isf, isb = in_dt.kind == "f", in_dt.kind == "b"
+    if op in UNARY_MATH:
+        if op in ("floor", "ceil", "trunc", "rint") and not isf:
+            return cast(a, out_dt)  # NumPy: identity on integers
+        _float_only(op, in_dt)
+        return _math(op, UNARY_MATH, [a], in_dt)
+    if op in ("atan2", "hypot", "copysign"):
+        _float_only(op, in_dt)
+        return _math(op, BINARY_MATH, [a, b], in_dt)
+    if op == "logistic":
+        _float_only(op, in_dt)
+        one = literal(1, in_dt)
+        return cast(f"{one} / ({one} + {_math('exp', UNARY_MATH, [cast('-' + a, in_dt)], in_dt)})", out_dt)
+    simple = {"add": "+", "sub": "-", "mul": "*"}
+    if op in simple:
+        if isb:  # NumPy: add is logical or, mul logical and, sub is an error on bool
+            return {"add": f"({a} or {b})", "mul": f"({a} and {b})"}.get(op) or _unsupported(op, in_dt)
+        return cast(f"{a} {simple[op]} {b}", out_dt)
+    if op == "div":
+        if not isf:
+            raise CudaLoweringError(f"GPU backend: div on {in_dt} (cast to float first)")
+        return cast(f"{a} / {b}", out_dt)
+    if op in ("floordiv", "mod", "pow") and not isf:
+        if isb:
+            _unsupported(op, in_dt)
+        return cast(f"ifn_{op}({a}, {b})", out_dt)
+    if op == "floordiv":
+        return _math("floor", UNARY_MATH, [cast(f"{a} / {b}", in_dt)], in_dt)
+    if op == "mod":
+        return cast(f"ffn_mod({a}, {b}, {_math('fmod', BINARY_MATH, [a, b], in_dt)})", out_dt)
+    if op == "pow":
+        return _math("pow", BINARY_MATH, [a, b], in_dt)
+    if op in ("max", "min"):
+        cmp = ">=" if op == "max" else "<="
+        if isf:  # NaN-propagating like np.maximum
+            return f"({a} if ({a} {cmp} {b} or {a} != {a}) else {b})"
+        return f"({a} if {a} {cmp} {b} else {b})"
+    if op in ("fmax", "fmin"):
+        cmp = ">=" if op == "fmax" else "<="
+        if isf:  # NaN-ignoring like np.fmax
+            return f"({a} if ({a} {cmp} {b} or {b} != {b}) else {b})"
+        return f"({a} if {a} {cmp} {b} else {b})"
+    if op == "neg":
+        if isb:
+            _unsupported(op, in_dt)
+        return cast(f"-{a}", out_dt)
+    if op == "abs":
+        return a if isb else cast(f"({a} if {a} >= {literal(0, in_dt)} else -{a})", out_dt) if not isf \
+            else cast(f"abs({a})", out_dt)
+    if op == "sign":
+        if isb:
+            _unsupported(op, in_dt)
+        one, zero = literal(1, in_dt), literal(0, in_dt)
+        return f"({one} if {a} > {zero} else ({cast('-1', in_dt) if in_dt.kind != 'u' else zero} " \
+               f"if {a} < {zero} else {a}))"
+    if op == "reciprocal":
+        _float_only(op, in_dt)
+        return cast(f"{literal(1, in_dt)} / {a}", out_dt)
+    if op == "not":
+        return f"(not {a})" if isb else cast(f"~{a}", out_dt)
+    if op in ("and", "or", "xor"):
+        if isb:
+            return {"and": f"({a} and {b})", "or": f"({a} or {b})", "xor": f"({a} != {b})"}[op]
+        return cast(f"{a} {dict(zip(('and', 'or', 'xor'), '&|^'))[op]} {b}", out_dt)
+    if op in ("shl", "shr"):
+        if isb:
+            _unsupported(op, in_dt)
+        bits = INT_BITS[in_dt]
+        sym = "<<" if op == "shl" else ">>"
+        sat = literal(0, in_dt) if op == "shl" or in_dt.kind == "u" else f"({literal(-1, in_dt)} if {a} < 0 else {literal(0, in_dt)})"
+        return f"({sat} if ({b} < 0 or {b} >= {bits}) else {cast(f'{a} {sym} {b}', out_dt)})"
+    cmps = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+    if op in cmps:
+        return f"({a} {cmps[op]} {b})"
+    if op == "isnan":
+        return f"({a} != {a})" if isf else "False"
+    if op == "isinf":
+        return f"({a} == INF or {a} == -INF)" if isf else "False"
+    if op == "isfinite":
+        return f"({a} - {a} == {literal(0, in_dt)})" if isf else "True"
+    if op == "signbit":
+        if isf:
+            return f"({_math('copysign', BINARY_MATH, [literal(1, in_dt), a], in_dt)} < {literal(0, in_dt)})"
+        return f"({a} < {literal(0, in_dt)})" if in_dt.kind == "i" else "False"
+    if op == "where":
+        return f"({args[1]} if {a} else {args[2]})"
+    if op == "cast":
+        if out_dt.kind == "b":
+            return f"({a} != {literal(0, in_dt)})"
+        if isb:
+            return f"({literal(1, out_dt)} if {a} else {literal(0, out_dt)})"
+        return cast(a, out_dt)
+    return _unsupported(op, in_dt)
+
+
+def _unsupported(op: str, dt: np.dtype) -> str:
+    raise CudaLoweringError(f"GPU backend: op {op!r} on {dt} is not implemented")
+
+
+# ---- helpers bound into every kernel's globals ---------------------------------------------
+
+def _ifn_floordiv(a: Any, b: Any) -> Any:
+    if b == 0:
+        return a - a
+    q = a // b  # Python/numba integer // floors, as NumPy does
+    return q
+
+
+def _ifn_mod(a: Any, b: Any) -> Any:
+    if b == 0:
+        return a - a
+    return a % b
+
+
+def _ifn_pow(a: Any, b: Any) -> Any:
+    r = a - a + 1
+    base, e = a, b
+    while e > 0:
+        if e & 1:
+            r = r * base
+        base = base * base
+        e >>= 1
+    return r
+
+
+def _ffn_mod(a: Any, b: Any, r: Any) -> Any:
+    """np.remainder from fmod: the result takes the sign of the divisor."""
+    if r == 0:
+        z = r - r
+        return z if b > 0 else -z
+    if (r < 0) != (b < 0):
+        return r + b
+    return r
+
+
+def namespace(cuda: Any, simulator: bool) -> dict[str, Any]:
+    """The globals every generated kernel source is executed in."""
+    ns: dict[str, Any] = {"cuda": cuda, "math": math, "np": np, "INF": math.inf, "NAN": math.nan}
+    for dt in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+               np.float16, np.float32, np.float64):
+        ns[tname(np.dtype(dt))] = dt
+    helpers: dict[str, Callable[..., Any]] = {"ifn_floordiv": _ifn_floordiv, "ifn_mod": _ifn_mod,
+                                               "ifn_pow": _ifn_pow, "ffn_mod": _ffn_mod}
+    for name, fn in helpers.items():
+        ns[name] = cuda.jit(device=True)(fn)
+    if simulator:
+        for stem, ufunc in (*UNARY_MATH.values(), *BINARY_MATH.values()):
+            for md, t in (("f32", np.float32), ("f64", np.float64)):
+                ns[f"fn_{stem}_{md}"] = _sim_math(ufunc, t)
+    else:
+        from numba.cuda import libdevice
+
+        for stem, _ in (*UNARY_MATH.values(), *BINARY_MATH.values()):
+            for md, suffix in MATH_DTYPES.items():
+                ns[f"fn_{stem}_{md}"] = getattr(libdevice, stem + suffix)
+    return ns
+
+
+def _sim_math(ufunc: Any, t: type) -> Callable[..., Any]:
+    def fn(*xs: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return t(ufunc(*(t(x) for x in xs)))
+    return fn

@@ -1,0 +1,151 @@
+"""Reduction groups: reductions over the same axes of one iteration space, fused with their
+producers (input fusion) and with the elementwise work that consumes them (softmax, layer norm).
+
+Two strategies, one structure. The space splits into kept indices (one "row" per output) and
+reduced indices (the "columns"); reductions are evaluated in phases (a reduction that reads
+another, like ``sum(exp(x - max(x)))``, is one phase later), then row-level outputs are stored and
+a last column loop stores full-space outputs.
+
+- ``row`` (reduced axes trailing): one block per row, threads stride over the columns, partial
+  results combined by ``blockreduce.block_reduce`` (warp shuffles + shared memory).
+- ``column`` (reduced axes leading or interleaved): one thread per row, a serial loop over the
+  columns; neighbouring threads read neighbouring addresses, so the loads coalesce.
+
+```
+while row < nrows:                  # row: blockIdx strides; column: grid-stride over threads
+    acc0 = identity; for col in my columns: acc0 = combine(acc0, operand(row, col))
+    acc0 = block_reduce(acc0)       # row strategy only
+    red0 = acc0  ... phase 2 ... ; o_row[row] = f(red0, ...)
+    for col in my columns: o_full[row, col] = g(row, col, red0, red1)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ...ir import Node
+from ...ir.shapes import Shape
+from . import blockreduce as br
+from .emit import Block, Emitter, Ix, acc_dtype, store_index
+from .launch import row_launch, stream_launch
+from .ops import CudaLoweringError, tname
+from .source import Entry, KernelSource, function, size_of
+
+
+def reductions_of(nodes: Sequence[Node]) -> list[Node]:
+    return [n for n in nodes if n.op.startswith(("reduce_", "arg")) and n.attrs.get("axes", [0])]
+
+
+def phases(nodes: Sequence[Node], reds: list[Node]) -> list[list[Node]]:
+    """Reductions grouped so that each phase depends only on earlier phases."""
+    ids = {id(n) for n in nodes}
+    red_ids = {id(r) for r in reds}
+    memo: dict[int, int] = {}
+
+    def level(n: Node) -> int:  # phase index a value is available after (0 = no reduction needed)
+        if id(n) in memo:
+            return memo[id(n)]
+        deps = [level(a) for a in n.args if id(a) in ids]
+        memo[id(n)] = max(deps, default=0) + (1 if id(n) in red_ids else 0)
+        return memo[id(n)]
+
+    out: list[list[Node]] = []
+    for r in reds:
+        lv = level(r)
+        while len(out) < lv:
+            out.append([])
+        out[lv - 1].append(r)
+    return [p for p in out if p]
+
+
+def reduce_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], space: Shape, n_reduced: int,
+                  reduce_maps: dict[int, tuple[int, ...]], warp_size: int) -> KernelSource:
+    """``space`` = kept dims then reduced dims; ``reduce_maps[id(r)]`` gives, per operand dim of
+    reduction ``r``, its axis in ``space`` (the shared planner's ``Kernel`` fields)."""
+    reds = reductions_of(nodes)
+    for r in reds:
+        if not r.op.startswith("reduce_"):
+            raise CudaLoweringError(f"GPU backend: {r.op} is not implemented")
+    n_kept = len(space) - n_reduced
+    row_strategy = all(reduce_maps[id(r)] == tuple(range(len(space))) for r in reds)
+    kept_dims, red_dims = list(space[:n_kept]), list(space[n_kept:])
+    em = Emitter(nodes)
+    kn = [f"k{i}" for i in range(n_kept)]
+    rn = [f"c{i}" for i in range(n_reduced)]
+    kidx = [Ix.var(n) for n in kn]
+    full = kidx + [Ix.var(n) for n in rn]
+
+    top = Block()
+    top.add(f"nrows = {em.size(kept_dims)}", f"ncols = {em.size(red_dims)}")
+    if row_strategy:
+        top.add("tid = cuda.threadIdx.x", "nthr = cuda.blockDim.x", f"lane = tid % {warp_size}",
+                f"warp = tid // {warp_size}", f"nwarps = (nthr + {warp_size - 1}) // {warp_size}",
+                "row = cuda.blockIdx.x")
+        for j, r in enumerate(reds):
+            top.add(f"sh{j} = cuda.shared.array({warp_size}, {tname(acc_dtype(r.dtype))})")
+        col_start, col_step, row_step = "tid", "nthr", "cuda.gridDim.x"
+    else:
+        top.add("row = cuda.grid(1)")
+        col_start, col_step, row_step = "0", "1", "cuda.gridsize(1)"
+    rowblk = top.child("while row < nrows:", new_vars=kn)
+    em.unravel(rowblk, "row", kept_dims, kn)
+
+    def column_loop() -> Block:
+        rowblk.add(f"col = {col_start}")
+        loop = rowblk.child("while col < ncols:", new_vars=rn, attach=False)
+        em.unravel(loop, "col", red_dims, rn)
+        return loop
+
+    def close(loop: Block) -> None:
+        loop.add(f"col += {col_step}")
+        rowblk.attach_child("while col < ncols:", loop)
+
+    for phase in phases(nodes, reds):
+        loop = column_loop()
+        for r in phase:
+            j = reds.index(r)
+            rowblk.add(f"acc{j} = {br.identity(r)}")
+            x = em.value(r.args[0], [full[a] for a in reduce_maps[id(r)]], loop)
+            loop.add(f"acc{j} = {br.combine(r, f'acc{j}', br.to_acc(r, x))}")
+        close(loop)
+        for r in phase:
+            j = reds.index(r)
+            if row_strategy:
+                br.block_reduce(rowblk, r, f"acc{j}", f"sh{j}", warp_size)
+            rowblk.add(f"red{j} = {br.from_acc(r, f'acc{j}')}")
+            em.special[id(r)] = _row_value(r, f"red{j}", rowblk, kn)
+
+    full_outs = []
+    for k, o in enumerate(outputs):
+        if tuple(o.shape) != tuple(kept_dims):
+            if tuple(o.shape) != tuple(space) or not row_strategy:
+                raise CudaLoweringError(f"GPU backend: output {o.type} of a reduction kernel over {space} is "
+                                        "neither per row nor per element of trailing reductions")
+            full_outs.append((k, o))
+            continue
+        v = em.value(o, kidx, rowblk)
+        store = rowblk.child("if tid == 0:") if row_strategy else rowblk
+        store.add(f"o{k}[{store_index(o, kidx)}] = {v}")
+    if full_outs:
+        loop = column_loop()
+        for k, o in full_outs:
+            loop.add(f"o{k}[{store_index(o, full)}] = {em.value(o, full, loop)}")
+        close(loop)
+    rowblk.add(f"row += {row_step}")
+    src, params = function(name, em, outputs, top)
+
+    def launch(b, p):
+        rows, cols = size_of(tuple(kept_dims), b), size_of(tuple(red_dims), b)
+        return row_launch(rows, cols, p) if row_strategy else stream_launch(rows, p)
+
+    return KernelSource(name, "row" if row_strategy else "column", src, [Entry(name, params, launch, em.loads)],
+                        outputs, em.loads, em.symbols)
+
+
+def _row_value(r: Node, var: str, rowblk: Block, kn: list[str]):
+    def special(idx, block):
+        if [i.code for i in idx] != kn:
+            raise CudaLoweringError(f"GPU backend: {r.op} result read outside its row")
+        return var, rowblk
+    return special
