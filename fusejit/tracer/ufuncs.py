@@ -54,8 +54,38 @@ def _scaled(factor: float) -> Any:
     return build
 
 
+def _in_numpy(fn: Any) -> Any:
+    """A decomposition written with NumPy calls on traced arrays (operands already promoted)."""
+    def build(*nodes: Node) -> Node:
+        with np.errstate(all="ignore"):
+            return fn(*(TracedArray(n) for n in nodes)).node
+    return build
+
+
+def _logaddexp(x: TracedArray, y: TracedArray) -> TracedArray:
+    # NumPy's npy_logaddexp: equal inputs (incl. infinities) give x + log(2); NaN propagates
+    d = x - y
+    big = np.where(d > 0, x + np.log1p(np.exp(-d)), y + np.log1p(np.exp(d)))
+    big = np.where(np.isnan(d), x + y, big)
+    return np.where(x == y, x + np.log(x.dtype.type(2)), big)
+
+
+def _logaddexp2(x: TracedArray, y: TracedArray) -> TracedArray:
+    log2e = x.dtype.type(1 / np.log(2))
+    d = x - y
+    big = np.where(d > 0, x + np.log1p(np.exp2(-d)) * log2e, y + np.log1p(np.exp2(d)) * log2e)
+    big = np.where(np.isnan(d), x + y, big)
+    return np.where(x == y, x + 1, big)
+
+
+def _heaviside(x: TracedArray, h0: TracedArray) -> TracedArray:
+    return np.where(x < 0, 0, np.where(x > 0, 1, np.where(np.isnan(x), x, h0))).astype(x.dtype)
+
+
 # ufuncs that are decompositions: built from the operands cast to the loop dtypes
 DECOMPOSED: dict[Any, Any] = {
+    np.logaddexp: _in_numpy(_logaddexp), np.logaddexp2: _in_numpy(_logaddexp2),
+    np.heaviside: _in_numpy(_heaviside),
     np.square: _square, np.positive: _identity, np.conjugate: _identity,
     np.deg2rad: _scaled(np.pi / 180.0), np.radians: _scaled(np.pi / 180.0),
     np.rad2deg: _scaled(180.0 / np.pi), np.degrees: _scaled(180.0 / np.pi),
