@@ -63,12 +63,13 @@ class FnEnv:
         sw = self.layout.stride_word.get(id(node))
         if sw is not None and not self.contiguous:
             return [i64(0) if d == 1 else self.word(sw + k) for k, d in enumerate(node.shape)]
+        dims = [self.dim(d) for d in node.shape]  # hoist loads before positioning a builder
         out: list[ir.Value] = []
         acc: ir.Value = i64(1)
         hb = self._hoisted()
-        for d in reversed(node.shape):
+        for d, dv in zip(reversed(node.shape), reversed(dims)):
             out.append(i64(0) if d == 1 else acc)
-            acc = hb.mul(acc, self.dim(d)) if not (isinstance(acc, ir.Constant) and acc.constant == 1) else self.dim(d)
+            acc = hb.mul(acc, dv) if not (isinstance(acc, ir.Constant) and acc.constant == 1) else dv
         return out[::-1]
 
     def raise_if(self, cond: ir.Value, code: int) -> None:

@@ -32,7 +32,8 @@ def buffer_nodes(kernel: Kernel, layout: abi.ArgLayout) -> list[Node]:
 
 
 def is_flat(kernel: Kernel) -> bool:
-    """A loop kernel whose every read is at the identity index of a same-shaped buffer."""
+    """A loop kernel whose every memory read is at the identity index of a same-shaped buffer
+    (scalars broadcast from 0-d values are fine): it can run as one flat loop."""
     if kernel.kind == "row":
         return False
     ident = tuple(range(len(kernel.space)))
@@ -40,10 +41,14 @@ def is_flat(kernel: Kernel) -> bool:
     for n in kernel.nodes:
         if n is kernel.anchor:
             continue
+        if n.op == "broadcast" and n.args[0].ndim == 0:
+            continue
         if n.op in ("broadcast", "transpose", "reshape", "slice", "concat", "update_slice", "take"):
             return False
+        if kernel.maps[id(n)] != ident:
+            return False
         for a in n.args:
-            if id(a) not in members and a.ndim and (a.shape != kernel.space or kernel.maps[id(n)] != ident):
+            if id(a) not in members and a.ndim and a.shape != kernel.space:
                 return False
     return True
 

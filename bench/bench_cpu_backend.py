@@ -1,0 +1,255 @@
+"""CPU backend figures side by side with NumPy, in one run (median ms, speedup, roofline share).
+
+    /work/venv/bin/python bench/bench_cpu_backend.py [--quick]
+
+Workloads come from the issue: the elementwise chain, GELU, softmax, layer norm,
+sum of squares, an MLP, dispatch of ``x+1`` on 8 elements, compile times (cold, in-memory
+and from the disk cache) and page faults per call. The roofline is bytes moved (inputs
+read once + outputs written once) over the measured copy bandwidth of this machine.
+Graphs are built from IR text so this runs without the tracer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from fusejit.codegen.cpu import compile_cpu
+from fusejit.ir import parse
+
+
+def median_ms(fn, repeat: int = 15, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts) * 1e3)
+
+
+def copy_bandwidth() -> float:
+    """GB/s of a steady-state copy (read + write bytes), the roofline's denominator."""
+    a = np.ones(1 << 25, np.float32)
+    b = np.empty_like(a)
+    ms = median_ms(lambda: np.copyto(b, a), 9)
+    return 2 * a.nbytes / ms / 1e6
+
+
+def faults() -> int:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_minflt + r.ru_majflt
+
+
+def row_ops(kind: str) -> str:
+    if kind == "softmax":
+        return """
+  %0 = reduce_max(%x) {axes=[1]} : f32[N]
+  %1 = reshape(%0) {shape=[N,1]} : f32[N,1]
+  %2 = broadcast(%1) {shape=[N,D]} : f32[N,D]
+  %3 = sub(%x, %2) : f32[N,D]
+  %4 = exp(%3) : f32[N,D]
+  %5 = reduce_sum(%4) {axes=[1]} : f32[N]
+  %6 = reshape(%5) {shape=[N,1]} : f32[N,1]
+  %7 = broadcast(%6) {shape=[N,D]} : f32[N,D]
+  %8 = div(%4, %7) : f32[N,D]
+  return %8"""
+    return """
+  %0 = reduce_sum(%x) {axes=[1]} : f32[N]
+  %n = numel(%x) {axes=[1], dtype=f32} : f32[]
+  %nb = broadcast(%n) {shape=[N]} : f32[N]
+  %1 = div(%0, %nb) : f32[N]
+  %2 = reshape(%1) {shape=[N,1]} : f32[N,1]
+  %3 = broadcast(%2) {shape=[N,D]} : f32[N,D]
+  %4 = sub(%x, %3) : f32[N,D]
+  %5 = mul(%4, %4) : f32[N,D]
+  %6 = reduce_sum(%5) {axes=[1]} : f32[N]
+  %7 = div(%6, %nb) : f32[N]
+  %e = constant() {value=1e-5} : f32[]
+  %eb = broadcast(%e) {shape=[N]} : f32[N]
+  %8 = add(%7, %eb) : f32[N]
+  %9 = sqrt(%8) : f32[N]
+  %10 = reshape(%9) {shape=[N,1]} : f32[N,1]
+  %11 = broadcast(%10) {shape=[N,D]} : f32[N,D]
+  %12 = div(%4, %11) : f32[N,D]
+  return %12"""
+
+
+CHAIN = """func @chain(%x: f32[N], %y: f32[N], %z: f32[N]) -> (f32[N]) {
+  %h = constant() {value=0.5} : f32[]
+  %hb = broadcast(%h) {shape=[N]} : f32[N]
+  %one = constant() {value=1.0} : f32[]
+  %ob = broadcast(%one) {shape=[N]} : f32[N]
+  %0 = mul(%x, %hb) : f32[N]
+  %1 = add(%0, %y) : f32[N]
+  %2 = tanh(%1) : f32[N]
+  %3 = mul(%2, %z) : f32[N]
+  %4 = mul(%y, %y) : f32[N]
+  %5 = add(%ob, %4) : f32[N]
+  %6 = div(%x, %5) : f32[N]
+  %7 = sub(%3, %6) : f32[N]
+  return %7
+}"""
+
+GELU = """func @gelu(%x: f32[N,D]) -> (f32[N,D]) {
+  %c0 = constant() {value=0.5} : f32[]
+  %c1 = constant() {value=0.7978845608} : f32[]
+  %c2 = constant() {value=0.044715} : f32[]
+  %c3 = constant() {value=1.0} : f32[]
+  %b0 = broadcast(%c0) {shape=[N,D]} : f32[N,D]
+  %b1 = broadcast(%c1) {shape=[N,D]} : f32[N,D]
+  %b2 = broadcast(%c2) {shape=[N,D]} : f32[N,D]
+  %b3 = broadcast(%c3) {shape=[N,D]} : f32[N,D]
+  %x2 = mul(%x, %x) : f32[N,D]
+  %x3 = mul(%x2, %x) : f32[N,D]
+  %t0 = mul(%b2, %x3) : f32[N,D]
+  %t1 = add(%x, %t0) : f32[N,D]
+  %t2 = mul(%b1, %t1) : f32[N,D]
+  %t3 = tanh(%t2) : f32[N,D]
+  %t4 = add(%b3, %t3) : f32[N,D]
+  %t5 = mul(%x, %t4) : f32[N,D]
+  %t6 = mul(%b0, %t5) : f32[N,D]
+  return %t6
+}"""
+
+SUMSQ = """func @sumsq(%x: f32[N]) -> (f32[]) {
+  %0 = mul(%x, %x) : f32[N]
+  %1 = reduce_sum(%0) {axes=[0]} : f32[]
+  return %1
+}"""
+
+MLP = """func @mlp(%x: f32[N,784], %w1: f32[784,512], %b1: f32[512], %w2: f32[512,10], %b2: f32[10]) -> (f32[N,10]) {
+  %0 = dot(%x, %w1) : f32[N,512]
+  %1 = broadcast(%b1) {shape=[N,512]} : f32[N,512]
+  %2 = add(%0, %1) : f32[N,512]
+  %z = constant() {value=0.0} : f32[]
+  %zb = broadcast(%z) {shape=[N,512]} : f32[N,512]
+  %3 = max(%2, %zb) : f32[N,512]
+  %4 = dot(%3, %w2) : f32[N,10]
+  %5 = broadcast(%b2) {shape=[N,10]} : f32[N,10]
+  %6 = add(%4, %5) : f32[N,10]
+  return %6
+}"""
+
+ADD1 = """func @add1(%x: f32[N]) -> (f32[N]) {
+  %c = constant() {value=1.0} : f32[]
+  %cb = broadcast(%c) {shape=[N]} : f32[N]
+  %0 = add(%x, %cb) : f32[N]
+  return %0
+}"""
+
+
+def np_softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def np_layernorm(x):
+    m = x.mean(axis=1, keepdims=True)
+    d = x - m
+    return d / np.sqrt((d * d).mean(axis=1, keepdims=True) + np.float32(1e-5))
+
+
+def np_gelu(x):
+    return np.float32(0.5) * x * (np.float32(1) + np.tanh(np.float32(0.7978845608) * (x + np.float32(0.044715) * x * x * x)))
+
+
+def row(name, ms_np, ms_fj, nbytes=None, bw=None, extra=""):
+    roof = ""
+    if nbytes and bw:
+        ideal = nbytes / bw / 1e6
+        roof = f"  roofline {ideal:6.2f} ms = {100 * ideal / ms_fj:5.1f}%"
+    print(f"{name:28s} numpy {ms_np:8.3f} ms   fusejit {ms_fj:8.3f} ms   x{ms_np / ms_fj:5.1f}{roof}{extra}")
+
+
+def cold_compile_subprocess(text: str) -> tuple[float, float]:
+    """(cold ms, disk-cache ms) of compile_cpu in fresh processes sharing a new cache dir."""
+    code = ("import time,sys; t=time.perf_counter(); from fusejit.ir import parse; "
+            "from fusejit.codegen.cpu import compile_cpu; import fusejit.runtime.engine as e; e.engine(); "
+            "t1=time.perf_counter(); exe=compile_cpu(parse(sys.stdin.read())); "
+            "print((time.perf_counter()-t1)*1e3)")
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, FUSEJIT_CACHE_DIR=d)
+        out = []
+        for _ in range(2):
+            r = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True, text=True, env=env,
+                               check=True)
+            out.append(float(r.stdout.strip()))
+    return out[0], out[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    opts = ap.parse_args()
+    rng = np.random.default_rng(0)
+    bw = copy_bandwidth()
+    print(f"copy bandwidth {bw:.1f} GB/s, {os.cpu_count()} cores")
+    n = 10**6 if opts.quick else 10**7
+
+    x, y, z = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
+    exe = compile_cpu(parse(CHAIN))
+    exe1 = compile_cpu(parse(CHAIN), threads=1)
+    f_np = lambda: np.tanh(x * np.float32(0.5) + y) * z - x / (np.float32(1) + y * y)  # noqa: E731
+    np.testing.assert_allclose(exe(x, y, z)[0], f_np(), rtol=1e-5, atol=1e-6)
+    ms = median_ms(lambda: exe(x, y, z))
+    row(f"chain 1e{int(np.log10(n))} f32", median_ms(f_np), ms, 16 * n, bw,
+        f"  [1 thread {median_ms(lambda: exe1(x, y, z)):.2f} ms]")
+    f0 = faults()
+    for _ in range(10):
+        exe(x, y, z)
+    print(f"{'':28s} page faults per call (steady state): {(faults() - f0) / 10:.1f}")
+
+    side = 2048 if opts.quick else 4096
+    g = rng.standard_normal((side, side)).astype(np.float32)
+    exe = compile_cpu(parse(GELU))
+    np.testing.assert_allclose(exe(g)[0], np_gelu(g), rtol=1e-5, atol=1e-6)
+    row(f"gelu [{side},{side}]", median_ms(lambda: np_gelu(g)), median_ms(lambda: exe(g)), 8 * g.size, bw)
+
+    rows = 1024 if opts.quick else 4096
+    s = rng.standard_normal((rows, 1024)).astype(np.float32)
+    for kind, ref in (("softmax", np_softmax), ("layernorm", np_layernorm)):
+        exe = compile_cpu(parse(f"func @{kind}(%x: f32[N,D]) -> (f32[N,D]) {{{row_ops(kind)}\n}}"))
+        np.testing.assert_allclose(exe(s)[0], ref(s), rtol=1e-4, atol=1e-6)
+        row(f"{kind} [{rows},1024] ({exe.num_kernels}k)", median_ms(lambda: ref(s)), median_ms(lambda: exe(s)),
+            8 * s.size, bw)
+
+    exe = compile_cpu(parse(SUMSQ))
+    np.testing.assert_allclose(exe(x)[0], np.sum(x * x), rtol=1e-5)
+    row(f"sum of squares 1e{int(np.log10(n))}", median_ms(lambda: np.sum(x * x)), median_ms(lambda: exe(x)),
+        4 * n, bw / 2 * 1.0)
+
+    xm = rng.standard_normal((256, 784)).astype(np.float32)
+    w1 = rng.standard_normal((784, 512)).astype(np.float32) * 0.05
+    b1 = rng.standard_normal(512).astype(np.float32)
+    w2 = rng.standard_normal((512, 10)).astype(np.float32) * 0.05
+    b2 = rng.standard_normal(10).astype(np.float32)
+    exe = compile_cpu(parse(MLP))
+    f_np = lambda: np.maximum(xm @ w1 + b1, 0) @ w2 + b2  # noqa: E731
+    np.testing.assert_allclose(exe(xm, w1, b1, w2, b2)[0], f_np(), rtol=1e-4, atol=1e-4)
+    row(f"MLP 256x784x512x10 ({exe.num_kernels}k)", median_ms(f_np, 50), median_ms(lambda: exe(xm, w1, b1, w2, b2), 50))
+
+    a8 = np.ones(8, np.float32)
+    exe = compile_cpu(parse(ADD1))
+    one = np.float32(1)
+    us_np = median_ms(lambda: [a8 + one for _ in range(1000)], 9) 
+    us_fj = median_ms(lambda: [exe(a8) for _ in range(1000)], 9)
+    print(f"{'dispatch x+1 on 8 f32':28s} numpy {us_np:8.3f} us   fusejit {us_fj:8.3f} us")
+
+    cold, cached = cold_compile_subprocess(CHAIN)
+    print(f"{'compile chain (new process)':28s} cold {cold:8.1f} ms   from disk cache {cached:8.1f} ms")
+    cold, cached = cold_compile_subprocess(row_ops("softmax") and
+                                           f"func @softmax(%x: f32[N,D]) -> (f32[N,D]) {{{row_ops('softmax')}\n}}")
+    print(f"{'compile softmax (new process)':28s} cold {cold:8.1f} ms   from disk cache {cached:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
