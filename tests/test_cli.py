@@ -107,12 +107,9 @@ def test_help_lists_commands() -> None:
     assert code == 0 and all(c in out for c in ("show", "stats", "convert"))
 
 
-def test_aot_writes_library_and_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import fusejit.aot.build
+def test_aot_writes_library_and_header(tmp_path: Path) -> None:
+    from .aot.graphs import demo_graph
 
-    from .aot.fake_backend import demo_graph, emit_object
-
-    monkeypatch.setattr(fusejit.aot.build, "program_object", emit_object)
     save_graph(demo_graph(), tmp_path / "demo.fjg")
     code, out = run("aot", str(tmp_path / "demo.fjg"), "--name", "demo", "-o", str(tmp_path / "build"),
                     "--target-cpu", "x86-64-v2")

@@ -17,67 +17,104 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..ir import Graph, verify
 from ..ir.serialize import lift_constants
 from .header import generate_header, prototypes
+from .program import emit_program
+from .runtime_c import gemm_source
 from .signature import AotError, Signature, signature_of
-from .wrapper import generate_wrapper
+from .wrapper import Layout, generate_wrapper
 
 # What a library may need at run time: the C runtime, libm, glibc's vector math, threads.
 ALLOWED_NEEDED = frozenset({"libc.so.6", "libm.so.6", "libmvec.so.1", "libpthread.so.0"})
-
-
-def program_object(graph: Graph, symbol: str, target_cpu: str) -> bytes:
-    """The CPU backend's relocatable object (ELF, PIC) defining ``symbol`` for the whole graph."""
-    try:
-        from ..codegen.cpu import emit_object  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise AotError("AOT needs fusejit.codegen.cpu.emit_object(graph, symbol, target_cpu) -> bytes, "
-                       f"which this build of the CPU backend does not provide ({exc})") from None
-    return emit_object(graph, symbol=symbol, target_cpu=target_cpu)
 
 
 def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu: str = "x86-64-v3",
             cc: str = "gcc") -> Path:
     """Compile ``graph`` ahead of time into ``out_dir``; returns the directory.
 
-    ``target_cpu`` is an LLVM CPU name (``x86-64-v3`` by default: AVX2/FMA, any x86 from 2015 on)
-    or ``native``. The library needs nothing but libc and libm (and libmvec if the program
-    calls vector math).
+    ``target_cpu`` is a CPU name LLVM and gcc both know (``x86-64-v3`` by default: AVX2/FMA, any
+    x86 from 2015 on; ``x86-64-v4``, ``znver4``, ...) or ``native``. The library needs nothing but
+    libc and libm (and libmvec if the program calls vector math).
     """
     verify(graph)
     sig = signature_of(graph, name, target_cpu)
     lifted, values = lift_constants(graph, lambda node: node.ndim > 0)
-    obj = program_object(lifted, f"{name}__program", target_cpu)
+    program = emit_program(lifted, f"{name}__program", name, target_cpu)
+    layout = program_layout(graph, lifted, len(values), sig, program.layout)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"fusejit-aot-{name}-") as tmp_dir:
         tmp = Path(tmp_dir)
-        (tmp / "program.o").write_bytes(obj)
+        (tmp / "program.o").write_bytes(program.object_code)
         libs = link_libraries(tmp / "program.o")
-        header = generate_header(sig, libs)
-        (out / f"{name}.h").write_text(header)
-        (tmp / "api.c").write_text(generate_wrapper(sig, len(values)))
+        (out / f"{name}.h").write_text(generate_header(sig, libs))
+        (tmp / "api.c").write_text(generate_wrapper(sig, layout))
+        (tmp / "gemm.c").write_text(gemm_source(name, program.gemms))
         (tmp / "weights.S").write_text(weights_assembly(name, values, tmp))
-        run([cc, "-c", "-O2", "-fPIC", "-fvisibility=hidden", "-std=c11", "-Wall", "-Werror", f"-I{out}",
-             str(tmp / "api.c"), "-o", str(tmp / "api.o")])
+        cflags = ["-O2", "-fPIC", "-fvisibility=hidden", "-std=c11", "-Wall", "-Werror"]
+        run([cc, "-c", *cflags, f"-I{out}", str(tmp / "api.c"), "-o", str(tmp / "api.o")])
+        run([cc, "-c", *cflags, "-O3", f"-march={program.cpu if target_cpu != 'native' else 'native'}",
+             str(tmp / "gemm.c"), "-o", str(tmp / "gemm.o")])
         run([cc, "-c", "-fPIC", str(tmp / "weights.S"), "-o", str(tmp / "weights.o")])
-        objects = [str(tmp / f) for f in ("api.o", "weights.o", "program.o")]
+        objects = [str(tmp / f) for f in ("api.o", "gemm.o", "weights.o", "program.o")]
         (tmp / "exports.map").write_text(version_script(sig))
         so, archive = out / f"lib{name}.so", out / f"lib{name}.a"
         run([cc, "-shared", "-o", str(tmp / so.name), *objects, f"-Wl,--version-script={tmp / 'exports.map'}",
              "-Wl,--no-undefined", "-Wl,-z,noexecstack", "-Wl,--as-needed", *(f"-l{lib}" for lib in libs)])
-        if (tmp / archive.name).exists():
-            (tmp / archive.name).unlink()
         run(["ar", "rcs", str(tmp / archive.name), *objects])
         check_needed(tmp / so.name)
         for f in (so, archive):
             os.replace(tmp / f.name, f)  # replaced atomically: a loaded library is never overwritten
     (out / f"{name}.json").write_text(sig.to_json())
     return out
+
+
+def program_layout(graph: Graph, lifted: Graph, nconst: int, sig: Signature, args: Any) -> Layout:
+    """The wrapper's view of the backend's ArgLayout ``args`` for the lifted graph."""
+    from ..codegen.cpu.abi import ERRORS
+
+    ni = len(graph.inputs)
+    consts = lifted.inputs[ni:]
+    symbol_index = {s: k for k, s in enumerate(lifted.symbols())}
+    slot_words = [len(lifted.inputs) + len(args.output_nodes) + s for s in range(len(args.slots))]
+    direct = {id(node): k for k, node in enumerate(args.output_nodes)}
+    results: list[tuple] = []
+    first: dict[int, int] = {}
+    for j, (orig, node) in enumerate(zip(graph.outputs, lifted.outputs)):
+        if id(node) in direct:
+            k = direct[id(node)]
+            results.append(("copy", first[k]) if k in first else ("out", k))
+            first.setdefault(k, j)
+        elif node.op == "input":
+            i = next(i for i, x in enumerate(lifted.inputs) if x is node)
+            results.append(("input", i) if i < ni else ("const", i - ni))
+        elif node.op == "constant":
+            results.append(("bytes", np.ascontiguousarray(orig.attrs["value"]).astype(
+                orig.dtype.newbyteorder("<")).tobytes()))
+        elif node.op == "numel":
+            operand = node.args[0].shape
+            results.append(("numel", [d if isinstance(d, int) else -1 - symbol_index[d]
+                                      for d in (operand[a] for a in node.attrs["axes"])]))
+        else:
+            raise AotError(f"output {j} ({node.op}) is neither computed by the program nor a source")
+    return Layout(
+        nwords=args.nwords,
+        const_words=[args.word[id(c)] for c in consts],
+        const_shapes=[tuple(c.shape) for c in consts],
+        output_words=[args.word[id(o)] for o in args.output_nodes],
+        slot_words=slot_words,
+        slot_sizes=[[(size.factor, tuple(symbol_index[x] for x in size.syms), item) for size, item in slot.sizes]
+                    for slot in args.slots],
+        symbol_words=[args.symbol_word[s] for s in lifted.symbols()],
+        input_stride_words=[args.stride_word[id(x)] for x in lifted.inputs],
+        results=results,
+        errors={code: msg.replace("{", "<").replace("}", ">") for code, (_, msg) in ERRORS.items()},
+    )
 
 
 def run(cmd: list[str]) -> str:

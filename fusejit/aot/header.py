@@ -9,6 +9,7 @@ STATUS = [  # (suffix, value, message); the wrapper's status_message() uses the 
     ("ERROR_BAD_DIMS", 1, "a dimension is negative, or a buffer size would overflow int64_t"),
     ("ERROR_NULL_BUFFER", 2, "a NULL pointer was passed for a non-empty buffer"),
     ("ERROR_BAD_INDEX", 3, "output index out of range"),
+    ("ERROR_OUT_OF_MEMORY", 4, "scratch memory for intermediates could not be allocated"),
     ("ERROR_COMPUTE", 16, "the computation failed (status - 16 is the kernel's error code)"),
 ]
 
@@ -81,8 +82,9 @@ def generate_header(sig: Signature, libs: list[str]) -> str:
         f"#define {N}_MAX_RANK {sig.max_rank}",
         *[f"#define {N}_OUTPUT_{t.name.upper()} {i}" for i, t in enumerate(sig.outputs)],
         "",
-        f"/* Run the model. Returns {N}_OK, {N}_ERROR_BAD_DIMS, {N}_ERROR_NULL_BUFFER or {N}_ERROR_COMPUTE + code;",
-        " * on error the outputs' contents are unspecified. */",
+        f"/* Run the model. Returns {N}_OK, {N}_ERROR_BAD_DIMS, {N}_ERROR_NULL_BUFFER, {N}_ERROR_OUT_OF_MEMORY or",
+        f" * {N}_ERROR_COMPUTE + code (e.g. an index out of bounds); on error the outputs' contents are unspecified.",
+        " * Scratch memory for intermediates is allocated and freed within the call. */",
         f"{run};",
         "",
         "/* The same, for bindings: dims[] in the order above, buffers[] = inputs then outputs. */",

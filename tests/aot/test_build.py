@@ -1,5 +1,5 @@
-"""AOT writer: files, header, exported symbols, dependencies, a C program against the .so and the .a,
-valgrind, status codes. The program object comes from the test double in fake_backend.py."""
+"""AOT writer on the real CPU backend: files, header, exported symbols, dependencies, target CPUs,
+a C program against the .so and the .a (and under valgrind), status codes."""
 
 from __future__ import annotations
 
@@ -12,58 +12,64 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fusejit
 import fusejit.aot
-from fusejit.aot.build import ALLOWED_NEEDED, needed_libraries, toolchain_available
+from fusejit.aot.build import ALLOWED_NEEDED, check_needed, needed_libraries
 from fusejit.aot.signature import AotError
 
-from .fake_backend import demo_graph
+from .conftest import needs_toolchain
+from .graphs import W, classifier_graph, demo_graph
 
-pytestmark = pytest.mark.skipif(not toolchain_available(), reason="gcc/binutils not installed")
+pytestmark = needs_toolchain
 
 APP_C = r"""
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "demo.h"
+#include "clf.h"
 
-/* usage: app N in.bin out.bin -- runs demo on N rows read from in.bin, writes both outputs,
+/* usage: app N in.bin out.bin -- classifies N rows of in.bin, writes probabilities then labels,
    then prints the status of a series of bad calls. */
 int main(int argc, char **argv) {
     if (argc != 4) return 2;
     int64_t N = atoll(argv[1]);
-    float *x = malloc(N * 3 * sizeof(float) + 1);
+    float *x = malloc(N * 64 * sizeof(float) + 1);
     FILE *f = fopen(argv[2], "rb");
-    if (!f || fread(x, sizeof(float), N * 3, f) != (size_t)(N * 3)) return 3;
+    if (!f || fread(x, sizeof(float), N * 64, f) != (size_t)(N * 64)) return 3;
     fclose(f);
-    int64_t shape[DEMO_MAX_RANK];
-    if (demo_output_shape(N, DEMO_OUTPUT_OUT0, shape) != DEMO_OK || shape[0] != N || shape[1] != 3) return 4;
-    if (demo_output_shape(N, DEMO_OUTPUT_OUT1, shape) != DEMO_OK || shape[0] != N) return 5;
-    int64_t nb0 = demo_output_nbytes(N, DEMO_OUTPUT_OUT0), nb1 = demo_output_nbytes(N, DEMO_OUTPUT_OUT1);
-    if (nb0 != N * 12 || nb1 != N * 4) return 6;
-    float *y = malloc(nb0 + 1), *s = malloc(nb1 + 1);
-    int status = demo_run(N, x, y, s);
-    if (status != DEMO_OK) {
-        fprintf(stderr, "demo_run: %s\n", demo_status_message(status));
+    int64_t shape[CLF_MAX_RANK];
+    if (clf_output_shape(N, CLF_OUTPUT_OUT0, shape) != CLF_OK || shape[0] != N || shape[1] != 10) return 4;
+    if (clf_output_shape(N, CLF_OUTPUT_OUT1, shape) != CLF_OK || shape[0] != N) return 5;
+    int64_t nb0 = clf_output_nbytes(N, CLF_OUTPUT_OUT0), nb1 = clf_output_nbytes(N, CLF_OUTPUT_OUT1);
+    if (nb0 != N * 40 || nb1 != N * 8) return 6;
+    float *probs = malloc(nb0 + 1);
+    int64_t *labels = malloc(nb1 + 1);
+    int status = clf_run(N, x, probs, labels);
+    if (status != CLF_OK) {
+        fprintf(stderr, "clf_run: %s\n", clf_status_message(status));
         return 7;
     }
     f = fopen(argv[3], "wb");
-    fwrite(y, 1, nb0, f);
-    fwrite(s, 1, nb1, f);
+    fwrite(probs, 1, nb0, f);
+    fwrite(labels, 1, nb1, f);
     fclose(f);
-    float minus_one = -1.0f;
-    printf("%d %d %d %d %d %lld %lld %lld\n", demo_run(-1, x, y, s), demo_run(1, NULL, y, s),
-           demo_run(INT64_MAX / 8, x, y, s), demo_run(1, &minus_one, y, s), demo_output_shape(N, 2, shape),
-           (long long)demo_output_nbytes(-1, 0), (long long)demo_output_nbytes(N, 2),
-           (long long)demo_output_nbytes(INT64_MAX / 4, 0));
-    printf("%s|%s\n", demo_status_message(DEMO_ERROR_BAD_DIMS), demo_status_message(DEMO_ERROR_COMPUTE + 4));
-    free(x); free(y); free(s);
+    printf("%d %d %d %d %lld %lld %lld\n", clf_run(-1, x, probs, labels), clf_run(1, NULL, probs, labels),
+           clf_run(INT64_MAX / 8, x, probs, labels), clf_output_shape(N, 2, shape),
+           (long long)clf_output_nbytes(-1, 0), (long long)clf_output_nbytes(N, 2),
+           (long long)clf_output_nbytes(INT64_MAX / 4, 0));
+    printf("%s\n", clf_status_message(CLF_ERROR_BAD_DIMS));
+    free(x); free(probs); free(labels);
     return 0;
 }
 """
 
 
-def reference(x: np.ndarray) -> list[np.ndarray]:
-    return demo_graph().evaluate(x)
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The classifier frozen, saved, loaded back and compiled: (library dir, saved graph)."""
+    tmp = tmp_path_factory.mktemp("clf")
+    classifier_graph().save(tmp / "clf.fjg")
+    return fusejit.aot.compile(fusejit.load(tmp / "clf.fjg"), tmp / "build", "clf"), tmp / "clf.fjg"
 
 
 def test_files_and_manifest(built: Path) -> None:
@@ -79,7 +85,7 @@ def test_header_documents_the_api_and_compiles_as_c_and_cxx(built: Path, tmp_pat
     assert "int64_t demo_output_nbytes(int64_t N, int index);" in h
     assert " *   [0] x: float [N, 3]  (dtype float32)" in h and " *   [1] out1: float [N]  (dtype float32)" in h
     assert "target CPU x86-64-v3" in h and "Thread safety" in h and "#define DEMO_ERROR_BAD_DIMS 1" in h
-    assert "libdemo.a -lm " in h
+    assert "libdemo.a -lmvec -lm" in h
     for compiler, ext in (("gcc", "c"), ("g++", "cpp")):
         if shutil.which(compiler):
             src = tmp_path / f"use.{ext}"
@@ -88,61 +94,85 @@ def test_header_documents_the_api_and_compiles_as_c_and_cxx(built: Path, tmp_pat
                             str(src)], check=True)
 
 
-def test_exports_only_the_api_and_needs_only_libc_libm(built: Path) -> None:
-    so = built / "libdemo.so"
-    assert set(needed_libraries(so)) <= ALLOWED_NEEDED and "libm.so.6" in needed_libraries(so)  # expf
-    syms = subprocess.run(["readelf", "--dyn-syms", "-W", str(so)], capture_output=True, text=True).stdout
+def test_exports_only_the_api_and_needs_only_the_c_runtime(built: Path, clf: tuple[Path, Path]) -> None:
+    for so in (built / "libdemo.so", clf[0] / "libclf.so"):
+        assert set(needed_libraries(so)) <= ALLOWED_NEEDED
+    assert "libmvec.so.1" in needed_libraries(built / "libdemo.so")  # vectorized exp
+    syms = subprocess.run(["readelf", "--dyn-syms", "-W", str(built / "libdemo.so")], capture_output=True,
+                          text=True).stdout
     defined = {m.group(1) for m in re.finditer(r"FUNC\s+GLOBAL\s+DEFAULT\s+\d+\s+(\S+)", syms)}
     assert defined == {"demo_run", "demo_run_buffers", "demo_output_shape", "demo_output_nbytes",
                        "demo_status_message"}
-    assert "demo__const0" not in syms and "demo__program" not in syms
-
-
-def build_app(built: Path, tmp_path: Path, static: bool) -> Path:
-    (tmp_path / "app.c").write_text(APP_C)
-    app = tmp_path / ("app_static" if static else "app")
-    lib = [str(built / "libdemo.a"), "-lm"] if static else [f"-L{built}", "-ldemo", f"-Wl,-rpath,{built}"]
-    subprocess.run(["gcc", "-O1", "-g", "-Wall", "-Werror", f"-I{built}", str(tmp_path / "app.c"), "-o", str(app),
-                    *lib], check=True)
-    return app
-
-
-@pytest.mark.parametrize("static", [False, True], ids=["shared", "static"])
-@pytest.mark.parametrize("n", [0, 1, 37])
-def test_c_program_matches_numpy(built: Path, tmp_path: Path, static: bool, n: int) -> None:
-    app = build_app(built, tmp_path, static)
-    x = np.random.default_rng(n).standard_normal((n, 3)).astype(np.float32)
-    (tmp_path / "in.bin").write_bytes(x.tobytes())
-    proc = subprocess.run([str(app), str(n), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    out = np.frombuffer((tmp_path / "out.bin").read_bytes(), np.float32)
-    want = reference(x)
-    np.testing.assert_allclose(out[: 3 * n].reshape(n, 3), want[0], rtol=1e-6)
-    np.testing.assert_allclose(out[3 * n:], want[1], rtol=1e-6)
-    statuses, messages = proc.stdout.splitlines()
-    # bad dims, NULL buffer, size overflow, kernel error 4, bad output index, nbytes: bad dim, bad index, overflow
-    assert statuses == "1 2 1 20 3 -1 -1 -1"
-    assert messages == "a dimension is negative, or a buffer size would overflow int64_t|" \
-                       "the computation failed (status - 16 is the kernel's error code)"
-
-
-@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind not installed")
-def test_valgrind_reports_no_errors(built: Path, tmp_path: Path) -> None:
-    app = build_app(built, tmp_path, static=False)
-    x = np.random.default_rng(0).standard_normal((9, 3)).astype(np.float32)
-    (tmp_path / "in.bin").write_bytes(x.tobytes())
-    proc = subprocess.run(["valgrind", "--error-exitcode=99", "--leak-check=full", str(app), "9",
-                           str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert "ERROR SUMMARY: 0 errors" in proc.stderr and "All heap blocks were freed" in proc.stderr
+    assert "demo__const0" not in syms and "demo__program" not in syms and "sgemm" not in syms
 
 
 def test_weights_are_embedded_exactly(built: Path) -> None:
-    data = (built / "libdemo.so").read_bytes()
-    from .fake_backend import W
+    assert W.tobytes() in (built / "libdemo.so").read_bytes()
 
-    assert W.tobytes() in data
+
+def build_app(lib: Path, tmp_path: Path, static: bool) -> Path:
+    (tmp_path / "app.c").write_text(APP_C)
+    app = tmp_path / ("app_static" if static else "app")
+    link = [str(lib / "libclf.a"), "-lmvec", "-lm"] if static else [f"-L{lib}", "-lclf", f"-Wl,-rpath,{lib}"]
+    subprocess.run(["gcc", "-O1", "-g", "-Wall", "-Werror", f"-I{lib}", str(tmp_path / "app.c"), "-o", str(app),
+                    *link], check=True)
+    return app
+
+
+def run_app(app: Path, tmp_path: Path, x: np.ndarray, wrap: list[str] = ()) -> tuple[np.ndarray, np.ndarray, str]:
+    n = len(x)
+    (tmp_path / "in.bin").write_bytes(x.tobytes())
+    proc = subprocess.run([*wrap, str(app), str(n), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = (tmp_path / "out.bin").read_bytes()
+    probs = np.frombuffer(out[: 40 * n], np.float32).reshape(n, 10)
+    return probs, np.frombuffer(out[40 * n:], np.int64), proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("static", [False, True], ids=["shared", "static"])
+@pytest.mark.parametrize("n", [0, 1, 300])
+def test_c_program_matches_numpy(clf: tuple[Path, Path], tmp_path: Path, static: bool, n: int) -> None:
+    app = build_app(clf[0], tmp_path, static)
+    x = np.random.default_rng(n).standard_normal((n, 64)).astype(np.float32)
+    probs, labels, out = run_app(app, tmp_path, x)
+    want_probs, want_labels = fusejit.load(clf[1]).evaluate(x)
+    np.testing.assert_allclose(probs, want_probs, rtol=2e-6, atol=1e-7)
+    np.testing.assert_array_equal(labels, want_labels)
+    statuses, message = out.splitlines()[:2]
+    # bad dims, NULL buffer, size overflow, bad output index; nbytes: bad dim, bad index, overflow
+    assert statuses == "1 2 1 3 -1 -1 -1"
+    assert message == "a dimension is negative, or a buffer size would overflow int64_t"
+
+
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind not installed")
+def test_valgrind_reports_no_errors(clf: tuple[Path, Path], tmp_path: Path) -> None:
+    app = build_app(clf[0], tmp_path, static=False)
+    x = np.random.default_rng(0).standard_normal((33, 64)).astype(np.float32)
+    *_, log = run_app(app, tmp_path, x, ["valgrind", "--error-exitcode=99", "--leak-check=full"])
+    assert "ERROR SUMMARY: 0 errors" in log and "All heap blocks were freed" in log
+
+
+@pytest.mark.parametrize("cpu", ["x86-64-v2", "x86-64-v4", "native"])
+def test_target_cpus(tmp_path: Path, cpu: str) -> None:
+    if cpu != "x86-64-v2" and "avx512f" not in Path("/proc/cpuinfo").read_text():
+        pytest.skip("this machine cannot run AVX-512 code")
+    g = demo_graph()
+    model = fusejit.aot.load(fusejit.aot.compile(g, tmp_path, "demo", target_cpu=cpu))
+    x = np.random.default_rng(1).standard_normal((1000, 3)).astype(np.float32)
+    for got, want in zip(model(x), g.evaluate(x)):
+        np.testing.assert_allclose(got, want, rtol=2e-6)
+    assert f"target CPU {cpu}" in (tmp_path / "demo.h").read_text()
+
+
+def test_default_target_uses_no_avx512(built: Path) -> None:
+    asm = subprocess.run(["objdump", "-d", str(built / "libdemo.so")], capture_output=True, text=True).stdout
+    assert "ymm" in asm and "zmm" not in asm
+
+
+def test_unknown_target_cpu(tmp_path: Path) -> None:
+    with pytest.raises(AotError, match="unknown target CPU 'pentium-9000'"):
+        fusejit.aot.compile(demo_graph(), tmp_path, "demo", target_cpu="pentium-9000")
 
 
 def test_bad_library_name(tmp_path: Path) -> None:
@@ -151,15 +181,13 @@ def test_bad_library_name(tmp_path: Path) -> None:
 
 
 def test_missing_backend_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "fusejit.codegen.cpu", None)
-    with pytest.raises(AotError, match=r"needs fusejit.codegen.cpu.emit_object"):
+    monkeypatch.setitem(sys.modules, "fusejit.codegen.cpu.module", None)
+    with pytest.raises(AotError, match="needs the CPU backend, which cannot be imported"):
         fusejit.aot.compile(demo_graph(), tmp_path, "demo")
 
 
 def test_foreign_dependency_is_refused() -> None:
     """The dependency check on a library that does need more than libc/libm (NumPy's core, via BLAS)."""
-    from fusejit.aot.build import check_needed
-
     core = next(Path(np.__file__).parent.glob("_core/_multiarray_umath*.so"))
     assert set(needed_libraries(core)) - ALLOWED_NEEDED
     with pytest.raises(AotError, match="would depend on .*libscipy_openblas"):

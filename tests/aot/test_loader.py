@@ -15,7 +15,7 @@ import pytest
 import fusejit.aot
 from fusejit.aot import AotCallError
 
-from .fake_backend import demo_graph
+from .graphs import classifier_graph, demo_graph, odd_outputs_graph
 
 
 def test_call_matches_numpy(built: Path) -> None:
@@ -46,10 +46,31 @@ def test_argument_errors(built: Path) -> None:
         model(np.zeros(3, np.float32))
     with pytest.raises(AotCallError, match="argument 'x' must be float32, got int64"):
         model(np.zeros((2, 3), np.int64))
-    x = np.zeros((2, 3), np.float32)
-    x[0, 0] = -1
-    with pytest.raises(AotCallError, match=r"the computation failed .* \(status 20\)"):
-        model(x)
+
+
+def test_outputs_the_program_does_not_write_and_kernel_errors(tmp_path: Path) -> None:
+    g = odd_outputs_graph()
+    model = fusejit.aot.load(fusejit.aot.compile(g, tmp_path, "odd"))
+    x = np.arange(20, dtype=np.int32).reshape(5, 4) - 7
+    idx = np.array([3, -1, 0, 2, 2])
+    got = model(x, idx)
+    want = g.evaluate(x, idx)
+    assert [a.dtype for a in got] == [a.dtype for a in want] and [a.shape for a in got] == [a.shape for a in want]
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert got[1] is not x and not np.shares_memory(got[0], got[4])
+    with pytest.raises(AotCallError, match=r"index out of bounds in take .* \(status 19\)"):
+        model(x, np.array([4]))
+
+
+def test_classifier_equals_the_jitted_function(tmp_path: Path) -> None:
+    g = classifier_graph(seed=3)
+    model = fusejit.aot.load(fusejit.aot.compile(g, tmp_path, "clf"))
+    x = np.random.default_rng(5).standard_normal((257, 64)).astype(np.float32)
+    probs, labels = model(x)
+    want_probs, want_labels = g.evaluate(x)
+    np.testing.assert_allclose(probs, want_probs, rtol=2e-6, atol=1e-7)
+    np.testing.assert_array_equal(labels, want_labels)
 
 
 def test_concurrent_calls(built: Path) -> None:
