@@ -7,8 +7,11 @@
 Exact by construction: the value is computed by the same reference implementation, on the same
 C-contiguous operands, that the evaluator would run. The lazy form evaluates an elementwise op on
 the smallest shape the constants broadcast to (``c'`` = ``c`` broadcast to that shape) and keeps
-the broadcast, so a scalar added to an ``[N, 4096]`` tensor stays a scalar; it relies on NumPy's
-elementwise loops computing each lane independently of the others (tested). ``broadcast(c)``
+the broadcast, so a scalar added to an ``[N, 4096]`` tensor stays a ``[1]`` constant; it relies on
+NumPy's elementwise loops computing each lane independently of the array's length (tested). A
+0-d array is different: NumPy computes ``pow`` (f32/f64) and ``log10`` (f16) on 0-d operands
+with other code than on arrays, and the bits differ, so a computation never moves between
+rank 0 and rank >= 1. ``broadcast(c)``
 itself is never materialized, and no folded constant exceeds ``MAX_FOLD_BYTES`` unless it is
 no larger than the constants it replaces. Ops that raise on their constant operands (an integer
 to a negative power, an out-of-range gather) are left for run time, where they raise.
@@ -61,7 +64,7 @@ def fold_lazy_broadcasts(node: Node, ctx: Context) -> Node | None:
     if folded is None or small == node.shape:
         return folded
     value = folded.attrs["value"]
-    kept = value.shape[next((i for i, d in enumerate(value.shape) if d != 1), value.ndim):]
+    kept = value.shape[min(next((i for i, d in enumerate(value.shape) if d != 1), rank), rank - 1):]
     return make("broadcast", constant(value.reshape(kept), node.dtype), shape=list(node.shape))
 
 

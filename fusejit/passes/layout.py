@@ -14,8 +14,10 @@ So that fusion sees plain index maps on loads, and elementwise work runs on the 
 Exact: layout ops only move elements; an elementwise op computes each element from the
 elements at the same index, so applying it before or after a permutation, reshape or
 broadcast gives the same elements (the evaluator keeps values C-contiguous, so NumPy's loop
-choice does not depend on where the layout op sits). Reductions are left alone: moving a
-transpose through a sum would change its summation order.
+choice does not depend on where the layout op sits; its elementwise loops give each element the
+same bits whatever the array's length). Two things are left alone: computations never move
+to or from rank 0 (NumPy's ``pow`` on 0-d operands rounds differently than on arrays), and
+reductions (moving a transpose through a sum would change its summation order).
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ def push_through_elementwise(node: Node, ctx: Context) -> Node | None:
     if any(a.op not in ("transpose", "reshape") and not _is_splat_broadcast(a) for a in node.args):
         return None
     inner_shape = first.args[0].shape
+    if not inner_shape:
+        return None  # NumPy computes pow/log10 differently on 0-d arrays
     args = [a.args[0] if a.op in ("transpose", "reshape") else _splat_to(a.args[0], inner_shape)
             for a in node.args]
     inner = make(node.op, *args, **node.attrs)
@@ -97,6 +101,6 @@ def sink_broadcasts(node: Node, ctx: Context) -> Node | None:
     if common == node.shape:
         return None
     ones = next((i for i, d in enumerate(common) if d != 1), rank)
-    common = common[min(ones, rank - max(s.ndim for s in sources)):]  # leading 1s: broadcast adds them
+    common = common[min(ones, rank - max(s.ndim for s in sources), rank - 1):]  # broadcast re-adds them
     args = [s if s.shape == common else make("broadcast", s, shape=list(common)) for s in sources]
     return make("broadcast", make(node.op, *args, **node.attrs), shape=list(node.shape))

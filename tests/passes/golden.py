@@ -29,7 +29,8 @@ def sample_args(graph: Graph, seed: int = 0, symbol_size: int = 3) -> list[np.nd
         dt = node.dtype
         if dt.kind == "f":
             with np.errstate(over="ignore"):
-                vals = np.concatenate([np.array(SPECIALS), rng.standard_normal(64) * 4]).astype(dt)
+                vals = np.concatenate([np.array(SPECIALS * 4), rng.standard_normal(48) * 4,
+                                       rng.uniform(0, 2, 16) * 10.0 ** rng.integers(-9, 9, 16)]).astype(dt)
         elif dt.kind == "b":
             vals = np.array([True, False])
         else:

@@ -86,3 +86,25 @@ def test_sunk_broadcast_keeps_the_sources_rank() -> None:
       %1 = broadcast(%0) {shape=[5, 1]} : f32[5,1]
       return %1
     }""")
+
+
+def test_work_never_moves_to_rank_zero() -> None:
+    """NumPy's pow (f32/f64) rounds differently on 0-d operands than on arrays."""
+    check(layout, """func @f(%a: f32[], %b: f32[], %x: f32[N]) -> (f32[N], f32[1,1]) {
+      %0 = broadcast(%a) {shape=[N]} : f32[N]
+      %1 = broadcast(%b) {shape=[N]} : f32[N]
+      %2 = pow(%0, %1) : f32[N]
+      %3 = reshape(%a) {shape=[1, 1]} : f32[1,1]
+      %4 = reshape(%b) {shape=[1, 1]} : f32[1,1]
+      %5 = pow(%3, %4) : f32[1,1]
+      return %2, %5
+    }""", """func @f(%a: f32[], %b: f32[], %x: f32[N]) -> (f32[N], f32[1,1]) {
+      %0 = broadcast(%a) {shape=[1]} : f32[1]
+      %1 = broadcast(%b) {shape=[1]} : f32[1]
+      %2 = pow(%0, %1) : f32[1]
+      %3 = broadcast(%2) {shape=[N]} : f32[N]
+      %4 = reshape(%a) {shape=[1, 1]} : f32[1,1]
+      %5 = reshape(%b) {shape=[1, 1]} : f32[1,1]
+      %6 = pow(%4, %5) : f32[1,1]
+      return %3, %6
+    }""")
