@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .bench.cli import bench
 from .ir import Graph, print_graph
 from .ir.printer import format_attr, input_names
 from .ir.serialize import MAGIC, GraphFileError, load_graph, save_graph
@@ -135,6 +136,9 @@ def aot(path: Path, name: str, out_dir: Path, target_cpu: str) -> None:
         raise click.ClickException(str(exc)) from None
     for f in (f"lib{name}.so", f"lib{name}.a", f"{name}.h"):
         click.echo(f"wrote {out_dir / f} ({human_bytes((out_dir / f).stat().st_size)})")
+
+
+main.add_command(bench)  # fusejit bench: the benchmark suite (fusejit/bench/)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,48 @@
+"""PyTorch: ``torch.compile`` (inductor, CPU) of the workload's own body with ``torch`` as the
+namespace. Inputs are shared with NumPy (``torch.from_numpy``, no copy)."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..variants import Variant
+from ..workloads import Workload, namespace
+from . import missing_module
+
+
+def _namespace():
+    import torch
+
+    return namespace(torch, max=torch.amax, maximum=lambda a, b: torch.clamp(a, min=b),
+                     var=lambda x, axis, keepdims: torch.var(x, dim=axis, keepdim=keepdims, correction=0))
+
+
+def build(workload: Workload) -> Callable:
+    import torch
+
+    # dynamo counts recompilations per code object: compile a private copy of the body's code, not a
+    # wrapper shared by every workload, which would hit the recompile limit and fall back to eager
+    body = workload.body
+    fresh = types.FunctionType(body.__code__.replace(), body.__globals__, body.__name__, body.__defaults__)
+    compiled = torch.compile(fresh)
+    xp = _namespace()
+    return lambda *args: compiled(xp, *args)
+
+
+def to_native(arrays: Sequence[np.ndarray]) -> tuple:
+    import torch
+
+    return tuple(torch.from_numpy(a) for a in arrays)
+
+
+def to_numpy(result) -> tuple[np.ndarray, ...]:
+    items = result if isinstance(result, (tuple, list)) else (result,)
+    return tuple(r.detach().numpy() for r in items)
+
+
+def variant() -> Variant:
+    return Variant("torch", "torch.compile", build, lambda: missing_module("torch"), to_native=to_native,
+                   to_numpy=to_numpy, tracemalloc_visible=False)

@@ -1,0 +1,155 @@
+"""The Markdown report of a suite record: the main table (time, speedup, roofline share), the
+fusejit facts per workload, dispatch overhead on tiny inputs, and notes on every non-ok cell."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+CELL_STATUS = {"missing": "", "unsupported": "n/a", "wrong": "**wrong**", "error": "error"}
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "–"
+    if s < 1e-3:
+        return f"{s * 1e6:.3g} µs"
+    if s < 1:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s:.3g} s"
+
+
+def fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return "–"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def fmt_count(n: int) -> str:
+    exp = round(math.log10(n)) if n > 0 else 0
+    return f"10{str(exp).translate(SUPERSCRIPTS)}" if n == 10**exp and exp >= 3 else f"{n:,}"
+
+
+def fmt_size(case: dict[str, Any]) -> str:
+    shape = case["shapes"][0]
+    return fmt_count(shape[0]) if len(shape) == 1 else "×".join(str(d) for d in shape)
+
+
+def fmt_opt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "–" if value is None else f"{value:{spec}}{suffix}"
+
+
+def cell(rec: dict[str, Any], baseline: bool, best: bool) -> str:
+    if rec["status"] != "ok":
+        return CELL_STATUS[rec["status"]]
+    parts = [fmt_time(rec["median_s"])]
+    if not baseline and rec["speedup"] is not None:
+        parts.append(f"{rec['speedup']:.2g}×" if rec["speedup"] < 10 else f"{rec['speedup']:.0f}×")
+    parts.append(f"{rec['roofline_share'] * 100:.0f}%" if rec["roofline_share"] >= 0.01 else "<1%")
+    text = " · ".join(parts)
+    return f"**{text}**" if best else text
+
+
+def table(head: list[str], rows: list[list[str]], right_from: int) -> list[str]:
+    align = ["---" if i < right_from else "--:" for i in range(len(head))]
+    return ["| " + " | ".join(r) + " |" for r in (head, align, *rows)]
+
+
+def main_table(record: dict[str, Any]) -> list[str]:
+    variants = record["variants"]
+    rows = []
+    for case in record["results"]:
+        recs = case["variants"]
+        times = {k: r["median_s"] for k, r in recs.items() if r["status"] == "ok"}
+        fastest = min(times, key=times.get) if times else None
+        rows.append([case["workload"], fmt_size(case), fmt_time(case["roofline_s"])] +
+                    [cell(recs[v["key"]], v["key"] == "numpy", v["key"] == fastest) for v in variants])
+    return table(["workload", "size", "roofline"] + [v["label"] for v in variants], rows, 2)
+
+
+def facts_table(record: dict[str, Any]) -> list[str]:
+    rows = []
+    for case in record["results"]:
+        facts = case.get("fusejit") or {}
+        kernels, moved, comp = facts.get("kernels", {}), facts.get("bytes_moved", {}), facts.get("compile_s", {})
+        np_rec, fj_rec = case["variants"].get("numpy", {}), case["variants"].get("fusejit", {})
+        rows.append([
+            case["workload"], fmt_size(case),
+            f"{fmt_opt(kernels.get('fused'), 'd')} / {fmt_opt(kernels.get('unfused'), 'd')}",
+            f"{fmt_bytes(case['compulsory_bytes'])} / {fmt_bytes(moved.get('fused'))} / "
+            f"{fmt_bytes(moved.get('unfused'))}",
+            f"{fmt_bytes(np_rec.get('peak_extra_bytes'))} / {fmt_bytes(fj_rec.get('peak_extra_bytes'))}",
+            f"{fmt_time(comp.get('cold'))} / {fmt_time(comp.get('cached'))}",
+            f"{fmt_opt(np_rec.get('page_faults_per_call'), '.0f')} / "
+            f"{fmt_opt(fj_rec.get('page_faults_per_call'), '.0f')}",
+        ])
+    head = ["workload", "size", "kernels fused / unfused", "bytes: compulsory / fused plan / unfused plan",
+            "peak extra memory NumPy / fusejit", "compile cold / cached", "page faults per call NumPy / fusejit"]
+    return table(head, rows, 2)
+
+
+def dispatch_table(record: dict[str, Any]) -> list[str]:
+    variants = record["variants"]
+    rows = [[case["workload"], fmt_size(case)] + [cell_time(case["variants"][v["key"]]) for v in variants]
+            for case in record["dispatch"]]
+    return table(["workload", "size"] + [v["label"] for v in variants], rows, 2)
+
+
+def cell_time(rec: dict[str, Any]) -> str:
+    return fmt_time(rec["median_s"]) if rec["status"] == "ok" else CELL_STATUS[rec["status"]]
+
+
+def notes(record: dict[str, Any]) -> list[str]:
+    labels = {v["key"]: v["label"] for v in record["variants"]}
+    lines = [f"- {labels[v['key']]}: not measured — {v['missing']}" for v in record["variants"] if v["missing"]]
+    unsupported: set[tuple[str, str]] = set()
+    for section in ("results", "dispatch"):
+        for case in record[section]:
+            where = f"{case['workload']} {fmt_size(case)}"
+            for key, rec in case["variants"].items():
+                if rec["status"] == "unsupported" and (key, case["workload"]) not in unsupported:
+                    unsupported.add((key, case["workload"]))
+                    lines.append(f"- {labels[key]} on {case['workload']}: n/a — {rec['message']}")
+                elif rec["status"] in ("wrong", "error"):
+                    lines.append(f"- {labels[key]} on {where}: {rec['status']} — {rec['message']}")
+            facts = case.get("fusejit")
+            if facts and facts.get("error"):
+                lines.append(f"- fusejit facts for {where}: {facts['error']}")
+    return lines
+
+
+def header(record: dict[str, Any]) -> list[str]:
+    m, bw = record["machine"], record["machine"]["copy_bandwidth"]
+    versions = " · ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+    return [
+        "# fusejit bench",
+        "",
+        f"`{record['command'] or 'fusejit bench'}` — {record['started_at']}, {record['duration_s']:.0f} s",
+        "",
+        f"Machine: {m['cpu_model']} (LLVM: {m['llvm_host_cpu']}), {m['usable_cores']} cores, load average "
+        f"{m['load_average'][0]:.2f} at start; copy bandwidth {bw['best_bytes_per_s'] / 1e9:.1f} GB/s "
+        f"(1 thread {bw['single_thread_bytes_per_s'] / 1e9:.1f}, {bw['threads']} threads "
+        f"{bw['threaded_bytes_per_s'] / 1e9:.1f}); BLAS {m['blas']}.",
+        "",
+        f"Versions: {versions}.",
+    ]
+
+
+def render_markdown(record: dict[str, Any]) -> str:
+    lines = header(record) + [
+        "", "## Median time per call · speedup over NumPy · share of the memory roofline", "",
+        "Roofline = compulsory bytes (inputs read once, outputs written once) ÷ the copy bandwidth measured "
+        "in this run. Fastest per row in bold; blank = peer not installed; n/a = no natural way to write it.",
+        "", *main_table(record),
+        "", "## fusejit per workload", "", *facts_table(record),
+        "", "## Dispatch: median time of one call on tiny inputs", "", *dispatch_table(record),
+    ]
+    extra = notes(record)
+    if extra:
+        lines += ["", "## Notes", "", *extra]
+    return "\n".join(lines) + "\n"
