@@ -24,9 +24,9 @@ def fast_math(graph: Graph) -> tuple[Graph, int]:
 
 
 def is_constant(node: Node) -> bool:
-    while node.op == "broadcast":
-        node = node.args[0]
-    return const_array(node) is not None
+    """A constant, or an expression of constants (folded by constant folding next round)."""
+    return const_array(node) is not None or (node.op != "input" and bool(node.args) and
+                                             all(is_constant(a) for a in node.args))
 
 
 def reciprocal_division(node: Node, ctx: Context) -> Node | None:

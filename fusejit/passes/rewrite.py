@@ -59,16 +59,17 @@ def rewrite(graph: Graph, rules: Sequence[Rule]) -> tuple[Graph, int]:
     for node in graph.nodes:
         args = tuple(memo[id(a)] for a in node.args)
         cur = node if all(a is b for a, b in zip(args, node.args)) else Node(node.op, args, node.attrs, node.type)
+        ctx.record(node, cur)
         for _ in range(_MAX_RULE_STEPS):
             new = _first_match(cur, rules, ctx)
             if new is None:
                 break
             count += 1
             cur = new
+            ctx.record(node, cur)
         else:
             raise RewriteError(f"rules kept rewriting {node.op} : {node.type} ({_MAX_RULE_STEPS} steps)")
         memo[id(node)] = cur
-        ctx.record(node, cur)
     if count == 0:
         return graph, 0
     return Graph(graph.inputs, [memo[id(o)] for o in graph.outputs], name=graph.name), count
