@@ -18,7 +18,7 @@ def gelu(x):
 def test_walkthrough_from_the_issue(jit_options):
     f = jit(gelu, **jit_options)
     x = np.random.default_rng(0).standard_normal((256, 512), dtype=np.float32)
-    assert_same(f(x), gelu(x))
+    assert_same(f(x), gelu(x), rtol=1e-6)  # float64 result of float32 internals (x ** 3): 4 ulp of f32
     text = str(f.trace(x))
     assert text.startswith("func @gelu(%x: f32[256,512])") and "tanh(" in text
     f(x)
