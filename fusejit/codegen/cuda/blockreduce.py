@@ -1,10 +1,9 @@
 """Reduction algebra shared by the row, column and tree kernels: identities, combine steps, and the
 block-wide reduction (warp shuffles, then one shared-memory slot per warp, then shuffles again).
 
-The block reduction is executed by every thread of the block (no divergent ``if warp == 0``), so
-the same code also runs in numba-cuda's simulator, which has no warp shuffles: there
-``shfl_down``/``shfl_idx`` are emulated through shared memory and ``syncthreads`` (see
-``SIM_SHUFFLES``); on a GPU they are ``shfl_down_sync``/``shfl_sync``.
+The block reduction is executed by every thread of the block (no divergent ``if warp == 0``):
+full-mask shuffles need every lane, and the same source then runs in numba-cuda's simulator,
+whose missing shuffles ``simwarp`` supplies.
 """
 
 from __future__ import annotations
@@ -17,37 +16,6 @@ from .emit import Block, acc_dtype
 from .ops import CudaLoweringError
 
 KINDS = {"reduce_sum": "sum", "reduce_prod": "prod", "reduce_max": "max", "reduce_min": "min"}
-
-GPU_SHUFFLES = '''
-def shfl_down(v, off):
-    return cuda.shfl_down_sync(0xFFFFFFFF, v, off)
-
-def shfl_idx(v, src):
-    return cuda.shfl_sync(0xFFFFFFFF, v, src)
-'''
-
-SIM_SHUFFLES = '''
-def shfl_down(v, off):
-    buf = cuda.shared.array(1024, np.object_)
-    t = cuda.threadIdx.x + cuda.threadIdx.y * cuda.blockDim.x
-    cuda.syncthreads()
-    buf[t] = v
-    cuda.syncthreads()
-    r = buf[t + off] if t % 32 + off < 32 else v
-    cuda.syncthreads()
-    return r
-
-def shfl_idx(v, src):
-    buf = cuda.shared.array(1024, np.object_)
-    t = cuda.threadIdx.x + cuda.threadIdx.y * cuda.blockDim.x
-    cuda.syncthreads()
-    buf[t] = v
-    cuda.syncthreads()
-    r = buf[t - t % 32 + src]
-    cuda.syncthreads()
-    return r
-'''
-
 
 def kind_of(node: Node) -> str:
     if node.op not in KINDS:
@@ -109,10 +77,10 @@ def block_reduce(block: Block, node: Node, acc: str, shared: str, warp_size: int
     while off:
         offsets.append(off)
         off //= 2
-    for off in offsets:
-        block.add(f"{acc}_s = shfl_down({acc}, {off})", f"{acc} = {combine(node, acc, acc + '_s')}")
+    warp_tree = [line for off in offsets for line in (
+        f"{acc}_s = cuda.shfl_down_sync(0xFFFFFFFF, {acc}, {off})", f"{acc} = {combine(node, acc, acc + '_s')}")]
+    block.add(*warp_tree)
     block.add("if lane == 0:", f"    {shared}[warp] = {acc}", "cuda.syncthreads()",
               f"{acc} = {shared}[lane] if lane < nwarps else {identity(node)}")
-    for off in offsets:
-        block.add(f"{acc}_s = shfl_down({acc}, {off})", f"{acc} = {combine(node, acc, acc + '_s')}")
-    block.add(f"{acc} = shfl_idx({acc}, 0)", "cuda.syncthreads()")
+    block.add(*warp_tree)
+    block.add(f"{acc} = cuda.shfl_sync(0xFFFFFFFF, {acc}, 0)", "cuda.syncthreads()")

@@ -66,6 +66,20 @@ class Block:
     def add(self, *lines: str) -> None:
         self.lines.extend(lines)
 
+    def add_above(self, inner: Block, *lines: str) -> None:
+        """Add ``lines`` to this block so that they run before the nested block holding ``inner``
+        (hoisting out of a loop that is already in place), else at the end."""
+        chain = set()
+        b: Block | None = inner
+        while b is not None:
+            chain.add(id(b))
+            b = b.parent
+        for i, item in enumerate(self.lines):
+            if not isinstance(item, str) and id(item[1]) in chain:
+                self.lines[i:i] = lines
+                return
+        self.lines.extend(lines)
+
     def lookup(self, key: tuple) -> tuple[str, Block | None] | None:
         b: Block | None = self
         while b is not None:
@@ -151,7 +165,7 @@ class Emitter:
         min_depth = max((d.depth for d in deps if d is not None), default=0)
         target = self._target(block, needed, min_depth)
         name = self.fresh()
-        target.add(f"{name} = {expr}")
+        target.add_above(block, f"{name} = {expr}")
         target.memo[key] = (name, target)
         return name, target
 
@@ -216,9 +230,11 @@ def _reshape(em: Emitter, node: Node, idx: tuple[Ix, ...], block: Block) -> tupl
         lin = i.code if lin == "0" else f"({lin}) * {em.dim(d)} + {i.code}"
     target = em._target(block, needed, 0)
     name = em.fresh("r")
-    target.add(f"{name} = {lin}")
+    tmp = Block(target, target.vars)
+    tmp.add(f"{name} = {lin}")
     names = [em.fresh("r") for _ in src]
-    em.unravel(target, name, src, names)
+    em.unravel(tmp, name, src, names)
+    target.add_above(block, *tmp.lines)
     return em._value(node.args[0], tuple(Ix(n, needed) for n in names), block)
 
 
@@ -236,11 +252,13 @@ def _select(em: Emitter, node: Node, block: Block, idx: tuple[Ix, ...],
     needed = frozenset().union(*(i.vars for i in idx)) if idx else frozenset()
     target = em._target(block, needed, 0)
     name = em.fresh()
-    target.add(f"{name} = {ops.literal(0, node.dtype)}")
+    tmp = Block(target, target.vars)
+    tmp.add(f"{name} = {ops.literal(0, node.dtype)}")
     for k, (cond, src, sidx) in enumerate(cases):
         header = "else:" if cond is None else ("if " if k == 0 else "elif ") + f"{cond}:"
-        br = target.child(header, barrier=True)
+        br = tmp.child(header, barrier=True)
         br.add(f"{name} = {em._value(src, sidx, br)[0]}")
+    target.add_above(block, *tmp.lines)
     target.memo[(id(node), tuple(i.code for i in idx))] = (name, target)
     return name, target
 

@@ -109,11 +109,17 @@ def elementwise(op: str, args: list[str], in_dt: np.dtype, out_dt: np.dtype, att
     if op in ("floordiv", "mod", "pow") and not isf:
         if isb:
             _unsupported(op, in_dt)
-        return cast(f"ifn_{op}({a}, {b})", out_dt)
+        if op == "pow":
+            return cast(f"{a} ** {b}", out_dt)
+        sym = "//" if op == "floordiv" else "%"  # Python/numba integer // and % floor like NumPy
+        return cast(f"({a} {sym} {b} if {b} != 0 else {a} - {a})", out_dt)
     if op == "floordiv":
         return _math("floor", UNARY_MATH, [cast(f"{a} / {b}", in_dt)], in_dt)
-    if op == "mod":
-        return cast(f"ffn_mod({a}, {b}, {_math('fmod', BINARY_MATH, [a, b], in_dt)})", out_dt)
+    if op == "mod":  # np.remainder from fmod: the result takes the sign of the divisor
+        r, zero = _math("fmod", BINARY_MATH, [a, b], in_dt), literal(0, in_dt)
+        signed_zero = _math("copysign", BINARY_MATH, [zero, b], in_dt)
+        return f"({r} + {b} if ({r} != {zero} and ({r} < {zero}) != ({b} < {zero})) else " \
+               f"({r} if {r} != {zero} else {signed_zero}))"
     if op == "pow":
         return _math("pow", BINARY_MATH, [a, b], in_dt)
     if op in ("max", "min"):
@@ -153,7 +159,8 @@ def elementwise(op: str, args: list[str], in_dt: np.dtype, out_dt: np.dtype, att
             _unsupported(op, in_dt)
         bits = INT_BITS[in_dt]
         sym = "<<" if op == "shl" else ">>"
-        sat = literal(0, in_dt) if op == "shl" or in_dt.kind == "u" else f"({literal(-1, in_dt)} if {a} < 0 else {literal(0, in_dt)})"
+        zero = literal(0, in_dt)
+        sat = zero if op == "shl" or in_dt.kind == "u" else f"({literal(-1, in_dt)} if {a} < 0 else {zero})"
         return f"({sat} if ({b} < 0 or {b} >= {bits}) else {cast(f'{a} {sym} {b}', out_dt)})"
     cmps = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
     if op in cmps:
@@ -183,52 +190,12 @@ def _unsupported(op: str, dt: np.dtype) -> str:
     raise CudaLoweringError(f"GPU backend: op {op!r} on {dt} is not implemented")
 
 
-# ---- helpers bound into every kernel's globals ---------------------------------------------
-
-def _ifn_floordiv(a: Any, b: Any) -> Any:
-    if b == 0:
-        return a - a
-    q = a // b  # Python/numba integer // floors, as NumPy does
-    return q
-
-
-def _ifn_mod(a: Any, b: Any) -> Any:
-    if b == 0:
-        return a - a
-    return a % b
-
-
-def _ifn_pow(a: Any, b: Any) -> Any:
-    r = a - a + 1
-    base, e = a, b
-    while e > 0:
-        if e & 1:
-            r = r * base
-        base = base * base
-        e >>= 1
-    return r
-
-
-def _ffn_mod(a: Any, b: Any, r: Any) -> Any:
-    """np.remainder from fmod: the result takes the sign of the divisor."""
-    if r == 0:
-        z = r - r
-        return z if b > 0 else -z
-    if (r < 0) != (b < 0):
-        return r + b
-    return r
-
-
 def namespace(cuda: Any, simulator: bool) -> dict[str, Any]:
     """The globals every generated kernel source is executed in."""
     ns: dict[str, Any] = {"cuda": cuda, "math": math, "np": np, "INF": math.inf, "NAN": math.nan}
     for dt in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
                np.float16, np.float32, np.float64):
         ns[tname(np.dtype(dt))] = dt
-    helpers: dict[str, Callable[..., Any]] = {"ifn_floordiv": _ifn_floordiv, "ifn_mod": _ifn_mod,
-                                               "ifn_pow": _ifn_pow, "ffn_mod": _ffn_mod}
-    for name, fn in helpers.items():
-        ns[name] = cuda.jit(device=True)(fn)
     if simulator:
         for stem, ufunc in (*UNARY_MATH.values(), *BINARY_MATH.values()):
             for md, t in (("f32", np.float32), ("f64", np.float64)):

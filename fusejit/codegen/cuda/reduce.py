@@ -72,6 +72,7 @@ def tree_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], warp_size
 
     loads = list({id(n): n for n in (*em1.loads, *em2.loads)}.values())
     return KernelSource(name, "tree", src1 + "\n" + src2,
-                        [Entry(f"{name}_s1", params1, launch1, em1.loads), Entry(f"{name}_s2", params2, launch2, em2.loads)],
+                        [Entry(f"{name}_s1", params1, launch1, em1.loads),
+                         Entry(f"{name}_s2", params2, launch2, em2.loads)],
                         outputs, loads, sorted(set(em1.symbols) | set(em2.symbols)),
                         scratch={"part": (acc_dtype(red.dtype), parts)})

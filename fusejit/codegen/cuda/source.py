@@ -38,7 +38,8 @@ class KernelSource:
     fallback: KernelSource | None = None  # the indexed form of a flat kernel, for strided arrays
 
 
-def function(name: str, em: Emitter, outputs: list[Node], body: Block, extra: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+def function(name: str, em: Emitter, outputs: list[Node], body: Block,
+             extra: tuple[str, ...] = ()) -> tuple[str, list[str]]:
     """Render ``def name(o..., a..., extra..., n_...):`` around ``body``; returns (source, params)."""
     params = [f"o{k}" for k in range(len(outputs))] + [em.array(n) for n in em.loads] + list(extra) \
         + [f"n_{s}" for s in em.symbols]

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...ir.dtypes import short_name
 from ...runtime.device import simulator_enabled
-from . import blockreduce, ops
+from . import ops, simwarp
 from .source import Entry, KernelSource
 
 
@@ -36,12 +36,9 @@ def cuda_module() -> Any:
 def namespace(simulator: bool) -> dict[str, Any]:
     """Globals shared by all generated kernels (casts, math helpers, shuffles) for one mode."""
     cuda = cuda_module()
-    ns = ops.namespace(cuda, simulator)
-    exec(compile(blockreduce.SIM_SHUFFLES if simulator else blockreduce.GPU_SHUFFLES, "<fusejit-shuffles>",
-                 "exec"), ns)
-    for name in ("shfl_down", "shfl_idx"):
-        ns[name] = cuda.jit(device=True)(ns[name])
-    return ns
+    if simulator:
+        simwarp.install()
+    return ops.namespace(cuda, simulator)
 
 
 def python_functions(ks: KernelSource) -> dict[str, Any]:
