@@ -94,28 +94,21 @@ def _sum_like(kind: str, prim: str, npfn: Any) -> Any:
     return reducer
 
 
-def _extreme(kind: str, prim: str) -> Any:
+def _order_reduction(kind: str, prim: str, logical: bool) -> Any:
+    """max/min (no identity: empty axes are an error) and any/all (on the operand's truth values)."""
     def reducer(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, initial: Any = None,
                 where: Any = True, dtype: Any = None) -> TracedArray:
         _check_kwargs(kind, out, where, initial)
         x = _operand(a, kind)
         axes = normalize_axes(axis, x.ndim)
-        if any(x.node.shape[i] == 0 for i in axes):
-            op = "maximum" if prim == "reduce_max" else "minimum"
-            raise ValueError(f"zero-size array to reduction operation {op} which has no identity")
-        node = x.node if dtype is None else cast(x.node, np.dtype(dtype))
+        if logical:
+            node = cast(x.node, np.dtype(bool))
+        else:
+            if any(x.node.shape[i] == 0 for i in axes):
+                op = "maximum" if prim == "reduce_max" else "minimum"
+                raise ValueError(f"zero-size array to reduction operation {op} which has no identity")
+            node = x.node if dtype is None else cast(x.node, np.dtype(dtype))
         return wrap(keep(make(prim, node, axes=axes), x.node.shape, axes, keepdims))
-    return reducer
-
-
-def _logical(kind: str, prim: str) -> Any:
-    def reducer(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, where: Any = True,
-                dtype: Any = None, initial: Any = None) -> TracedArray:
-        _check_kwargs(kind, out, where, initial)
-        x = _operand(a, kind)
-        axes = normalize_axes(axis, x.ndim)
-        red = make(prim, cast(x.node, np.dtype(bool)), axes=axes)
-        return wrap(keep(red, x.node.shape, axes, keepdims))
     return reducer
 
 
@@ -205,10 +198,10 @@ def _flat_len(node: Node) -> Any:
 REDUCERS: dict[str, Any] = {
     "sum": _sum_like("sum", "reduce_sum", np.sum),
     "prod": _sum_like("prod", "reduce_prod", np.prod),
-    "max": _extreme("max", "reduce_max"),
-    "min": _extreme("min", "reduce_min"),
-    "any": _logical("any", "reduce_max"),
-    "all": _logical("all", "reduce_min"),
+    "max": _order_reduction("max", "reduce_max", logical=False),
+    "min": _order_reduction("min", "reduce_min", logical=False),
+    "any": _order_reduction("any", "reduce_max", logical=True),
+    "all": _order_reduction("all", "reduce_min", logical=True),
     "mean": mean, "var": var, "std": std,
     "argmax": _arg("argmax", "argmax"), "argmin": _arg("argmin", "argmin"),
 }
