@@ -83,7 +83,7 @@ class CpuExecutable:
         for i in range(nin):
             lines += [f"    if type(a{i}) is not ndarray or a{i}.dtype is not dt{i}:",
                       "        return call(args, True)"]
-        lines.append("    try:")
+        lines += ["    try:", "        pass"]
         for k, s in enumerate(syms):
             lines.append(f"        s{k} = {s}")
         lines += ["    except IndexError:", "        return call(args, True)"]

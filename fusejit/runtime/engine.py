@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import threading
 from collections.abc import Callable
 
@@ -43,8 +44,10 @@ def _capsule_pointer(capsule: object) -> int:
 def bind_symbols() -> None:
     """Make every external function the generated code calls resolvable by the JIT."""
     host()
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # idle workers sleep: no spinning on a busy box
     vecmath.ensure_libmvec_loaded()
     llvm.load_library_permanently("libgomp.so.1")
+    llvm.load_library_permanently("libgcc_s.so.1")  # half-precision conversions (__truncdfhf2, ...)
     from scipy.linalg import cython_blas
 
     for name in ("sgemm", "dgemm"):

@@ -37,6 +37,11 @@ def _float_to_int(b: ir.IRBuilder, x: ir.Value, dst: np.dtype) -> ir.Value:
     return b.select(big, hi, _cvtt(b, x, bits))
 
 
+def _fabs(b: ir.IRBuilder) -> ir.Function:
+    fn = b.module.globals.get("llvm.fabs.f32")
+    return fn if fn is not None else ir.Function(b.module, ir.FunctionType(F32, [F32]), "llvm.fabs.f32")
+
+
 def emit_cast(b: ir.IRBuilder, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value:
     """Convert register value ``x`` of dtype ``src`` to dtype ``dst``."""
     if src == dst:
@@ -54,6 +59,9 @@ def emit_cast(b: ir.IRBuilder, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.
     if sk == "f":
         if src.itemsize == 2:
             x = b.fpext(x, F32)
+            if dst == np.dtype(np.uint32):  # NumPy's half loop gives 0 for NaN and +-inf here
+                finite = b.fcmp_ordered("<", b.call(_fabs(b), [x]), ir.Constant(F32, float("inf")))
+                return b.select(finite, _float_to_int(b, x, dst), ir.Constant(ty, 0))
         return _float_to_int(b, x, dst)
     if dk == "f":
         return b.sitofp(x, ty) if sk == "i" else b.uitofp(x, ty)

@@ -210,16 +210,16 @@ def _int_op(op: str, c: OpCtx, xs: list[ir.Value]) -> ir.Value:
             pos = b.zext(b.icmp_unsigned("!=", x, _const(ty, 0)) if not signed
                          else b.icmp_signed(">", x, _const(ty, 0)), ty)
             return b.sub(pos, b.zext(b.icmp_signed("<", x, _const(ty, 0)), ty)) if signed else pos
-        case "floor" | "ceil" | "trunc" | "rint":
+        case "floor" | "ceil" | "trunc":
             return x
         case "not":
             return b.not_(x)
-        case "reciprocal":  # 1/x in C integer arithmetic; x == 0 gives MIN like NumPy on x86
-            one = _const(ty, 1)
-            isz = b.icmp_unsigned("==", x, _const(ty, 0))
-            safe = b.select(isz, one, x)
-            q = b.sdiv(one, safe) if signed else b.udiv(one, safe)
-            return b.select(isz, _const(ty, 1 << (ty.width - 1)), q)
+        case "reciprocal" | "rint":  # NumPy has no integer loop: float64, then cast back
+            from .casts import emit_cast
+
+            f = b.sitofp(x, F64) if signed else b.uitofp(x, F64)
+            r = b.fdiv(_const(F64, 1.0), f) if op == "reciprocal" else _intrinsic(b, "roundeven", [f])
+            return emit_cast(b, r, np.dtype(np.float64), c.dtype)
         case "max":
             return _intrinsic(b, "smax" if signed else "umax", xs)
         case "min":
@@ -258,9 +258,12 @@ def _bool_op(op: str, c: OpCtx, xs: list[ir.Value]) -> ir.Value:
             return b.not_(x)
         case "abs" | "floor" | "ceil" | "trunc" | "rint" | "sign":
             return x
-        case "pow":
+        case "pow" | "div":  # 1**0, 0**0 -> 1; 1/0 = inf, 0/0 = nan -> True
             return b.or_(x, b.not_(xs[1]))
-    raise NotImplementedError(f"bool op {op}")
+    # the rest as NumPy does them: on int8, then back to bool (nonzero)
+    i8 = ir.IntType(8)
+    r = _int_op(op, OpCtx(b, c.isa, np.dtype(np.int8), c.raise_if), [b.zext(v, i8) for v in xs])
+    return b.icmp_unsigned("!=", r, ir.Constant(i8, 0))
 
 
 _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}

@@ -1,0 +1,99 @@
+"""The fusion planner: which ops land in which kernel, and what is never fused."""
+
+from __future__ import annotations
+
+import pytest
+
+from fusejit.ir import parse
+from fusejit.passes.fusion import plan_fusion
+from tests.cpu_graphs import CHAIN, LAYERNORM, MLP, SOFTMAX, SUMSQ
+
+
+def kinds(text: str, fuse: bool = True) -> list[str]:
+    return [k.kind for k in plan_fusion(parse(text), fuse=fuse).kernels]
+
+
+@pytest.mark.parametrize("text, expected", [
+    (CHAIN, ["loop"]), (SOFTMAX, ["row"]), (LAYERNORM, ["row"]), (SUMSQ, ["row"]), (MLP, ["dot", "dot"]),
+])
+def test_workloads_fuse_to_expected_kernels(text: str, expected: list[str]) -> None:
+    assert kinds(text) == expected
+
+
+def test_mlp_epilogues_are_fused_into_the_dot_kernels() -> None:
+    plan = plan_fusion(parse(MLP))
+    first, second = plan.kernels
+    assert first.anchor.op == "dot" and first.alias is plan.kernels[1].inputs[0]
+    assert {"add", "max", "broadcast"} <= set(first.ops)
+    assert second.ops.count("add") == 1 and second.alias is plan.graph.outputs[0]
+
+
+def test_unfused_is_one_kernel_per_op() -> None:
+    g = parse(SOFTMAX)
+    plan = plan_fusion(g, fuse=False)
+    assert len(plan.kernels) == len([n for n in g.nodes if n.op not in ("constant", "numel")])
+    assert all(len(k.nodes) == 1 for k in plan.kernels)
+
+
+def test_softmax_row_kernel_reads_x_once_and_writes_only_the_output() -> None:
+    (k,) = plan_fusion(parse(SOFTMAX)).kernels
+    assert [n.op for n in k.inputs] == ["input"]
+    assert [n.op for n in k.outputs] == ["div"]
+    assert k.reduce_ndim == 1
+
+
+@pytest.mark.parametrize("src, out, kernels", [
+    # exp(a) would be re-evaluated for every row: materialized once instead
+    ("%0 = exp(%a) : f32[N]\n %1 = broadcast(%0) {shape=[M,N]} : f32[M,N]", "f32[M,N]", 2),
+    # constant along the innermost loop only: LLVM hoists it out, so it fuses
+    ("%0 = exp(%a) : f32[N]\n %r = reshape(%0) {shape=[N,1]} : f32[N,1]\n"
+     " %1 = broadcast(%r) {shape=[N,M]} : f32[N,M]", "f32[N,M]", 1),
+])
+def test_expensive_producer_is_not_recomputed_across_a_broadcast(src: str, out: str, kernels: int) -> None:
+    shape = out[4:-1]
+    g = parse(f"""func @f(%a: f32[N], %x: {out}) -> ({out}) {{
+      {src}
+      %2 = mul(%x, %1) : {out}
+      return %2
+    }}""")
+    plan = plan_fusion(g)
+    assert len(plan.kernels) == kernels, (shape, str(plan))
+    assert sum(k.ops.count("exp") for k in plan.kernels) == 1
+
+
+def test_shared_producer_with_two_consumer_kernels_is_materialized_once() -> None:
+    g = parse("""func @f(%x: f32[N]) -> (f32[], f32[]) {
+      %0 = exp(%x) : f32[N]
+      %1 = reduce_sum(%0) {axes=[0]} : f32[]
+      %2 = reduce_max(%0) {axes=[0]} : f32[]
+      return %1, %2
+    }""")
+    plan = plan_fusion(g)
+    exps = [k for k in plan.kernels if "exp" in k.ops]
+    assert len(exps) == 1 and sum(n.op == "exp" for n in exps[0].nodes) == 1
+
+
+def test_reduction_epilogue_fuses_into_the_reduction() -> None:
+    g = parse("""func @f(%x: f32[N,D]) -> (f32[N]) {
+      %0 = reduce_sum(%x) {axes=[1]} : f32[N]
+      %n = numel(%x) {axes=[1], dtype=f32} : f32[]
+      %nb = broadcast(%n) {shape=[N]} : f32[N]
+      %1 = div(%0, %nb) : f32[N]
+      return %1
+    }""")
+    (k,) = plan_fusion(g).kernels
+    assert k.kind == "row" and k.outer == ("N",) and k.outputs[0].op == "div"
+
+
+def test_column_reduction_is_a_row_kernel_over_the_permuted_space() -> None:
+    g = parse("""func @f(%x: f32[N,D]) -> (f32[D]) {
+      %0 = reduce_sum(%x) {axes=[0]} : f32[D]
+      return %0
+    }""")
+    (k,) = plan_fusion(g).kernels
+    assert k.space == ("D", "N") and list(k.reduce_maps.values()) == [(1, 0)]
+
+
+def test_plan_prints_readably() -> None:
+    text = str(plan_fusion(parse(SOFTMAX)))
+    assert text.startswith("kernel 0: row kernel over (N, D), reduce 1 trailing: reduce_max")
