@@ -58,8 +58,8 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
         (tmp / "weights.S").write_text(weights_assembly(name, values, tmp))
         cflags = ["-O2", "-fPIC", "-fvisibility=hidden", "-std=c11", "-Wall", "-Werror"]
         run([cc, "-c", *cflags, f"-I{out}", str(tmp / "api.c"), "-o", str(tmp / "api.o")])
-        run([cc, "-c", *cflags, "-O3", f"-march={program.cpu if target_cpu != 'native' else 'native'}",
-             str(tmp / "gemm.c"), "-o", str(tmp / "gemm.o")])
+        run([cc, "-c", *cflags, "-O3", "-ffp-contract=fast", f"-march={target_cpu}", str(tmp / "gemm.c"), "-o",
+             str(tmp / "gemm.o")])
         run([cc, "-c", "-fPIC", str(tmp / "weights.S"), "-o", str(tmp / "weights.o")])
         objects = [str(tmp / f) for f in ("api.o", "gemm.o", "weights.o", "program.o")]
         (tmp / "exports.map").write_text(version_script(sig))

@@ -2,9 +2,12 @@
 
 ``<prefix>__sgemm``/``<prefix>__dgemm`` have the Fortran BLAS signature the generated code calls
 (column-major, every argument by pointer, ``C = alpha * op(A) @ op(B) + beta * C``; with
-``beta == 0`` C is not read, as BLAS specifies). Blocked for the caches (KC x MC panels of A,
-KC x NR panels of B, packed contiguously with alpha folded into B) around a 16 x 4 register
-micro-kernel that gcc vectorizes for the target ISA. If packing memory cannot be allocated it
+``beta == 0`` C is not read, as BLAS specifies). Blocked for the caches (KC x MC blocks of A,
+KC x NR panels of B packed contiguously with alpha folded in; A is read in place when B has at most
+2 NR columns (matrix-vector-like: packing would cost as much as the product), packed otherwise) around a (2 vectors) x 6
+register micro-kernel written with GCC vector extensions in the target's vector width (SSE 16,
+AVX 32, AVX-512 64 bytes: 16 x 6 floats per tile with AVX2). It must be compiled with FMA
+contraction on (``-ffp-contract=fast``); build.py does. If packing memory cannot be allocated it
 falls back to an unpacked triple loop rather than fail.
 """
 
@@ -13,80 +16,118 @@ from __future__ import annotations
 GEMM_C = r"""
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define FJ_MR 16
-#define FJ_NR 4
+#define FJ_NR 6
 #define FJ_KC 256
 #define FJ_MC 128
 
-#define FJ_DEFINE_GEMM(NAME, T)                                                                       \
-__attribute__((visibility("hidden")))                                                                 \
-void NAME(const char *transa, const char *transb, const int *pm, const int *pn, const int *pk,       \
-          const T *palpha, const T *a, const int *plda, const T *b, const int *pldb, const T *pbeta,  \
-          T *c, const int *pldc) {                                                                    \
-    const int64_t m = *pm, n = *pn, k = *pk, lda = *plda, ldb = *pldb, ldc = *pldc;                   \
-    const int ta = *transa == 'T' || *transa == 't' || *transa == 'C' || *transa == 'c';               \
-    const int tb = *transb == 'T' || *transb == 't' || *transb == 'C' || *transb == 'c';               \
-    const T alpha = *palpha, beta = *pbeta;                                                           \
-    if (m <= 0 || n <= 0) return;                                                                     \
-    for (int64_t j = 0; j < n; j++)                                                                   \
-        for (int64_t i = 0; i < m; i++)                                                               \
-            c[i + j * ldc] = beta == (T)0 ? (T)0 : beta * c[i + j * ldc];                             \
-    if (k <= 0 || alpha == (T)0) return;                                                              \
-    int64_t npad = (n + FJ_NR - 1) / FJ_NR * FJ_NR;                                                   \
-    T *ap = malloc(sizeof(T) * FJ_MC * FJ_KC), *bp = malloc(sizeof(T) * FJ_KC * npad);                \
-    if (!ap || !bp) {                                                                                 \
-        free(ap);                                                                                     \
-        free(bp);                                                                                     \
-        for (int64_t j = 0; j < n; j++)                                                               \
-            for (int64_t p = 0; p < k; p++) {                                                         \
-                T bv = alpha * (tb ? b[j + p * ldb] : b[p + j * ldb]);                                \
-                for (int64_t i = 0; i < m; i++)                                                       \
-                    c[i + j * ldc] += (ta ? a[p + i * lda] : a[i + p * lda]) * bv;                    \
-            }                                                                                         \
-        return;                                                                                       \
-    }                                                                                                 \
-    for (int64_t p0 = 0; p0 < k; p0 += FJ_KC) {                                                       \
-        int64_t kc = k - p0 < FJ_KC ? k - p0 : FJ_KC;                                                 \
-        for (int64_t j0 = 0; j0 < npad; j0 += FJ_NR)                                                  \
-            for (int64_t p = 0; p < kc; p++)                                                          \
-                for (int64_t jj = 0; jj < FJ_NR; jj++) {                                              \
-                    int64_t j = j0 + jj, q = p0 + p;                                                  \
-                    bp[j0 * kc + p * FJ_NR + jj] =                                                    \
-                        j < n ? alpha * (tb ? b[j + q * ldb] : b[q + j * ldb]) : (T)0;                \
-                }                                                                                     \
-        for (int64_t i0 = 0; i0 < m; i0 += FJ_MC) {                                                   \
-            int64_t mc = m - i0 < FJ_MC ? m - i0 : FJ_MC;                                             \
-            for (int64_t r0 = 0; r0 < mc; r0 += FJ_MR)                                                \
-                for (int64_t p = 0; p < kc; p++)                                                      \
-                    for (int64_t ii = 0; ii < FJ_MR; ii++) {                                          \
-                        int64_t i = i0 + r0 + ii, q = p0 + p;                                         \
-                        ap[r0 * kc + p * FJ_MR + ii] =                                                \
-                            r0 + ii < mc ? (ta ? a[q + i * lda] : a[i + q * lda]) : (T)0;             \
-                    }                                                                                 \
-            for (int64_t j0 = 0; j0 < n; j0 += FJ_NR)                                                 \
-                for (int64_t r0 = 0; r0 < mc; r0 += FJ_MR) {                                          \
-                    T acc[FJ_NR][FJ_MR] = {{0}};                                                      \
-                    const T *pa = ap + r0 * kc, *pb = bp + j0 * kc;                                   \
-                    for (int64_t p = 0; p < kc; p++)                                                  \
-                        for (int jj = 0; jj < FJ_NR; jj++)                                            \
-                            for (int ii = 0; ii < FJ_MR; ii++)                                        \
-                                acc[jj][ii] += pa[p * FJ_MR + ii] * pb[p * FJ_NR + jj];               \
-                    int64_t rows = mc - r0 < FJ_MR ? mc - r0 : FJ_MR;                                 \
-                    int64_t cols = n - j0 < FJ_NR ? n - j0 : FJ_NR;                                   \
-                    for (int64_t jj = 0; jj < cols; jj++)                                             \
-                        for (int64_t ii = 0; ii < rows; ii++)                                         \
-                            c[(i0 + r0 + ii) + (j0 + jj) * ldc] += acc[jj][ii];                       \
-                }                                                                                     \
-        }                                                                                             \
-    }                                                                                                 \
-    free(ap);                                                                                         \
-    free(bp);                                                                                         \
+#if defined(__AVX512F__)
+#define FJ_VBYTES 64
+#elif defined(__AVX__)
+#define FJ_VBYTES 32
+#else
+#define FJ_VBYTES 16
+#endif
+typedef float fj_vf __attribute__((vector_size(FJ_VBYTES)));
+typedef double fj_vd __attribute__((vector_size(FJ_VBYTES)));
+
+/* One MR x NR tile of op(A) @ op(B) from packed panels: 2 x NR vector accumulators stay in registers. */
+#define FJ_DEFINE_GEMM(NAME, T, V)                                                                   \
+static void NAME##_tile(int64_t kc, const T *pa, int64_t sa, const T *restrict pb, T *restrict out) { \
+    enum { VL = sizeof(V) / sizeof(T) };                                                             \
+    V c0[FJ_NR], c1[FJ_NR];                                                                          \
+    for (int j = 0; j < FJ_NR; j++) c0[j] = c1[j] = (V){0};                                          \
+    for (int64_t p = 0; p < kc; p++) {                                                               \
+        V a0, a1;                                                                                    \
+        memcpy(&a0, pa + p * sa, sizeof a0);                                                         \
+        memcpy(&a1, pa + p * sa + VL, sizeof a1);                                                    \
+        for (int j = 0; j < FJ_NR; j++) {                                                            \
+            T b = pb[p * FJ_NR + j];                                                                 \
+            c0[j] += a0 * b;                                                                         \
+            c1[j] += a1 * b;                                                                         \
+        }                                                                                            \
+    }                                                                                                \
+    for (int j = 0; j < FJ_NR; j++) {                                                                \
+        memcpy(out + j * 2 * VL, &c0[j], sizeof c0[j]);                                              \
+        memcpy(out + j * 2 * VL + VL, &c1[j], sizeof c1[j]);                                         \
+    }                                                                                                \
+}                                                                                                    \
+                                                                                                     \
+__attribute__((visibility("hidden")))                                                                \
+void NAME(const char *transa, const char *transb, const int *pm, const int *pn, const int *pk,      \
+          const T *palpha, const T *a, const int *plda, const T *b, const int *pldb, const T *pbeta, \
+          T *c, const int *pldc) {                                                                   \
+    enum { MR = 2 * sizeof(V) / sizeof(T) };                                                         \
+    const int64_t m = *pm, n = *pn, k = *pk, lda = *plda, ldb = *pldb, ldc = *pldc;                  \
+    const int ta = *transa == 'T' || *transa == 't' || *transa == 'C' || *transa == 'c';              \
+    const int tb = *transb == 'T' || *transb == 't' || *transb == 'C' || *transb == 'c';              \
+    const T alpha = *palpha, beta = *pbeta;                                                          \
+    if (m <= 0 || n <= 0) return;                                                                    \
+    for (int64_t j = 0; j < n; j++)                                                                  \
+        for (int64_t i = 0; i < m; i++)                                                              \
+            c[i + j * ldc] = beta == (T)0 ? (T)0 : beta * c[i + j * ldc];                            \
+    if (k <= 0 || alpha == (T)0) return;                                                             \
+    int64_t npad = (n + FJ_NR - 1) / FJ_NR * FJ_NR;                                                  \
+    T *ap = malloc(sizeof(T) * FJ_MC * FJ_KC), *bp = malloc(sizeof(T) * FJ_KC * npad);               \
+    if (!ap || !bp) { /* no memory for packing: a plain loop, slower but correct */                  \
+        free(ap);                                                                                    \
+        free(bp);                                                                                    \
+        for (int64_t j = 0; j < n; j++)                                                              \
+            for (int64_t p = 0; p < k; p++) {                                                        \
+                T bv = alpha * (tb ? b[j + p * ldb] : b[p + j * ldb]);                               \
+                for (int64_t i = 0; i < m; i++)                                                      \
+                    c[i + j * ldc] += (ta ? a[p + i * lda] : a[i + p * lda]) * bv;                   \
+            }                                                                                        \
+        return;                                                                                      \
+    }                                                                                                \
+    T tile[MR * FJ_NR];                                                                              \
+    for (int64_t p0 = 0; p0 < k; p0 += FJ_KC) {                                                      \
+        int64_t kc = k - p0 < FJ_KC ? k - p0 : FJ_KC;                                                \
+        for (int64_t j0 = 0; j0 < npad; j0 += FJ_NR)                                                 \
+            for (int64_t p = 0; p < kc; p++)                                                         \
+                for (int64_t jj = 0; jj < FJ_NR; jj++) {                                             \
+                    int64_t j = j0 + jj, q = p0 + p;                                                 \
+                    bp[j0 * kc + p * FJ_NR + jj] =                                                   \
+                        j < n ? alpha * (tb ? b[j + q * ldb] : b[q + j * ldb]) : (T)0;               \
+                }                                                                                    \
+        for (int64_t i0 = 0; i0 < m; i0 += FJ_MC) {                                                  \
+            int64_t mc = m - i0 < FJ_MC ? m - i0 : FJ_MC;                                            \
+            const T *panel[FJ_MC / MR];                                                              \
+            int64_t step[FJ_MC / MR];                                                                \
+            for (int64_t r0 = 0; r0 < mc; r0 += MR) {                                                \
+                if (!ta && r0 + MR <= mc && n <= 2 * FJ_NR) { /* few columns: read A in place */     \
+                    panel[r0 / MR] = a + (i0 + r0) + p0 * lda;                                       \
+                    step[r0 / MR] = lda;                                                             \
+                    continue;                                                                        \
+                }                                                                                    \
+                for (int64_t p = 0; p < kc; p++)                                                     \
+                    for (int64_t ii = 0; ii < MR; ii++) {                                            \
+                        int64_t i = i0 + r0 + ii, q = p0 + p;                                        \
+                        ap[r0 * kc + p * MR + ii] =                                                  \
+                            r0 + ii < mc ? (ta ? a[q + i * lda] : a[i + q * lda]) : (T)0;            \
+                    }                                                                                \
+                panel[r0 / MR] = ap + r0 * kc;                                                       \
+                step[r0 / MR] = MR;                                                                  \
+            }                                                                                        \
+            for (int64_t j0 = 0; j0 < n; j0 += FJ_NR)                                                \
+                for (int64_t r0 = 0; r0 < mc; r0 += MR) {                                            \
+                    NAME##_tile(kc, panel[r0 / MR], step[r0 / MR], bp + j0 * kc, tile);              \
+                    int64_t rows = mc - r0 < MR ? mc - r0 : MR;                                      \
+                    int64_t cols = n - j0 < FJ_NR ? n - j0 : FJ_NR;                                  \
+                    for (int64_t jj = 0; jj < cols; jj++)                                            \
+                        for (int64_t ii = 0; ii < rows; ii++)                                        \
+                            c[(i0 + r0 + ii) + (j0 + jj) * ldc] += tile[jj * MR + ii];               \
+                }                                                                                    \
+        }                                                                                            \
+    }                                                                                                \
+    free(ap);                                                                                        \
+    free(bp);                                                                                        \
 }
 """
 
 
 def gemm_source(prefix: str, gemms: list[str]) -> str:
     """C source defining ``<prefix>__<g>`` for each g in ``gemms`` ('sgemm', 'dgemm')."""
-    types = {"sgemm": "float", "dgemm": "double"}
+    types = {"sgemm": "float, fj_vf", "dgemm": "double, fj_vd"}
     return GEMM_C + "".join(f"FJ_DEFINE_GEMM({prefix}__{g}, {types[g]})\n" for g in gemms)
