@@ -21,7 +21,10 @@ def format_scalar(v: Any, dtype: np.dtype) -> str:
     if dtype.kind == "b":
         return "true" if v else "false"
     if dtype.kind == "f":
-        return str(dtype.type(v))  # NumPy prints the shortest repr that round-trips
+        v = dtype.type(v)
+        if np.isnan(v) and np.signbit(v):
+            return "-nan"  # x86's default NaN (0/0) is negative; NumPy would print it as "nan"
+        return str(v)  # NumPy prints the shortest repr that round-trips
     return str(int(v))
 
 

@@ -25,7 +25,7 @@ size (every length is checked against the bytes actually present).
 
 The text file is ``# fusejit graph text format 1`` followed by ``print_graph``'s output, whose
 constants are printed inline in their shortest exact decimal form. It round-trips bit for bit,
-except that NaNs come back as the canonical quiet NaN (the text has one spelling, ``nan``).
+except that a NaN with a payload comes back as the quiet NaN of its sign (``nan``/``-nan``).
 """
 
 from __future__ import annotations
