@@ -192,3 +192,52 @@ def test_foreign_dependency_is_refused() -> None:
     assert set(needed_libraries(core)) - ALLOWED_NEEDED
     with pytest.raises(AotError, match="would depend on .*libscipy_openblas"):
         check_needed(core)
+
+
+THREADS_C = r"""
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clf.h"
+
+/* Four threads call clf_run concurrently on their own rows, many times; every result must be
+   bitwise equal to the same call made alone first. Exit code: number of mismatches (0 = ok). */
+enum { T = 4, ROWS = 97, REPS = 40 };
+static float x[T][ROWS * 64], alone[T][ROWS * 10];
+static int mismatches[T];
+
+static void *work(void *arg) {
+    int t = (int)(intptr_t)arg;
+    float probs[ROWS * 10];
+    int64_t labels[ROWS];
+    for (int r = 0; r < REPS; r++) {
+        if (clf_run(ROWS, x[t], probs, labels) != CLF_OK || memcmp(probs, alone[t], sizeof probs)) mismatches[t]++;
+    }
+    return NULL;
+}
+
+int main(void) {
+    int64_t labels[ROWS];
+    for (int t = 0; t < T; t++) {
+        for (int i = 0; i < ROWS * 64; i++) x[t][i] = (float)((i * 7 + t * 13) % 29) / 29.0f - 0.5f;
+        if (clf_run(ROWS, x[t], alone[t], labels) != CLF_OK) return 100;
+    }
+    pthread_t th[T];
+    for (int t = 0; t < T; t++) pthread_create(&th[t], NULL, work, (void *)(intptr_t)t);
+    int bad = 0;
+    for (int t = 0; t < T; t++) {
+        pthread_join(th[t], NULL);
+        bad += mismatches[t];
+    }
+    return bad;
+}
+"""
+
+
+def test_concurrent_calls_from_c_threads(clf: tuple[Path, Path], tmp_path: Path) -> None:
+    (tmp_path / "threads.c").write_text(THREADS_C)
+    lib = clf[0]
+    subprocess.run(["gcc", "-O1", "-Wall", "-Werror", f"-I{lib}", str(tmp_path / "threads.c"), "-o",
+                    str(tmp_path / "threads"), f"-L{lib}", "-lclf", f"-Wl,-rpath,{lib}", "-lpthread"], check=True)
+    assert subprocess.run([str(tmp_path / "threads")]).returncode == 0
