@@ -111,7 +111,7 @@ class Expr:
     def address(self, node: Node, idx: list[ir.Value]) -> ir.Value:
         b = self.b
         if self.flat:
-            off = idx[0]
+            off = idx[0] if node.ndim else i64(0)
         else:
             off = i64(0)
             for i, s in zip(idx, self.env.strides(node)):

@@ -1,0 +1,209 @@
+"""Compiled kernels against the reference evaluator: layout as index arithmetic, any strides,
+symbolic dims, 0-size and 0-d, reductions (accuracy, NaN, empty axes), row fusion, dot, gather."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fusejit.codegen.cpu import compile_cpu
+from fusejit.ir import parse
+from tests.cpu_graphs import LAYERNORM, MLP, SOFTMAX, SUMSQ
+from tests.helpers import assert_same
+
+
+def check(text: str, *args: np.ndarray, fuse: bool = True, rtol: float | None = None) -> None:
+    g = parse(text)
+    with np.errstate(all="ignore"):
+        expected = g.evaluate(*args)
+    assert_same(compile_cpu(g, fuse=fuse)(*args), expected, rtol=rtol)
+
+
+@pytest.fixture
+def x(rng: np.random.Generator) -> np.ndarray:
+    return rng.standard_normal((24, 40)).astype(np.float32)
+
+
+VIEWS = {
+    "contiguous": lambda a: a,
+    "transposed": lambda a: np.ascontiguousarray(a.T).T,
+    "reversed": lambda a: a[::-1, ::-1],
+    "strided": lambda a: np.repeat(a, 3, axis=1)[:, ::3],
+    "broadcast": lambda a: np.broadcast_to(a[:1], a.shape),
+}
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("fuse", [True, False])
+def test_row_kernels_on_any_strides(x: np.ndarray, view: str, fuse: bool) -> None:
+    v = VIEWS[view](x)
+    check(SOFTMAX, v, fuse=fuse)
+    check(LAYERNORM, v, fuse=fuse, rtol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 3, 17])
+@pytest.mark.parametrize("cols", [0, 1, 5, 1030, 2100])
+def test_symbolic_dims_of_several_sizes_share_one_program(rows: int, cols: int) -> None:
+    g = parse(SOFTMAX)
+    exe = compile_cpu(g)
+    a = np.random.default_rng(rows * 7 + cols).standard_normal((rows, cols)).astype(np.float32)
+    if not cols:
+        with pytest.raises(ValueError, match="zero-size array to reduction operation maximum"):
+            exe(a)
+        return
+    assert_same(exe(a), g.evaluate(a))
+
+
+LAYOUT = """func @f(%x: f32[4,6], %y: f32[6]) -> (f32[3,4], f32[6,4], f32[2,12]) {
+  %0 = transpose(%x) {perm=[1,0]} : f32[6,4]
+  %1 = slice(%0) {starts=[5,0], stops=[-1,4], steps=[-2,1]} : f32[3,4]
+  %2 = neg(%1) : f32[3,4]
+  %r = reshape(%y) {shape=[6,1]} : f32[6,1]
+  %b = broadcast(%r) {shape=[6,4]} : f32[6,4]
+  %3 = mul(%0, %b) : f32[6,4]
+  %4 = reshape(%0) {shape=[2,12]} : f32[2,12]
+  %5 = exp(%4) : f32[2,12]
+  return %2, %3, %5
+}"""
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_layout_ops_fold_into_index_arithmetic(x: np.ndarray, view: str) -> None:
+    a = VIEWS[view](x[:4, :6])
+    y = x[5, 10:16]
+    check(LAYOUT, a, y)
+    check(LAYOUT, a, y, fuse=False)
+
+
+def test_zero_d_and_zero_size() -> None:
+    text = """func @f(%x: f32[], %y: f32[N,3]) -> (f32[], f32[N,3], f32[3]) {
+      %0 = exp(%x) : f32[]
+      %b = broadcast(%x) {shape=[N,3]} : f32[N,3]
+      %1 = add(%y, %b) : f32[N,3]
+      %2 = reduce_sum(%1) {axes=[0]} : f32[3]
+      return %0, %1, %2
+    }"""
+    for n in (0, 1, 4):
+        check(text, np.array(0.5, np.float32), np.ones((n, 3), np.float32))
+
+
+@pytest.mark.parametrize("op", ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min"])
+@pytest.mark.parametrize("axes", [[0], [1], [2], [0, 2], [1, 2], [0, 1, 2]])
+def test_reductions_over_any_axes(op: str, axes: list[int], rng: np.random.Generator) -> None:
+    a = (rng.standard_normal((3, 5, 7)) * 0.3 + 1).astype(np.float64)
+    out = ",".join(d for i, d in enumerate(["3", "5", "7"]) if i not in axes)
+    check(f"""func @f(%x: f64[3,5,7]) -> (f64[{out}]) {{
+      %0 = {op}(%x) {{axes={axes}}} : f64[{out}]
+      return %0
+    }}""", a[:, ::-1])
+
+
+@pytest.mark.parametrize("dt", ["i32", "u8", "bool", "f16", "i64"])
+@pytest.mark.parametrize("op", ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "argmax", "argmin"])
+def test_reductions_on_every_dtype(dt: str, op: str, rng: np.random.Generator) -> None:
+    npdt = {"i32": np.int32, "u8": np.uint8, "bool": np.bool_, "f16": np.float16, "i64": np.int64}[dt]
+    a = rng.integers(0, 4, (6, 33)).astype(npdt)
+    out_dt = "i64" if op.startswith("arg") else dt
+    attr = "{axis=1}" if op.startswith("arg") else "{axes=[1]}"
+    check(f"""func @f(%x: {dt}[6,33]) -> ({out_dt}[6]) {{
+      %0 = {op}(%x) {attr} : {out_dt}[6]
+      return %0
+    }}""", a, rtol=4e-3)
+
+
+def test_nan_propagates_through_max_min_and_arg_reductions(x: np.ndarray) -> None:
+    a = x.copy()
+    a[3, 5] = a[7, 9] = a[7, 2] = np.nan
+    for op in ("reduce_max", "reduce_min"):
+        check(f"""func @f(%x: f32[24,40]) -> (f32[24]) {{
+          %0 = {op}(%x) {{axes=[1]}} : f32[24]
+          return %0
+        }}""", a)
+    for op in ("argmax", "argmin"):
+        check(f"""func @f(%x: f32[24,40]) -> (i64[24]) {{
+          %0 = {op}(%x) {{axis=1}} : i64[24]
+          return %0
+        }}""", a)
+
+
+def test_empty_axis_errors_match_numpy() -> None:
+    for op, msg in (("reduce_max", "zero-size array to reduction operation maximum which has no identity"),
+                    ("argmin", "attempt to get argmin of an empty sequence")):
+        ty = "i64" if op.startswith("arg") else "f32"
+        attr = "{axis=1}" if op.startswith("arg") else "{axes=[1]}"
+        exe = compile_cpu(parse(f"""func @f(%x: f32[N,M]) -> ({ty}[N]) {{
+          %0 = {op}(%x) {attr} : {ty}[N]
+          return %0
+        }}"""))
+        for shape in ((3, 0), (0, 0)):
+            with pytest.raises(ValueError, match=msg):
+                exe(np.zeros(shape, np.float32))
+        assert exe(np.zeros((0, 3), np.float32))[0].shape == (0,)
+
+
+def test_sum_is_pairwise_accurate_like_numpy() -> None:
+    a = np.full(3_000_001, 0.1, dtype=np.float32)
+    got = compile_cpu(parse(SUMSQ.replace("%0 = mul(%x, %x)", "%0 = abs(%x)")))(a)[0]
+    exact = 3_000_001 * float(np.float32(0.1))
+    assert abs(float(got) - exact) / exact < 1e-6  # a serial float32 sum is off by ~1e-2 here
+    assert abs(float(got) - float(np.sum(a))) / exact < 1e-6
+
+
+def test_mlp_is_two_blas_calls_with_fused_epilogues(rng: np.random.Generator) -> None:
+    g = parse(MLP)
+    exe = compile_cpu(g)
+    assert [k.kind for k in exe.kernels] == ["dot", "dot"]
+    assert exe.llvm_ir.count("call void @\"fj_sgemm\"") == 2
+    args = [rng.standard_normal(s).astype(np.float32) for s in [(5, 12), (12, 8), (8,), (8, 3), (3,)]]
+    assert_same(exe(*args), g.evaluate(*args), rtol=1e-5)
+    args[1] = np.asfortranarray(args[1])  # a transposed operand is a BLAS flag, not a copy
+    assert_same(exe(*args), g.evaluate(*args), rtol=1e-5)
+    args[0] = args[0][::-1]  # negative strides: the plain loop
+    assert_same(exe(*args), g.evaluate(*args), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dt", ["f32", "f64", "i32", "f16"])
+def test_batched_dot_with_transposed_operand(dt: str, rng: np.random.Generator) -> None:
+    npdt = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "f16": np.float16}[dt]
+    a = (rng.standard_normal((2, 4, 5)) * 3).astype(npdt)
+    b = (rng.standard_normal((2, 6, 5)) * 3).astype(npdt)
+    check(f"""func @f(%x: {dt}[2,4,5], %w: {dt}[2,6,5]) -> ({dt}[2,4,6]) {{
+      %t = transpose(%w) {{perm=[0,2,1]}} : {dt}[2,5,6]
+      %0 = dot(%x, %t) : {dt}[2,4,6]
+      return %0
+    }}""", a, b, rtol=1e-2 if dt == "f16" else 1e-5)
+
+
+def test_dot_with_empty_inner_dim_is_zeros() -> None:
+    check("""func @f(%x: f32[3,K], %w: f32[K,2]) -> (f32[3,2]) {
+      %0 = dot(%x, %w) : f32[3,2]
+      return %0
+    }""", np.zeros((3, 0), np.float32), np.zeros((0, 2), np.float32))
+
+
+TAKE = """func @f(%x: f32[N,D], %i: i64[K]) -> (f32[K,D]) {
+  %0 = take(%x, %i) {axis=0} : f32[K,D]
+  %1 = exp(%0) : f32[K,D]
+  return %1
+}"""
+
+
+def test_take_wraps_negative_indices_and_raises_index_error(x: np.ndarray) -> None:
+    check(TAKE, x, np.array([0, 5, -1, 3]))
+    exe = compile_cpu(parse(TAKE))
+    with pytest.raises(IndexError, match="out of bounds"):
+        exe(x, np.array([0, 24]))
+    with pytest.raises(IndexError, match="out of bounds"):
+        exe(x, np.array([-25]))
+
+
+def test_concat_and_update_slice(x: np.ndarray) -> None:
+    check("""func @f(%x: f32[4,3], %y: f32[2,3]) -> (f32[6,3]) {
+      %0 = concat(%x, %y) {axis=0} : f32[6,3]
+      %1 = sqrt(%0) : f32[6,3]
+      return %1
+    }""", np.abs(x[:4, :3]), np.abs(x[10:12, :3]))
+    check("""func @f(%x: f32[6,4], %y: f32[2,4]) -> (f32[6,4]) {
+      %0 = update_slice(%x, %y) {starts=[1,0], stops=[5,4], steps=[2,1]} : f32[6,4]
+      return %0
+    }""", x[:6, :4], x[10:12, :4])
