@@ -105,8 +105,8 @@ def splat_value(node: Node) -> np.generic | None:
     if arr is None or arr.size == 0:
         return None
     flat = arr.reshape(-1)
-    first = flat[:1]
-    if arr.size > 1 and flat.tobytes() != np.repeat(first, flat.size).tobytes():
+    bits = flat.view(f"u{flat.dtype.itemsize}")
+    if bits[0] != bits[-1] or not (bits == bits[0]).all():
         return None
     return flat[0]
 
