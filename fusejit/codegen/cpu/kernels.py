@@ -145,7 +145,8 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
     outer = env.dims(k.outer)
     red = env.dims(k.space[nouter:])
     nred = product(b, red)
-    needs_items = [n for n in k.nodes if n.op in ("reduce_max", "reduce_min", "argmax", "argmin")]
+    needs_items = [n for n in k.nodes if n.op in ("argmax", "argmin")
+                   or (n.op in ("reduce_max", "reduce_min") and n.dtype.kind != "b")]  # any/all have identities
     if needs_items:
         empty = b.icmp_signed("==", nred, i64(0))  # NumPy raises even when there are no rows
         code = abi.ERR_EMPTY_ARG if any(n.op.startswith("arg") for n in needs_items) else abi.ERR_EMPTY_REDUCE
