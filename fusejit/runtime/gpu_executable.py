@@ -78,7 +78,7 @@ class GpuExecutable:
     def _place(self, x: Any, node: Node, i: int) -> Any:
         label = node.name or f"input {i}"
         if not self._is_device(x):
-            host = np.ascontiguousarray(np.asarray(x, dtype=node.dtype))
+            host = np.array(x, dtype=node.dtype, order="C", copy=None)
             return self._cuda.to_device(host.reshape(_vec_shape(host.shape)) if host.ndim == 0 else host), host.shape
         arr = x if type(x).__name__ == "FakeCUDAArray" or not hasattr(self._cuda, "as_cuda_array") \
             else self._cuda.as_cuda_array(x)

@@ -2,9 +2,11 @@
 
 Generated kernels call ``cuda.shfl_down_sync`` / ``cuda.shfl_sync`` exactly as on a GPU; in the
 simulator these methods are added to its fake ``cuda`` module. Each simulated thread publishes
-its value in a per-block table between two barriers and reads its source lane's entry, which is
-the full-mask semantics the kernels rely on (every lane of every warp participates; a source lane
-outside the warp returns the caller's own value, as the hardware does).
+its value in a per-block table, meets the others at one barrier and reads its source lane's
+entry: the full-mask semantics the kernels rely on (every lane of every warp participates; a
+source lane outside the warp returns the caller's own value, as the hardware does). Successive
+shuffles alternate between two tables, so a thread that runs ahead writes the other table while
+slower ones still read this one; it cannot get two shuffles ahead without passing the barrier.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from typing import Any
 
 def _exchange(value: Any, source: int) -> Any:
     t = threading.current_thread()
-    table = t._manager.__dict__.setdefault("_fusejit_shuffle", {})  # one per simulated block
-    t.syncthreads()
+    tables = t._manager.__dict__.setdefault("_fusejit_shuffle", ({}, {}))  # per simulated block
+    parity = t.__dict__.get("_fusejit_parity", 0)
+    t._fusejit_parity = 1 - parity
+    table = tables[parity]
     table[t.thread_id] = value
     t.syncthreads()
-    result = table.get(source, value)
-    t.syncthreads()
-    return result
+    return table.get(source, value)
 
 
 def _shfl_down_sync(self: Any, mask: int, value: Any, delta: int) -> Any:
