@@ -11,6 +11,7 @@ into a static archive. The shared library's dependencies are then checked with `
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -45,6 +46,8 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
     sig = signature_of(graph, name, target_cpu)
     lifted, values = lift_constants(graph, lambda node: node.ndim > 0)
     program = emit_program(lifted, f"{name}__program", name, target_cpu)
+    if target_cpu == "native":
+        sig = dataclasses.replace(sig, target_cpu=f"native ({program.cpu})")
     layout = program_layout(graph, lifted, len(values), sig, program.layout)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,8 +67,9 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
         objects = [str(tmp / f) for f in ("api.o", "gemm.o", "weights.o", "program.o")]
         (tmp / "exports.map").write_text(version_script(sig))
         so, archive = out / f"lib{name}.so", out / f"lib{name}.a"
-        run([cc, "-shared", "-o", str(tmp / so.name), *objects, f"-Wl,--version-script={tmp / 'exports.map'}",
-             "-Wl,--no-undefined", "-Wl,-z,noexecstack", "-Wl,--as-needed", *(f"-l{lib}" for lib in libs)])
+        run([cc, "-shared", f"-Wl,-soname,{so.name}", "-o", str(tmp / so.name), *objects,
+             f"-Wl,--version-script={tmp / 'exports.map'}", "-Wl,--no-undefined", "-Wl,-z,noexecstack",
+             "-Wl,--as-needed", *(f"-l{lib}" for lib in libs)])
         run(["ar", "rcs", str(tmp / archive.name), *objects])
         check_needed(tmp / so.name)
         for f in (so, archive):
