@@ -30,20 +30,24 @@ class Context:
     """What a rule may ask about the graph being rewritten: use counts of the input graph."""
 
     def __init__(self, graph: Graph) -> None:
-        self._uses: dict[int, int] = {}
-        for n in graph.nodes:
-            for a in n.args:
-                self._uses[id(a)] = self._uses.get(id(a), 0) + 1
-        for o in graph.outputs:
-            self._uses[id(o)] = self._uses.get(id(o), 0) + 1
-        self._origin: dict[int, list[int]] = {}  # id(new node) -> ids of the input nodes it replaces
+        self._graph = graph
+        self._uses: dict[int, int] | None = None  # computed on the first question
+        self._origin: dict[int, list[int]] = {}  # id(replacement) -> ids of the input nodes it replaces
 
     def record(self, old: Node, new: Node) -> None:
-        self._origin.setdefault(id(new), []).append(id(old))
+        if new is not old:
+            self._origin.setdefault(id(new), []).append(id(old))
 
     def uses(self, node: Node) -> int:
         """Readers (and output slots) of the input-graph node(s) ``node`` stands for; 0 if new."""
-        return sum(self._uses.get(i, 0) for i in self._origin.get(id(node), ()))
+        if self._uses is None:
+            self._uses = {}
+            for n in self._graph.nodes:
+                for a in n.args:
+                    self._uses[id(a)] = self._uses.get(id(a), 0) + 1
+            for o in self._graph.outputs:
+                self._uses[id(o)] = self._uses.get(id(o), 0) + 1
+        return sum(self._uses.get(i, 0) for i in self._origin.get(id(node), (id(node),)))
 
 
 Rule = Callable[[Node, Context], "Node | None"]
@@ -53,13 +57,14 @@ def rewrite(graph: Graph, rules: Sequence[Rule]) -> tuple[Graph, int]:
     """Apply ``rules`` to every node bottom-up; return the new graph and the number of rewrites."""
     ctx = Context(graph)
     memo: dict[int, Node] = {id(n): n for n in graph.inputs}
-    for n in graph.inputs:
-        ctx.record(n, n)
     count = 0
     for node in graph.nodes:
-        args = tuple(memo[id(a)] for a in node.args)
-        cur = node if all(a is b for a, b in zip(args, node.args)) else Node(node.op, args, node.attrs, node.type)
-        ctx.record(node, cur)
+        cur = node
+        if node.args:
+            args = tuple([memo[id(a)] for a in node.args])
+            if any(a is not b for a, b in zip(args, node.args)):
+                cur = Node(node.op, args, node.attrs, node.type)
+                ctx.record(node, cur)
         for _ in range(_MAX_RULE_STEPS):
             new = _first_match(cur, rules, ctx)
             if new is None:
