@@ -185,3 +185,31 @@ def test_reductions_over_size_one_axes() -> None:
 def test_sum_of_one_negative_zero_is_positive_zero_in_numpy() -> None:
     """Why a size-1 reduce_sum keeps an `add 0.0`: the reshape alone would return -0.0."""
     assert not np.signbit(np.add.reduce(np.array([[-0.0]], dtype=np.float32), axis=(1,))[0])
+
+
+def test_square_root_as_a_power_only_for_f16_values_that_are_never_minus_zero() -> None:
+    src = """func @f(%x: f16[3]) -> (f16[3], f16[3]) {
+      %0 = abs(%x) : f16[3]
+      %1 = constant {value=0.5} : f16[]
+      %2 = broadcast(%1) {shape=[3]} : f16[3]
+      %3 = pow(%0, %2) : f16[3]
+      %4 = pow(%x, %2) : f16[3]
+      return %3, %4
+    }"""
+    check(algebraic, src, """func @f(%x: f16[3]) -> (f16[3], f16[3]) {
+      %0 = abs(%x) : f16[3]
+      %1 = sqrt(%0) : f16[3]
+      %2 = constant {value=0.5} : f16[]
+      %3 = broadcast(%2) {shape=[3]} : f16[3]
+      %4 = pow(%x, %3) : f16[3]
+      return %1, %4
+    }""")
+    unchanged(algebraic, src.replace("f16", "f32"))
+
+
+def test_numpy_f16_square_root_and_half_power_agree_except_at_minus_zero_and_minus_inf() -> None:
+    x = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    with np.errstate(all="ignore"):
+        p, s = np.power(x, np.full_like(x, 0.5)), np.sqrt(x)
+    differ = (p.view(np.uint16) != s.view(np.uint16)) & ~(np.isnan(p) & np.isnan(s))
+    assert sorted(x[differ].view(np.uint16).tolist()) == [0x8000, 0xFC00]  # -0.0 and -inf
