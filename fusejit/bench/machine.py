@@ -54,6 +54,17 @@ def blas_info() -> str | None:
         return None
 
 
+def blas_runtime() -> list[dict[str, Any]] | None:
+    """The BLAS libraries actually loaded, with the kernel they picked (threadpoolctl, if installed):
+    OPENBLAS_CORETYPE can force an older, slower kernel, which the table must not hide."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    keys = ("internal_api", "version", "architecture", "num_threads")
+    return [{k: str(info.get(k)) for k in keys} for info in threadpool_info() if info.get("user_api") == "blas"]
+
+
 def machine_facts() -> dict[str, Any]:
     return {
         "cpu_model": cpu_model(),
@@ -64,6 +75,7 @@ def machine_facts() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "blas": blas_info(),
+        "blas_runtime": blas_runtime(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "versions": library_versions(),
         "env": {k: os.environ[k] for k in ENV_VARS if k in os.environ},

@@ -60,16 +60,32 @@ def table(head: list[str], rows: list[list[str]], right_from: int) -> list[str]:
     return ["| " + " | ".join(r) + " |" for r in (head, align, *rows)]
 
 
+FUSEJIT_KEYS = ("fusejit", "fusejit_unfused")
+
+
+def versus_best_other(recs: dict[str, dict[str, Any]], labels: dict[str, str]) -> str:
+    """How fused fusejit compares with the fastest variant that is not fusejit (NumPy included)."""
+    others = {k: r["median_s"] for k, r in recs.items() if r["status"] == "ok" and k not in FUSEJIT_KEYS}
+    mine = recs.get("fusejit", {}).get("median_s")
+    if not others or not mine:
+        return "–"
+    best = min(others, key=others.get)
+    return f"{others[best] / mine:.2f}× {labels[best]}"
+
+
 def main_table(record: dict[str, Any]) -> list[str]:
     variants = record["variants"]
+    labels = {v["key"]: v["label"] for v in variants}
     rows = []
     for case in record["results"]:
         recs = case["variants"]
         times = {k: r["median_s"] for k, r in recs.items() if r["status"] == "ok"}
         fastest = min(times, key=times.get) if times else None
         rows.append([case["workload"], fmt_size(case), fmt_time(case["roofline_s"])] +
-                    [cell(recs[v["key"]], v["key"] == "numpy", v["key"] == fastest) for v in variants])
-    return table(["workload", "size", "roofline"] + [v["label"] for v in variants], rows, 2)
+                    [cell(recs[v["key"]], v["key"] == "numpy", v["key"] == fastest) for v in variants] +
+                    [versus_best_other(recs, labels)])
+    head = ["workload", "size", "roofline", *(v["label"] for v in variants), "fusejit vs best other"]
+    return table(head, rows, 2)
 
 
 def facts_table(record: dict[str, Any]) -> list[str]:
@@ -126,6 +142,8 @@ def notes(record: dict[str, Any]) -> list[str]:
 def header(record: dict[str, Any]) -> list[str]:
     m, bw = record["machine"], record["machine"]["copy_bandwidth"]
     versions = " · ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+    kernels = sorted({b["architecture"] for b in m.get("blas_runtime") or []})
+    blas = m["blas"] + (f" ({'/'.join(kernels)} kernels)" if kernels else "")
     return [
         "# fusejit bench",
         "",
@@ -134,7 +152,7 @@ def header(record: dict[str, Any]) -> list[str]:
         f"Machine: {m['cpu_model']} (LLVM: {m['llvm_host_cpu']}), {m['usable_cores']} cores, load average "
         f"{m['load_average'][0]:.2f} at start; copy bandwidth {bw['best_bytes_per_s'] / 1e9:.1f} GB/s "
         f"(1 thread {bw['single_thread_bytes_per_s'] / 1e9:.1f}, {bw['threads']} threads "
-        f"{bw['threaded_bytes_per_s'] / 1e9:.1f}); BLAS {m['blas']}.",
+        f"{bw['threaded_bytes_per_s'] / 1e9:.1f}); BLAS {blas}.",
         "",
         f"Versions: {versions}.",
     ]
@@ -144,7 +162,9 @@ def render_markdown(record: dict[str, Any]) -> str:
     lines = header(record) + [
         "", "## Median time per call · speedup over NumPy · share of the memory roofline", "",
         "Roofline = compulsory bytes (inputs read once, outputs written once) ÷ the copy bandwidth measured "
-        "in this run. Fastest per row in bold; blank = peer not installed; n/a = no natural way to write it.",
+        "in this run; a share above 100% means the data stayed in cache. Fastest per row in bold; blank = peer "
+        "not installed; n/a = no natural way to write it. Last column: the fastest non-fusejit time ÷ fused "
+        "fusejit's (above 1 = fusejit is faster).",
         "", *main_table(record),
         "", "## fusejit per workload", "", *facts_table(record),
         "", "## Dispatch: median time of one call on tiny inputs", "", *dispatch_table(record),

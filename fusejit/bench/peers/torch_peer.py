@@ -27,7 +27,7 @@ def build(workload: Workload) -> Callable:
     # wrapper shared by every workload, which would hit the recompile limit and fall back to eager
     body = workload.body
     fresh = types.FunctionType(body.__code__.replace(), body.__globals__, body.__name__, body.__defaults__)
-    compiled = torch.compile(fresh)
+    compiled = torch.compile(fresh, dynamic=False)  # specialize per shape, as JAX and fusejit do
     xp = _namespace()
     return lambda *args: compiled(xp, *args)
 
