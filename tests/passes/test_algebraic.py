@@ -213,3 +213,11 @@ def test_numpy_f16_square_root_and_half_power_agree_except_at_minus_zero_and_min
         p, s = np.power(x, np.full_like(x, 0.5)), np.sqrt(x)
     differ = (p.view(np.uint16) != s.view(np.uint16)) & ~(np.isnan(p) & np.isnan(s))
     assert sorted(x[differ].view(np.uint16).tolist()) == [0x8000, 0xFC00]  # -0.0 and -inf
+
+
+def test_numpy_f16_powers_one_and_two_are_exact_on_every_input() -> None:
+    x = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    with np.errstate(all="ignore"):
+        for e, want in ((1, x), (2, x * x)):
+            got = np.power(x, np.full_like(x, e))
+            assert ((got.view(np.uint16) == want.view(np.uint16)) | (np.isnan(got) & np.isnan(want))).all()
