@@ -16,6 +16,7 @@ def plot_record(record: dict[str, Any], path: str | Path) -> None:
         raise RuntimeError("--plot needs matplotlib: pip install 'fusejit[bench]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     cases = record["results"]
     variants = [v for v in record["variants"] if not v["missing"]]
@@ -29,16 +30,21 @@ def plot_record(record: dict[str, Any], path: str | Path) -> None:
         top.bar(xs, speedups, width, label=v["label"])
         bottom.bar(xs, shares, width, label=v["label"])
     top.set_yscale("log")
+    top.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
     top.axhline(1, color="black", linewidth=0.8)
-    top.set_ylabel("speedup over NumPy (×, log)")
-    top.legend(ncol=min(len(variants), 4), fontsize="small")
+    top.set_ylabel("speedup over NumPy (log scale)")
+    top.grid(axis="y", which="major", alpha=0.3)
     bottom.axhline(100, color="black", linewidth=0.8)
     bottom.axhline(85, color="gray", linewidth=0.8, linestyle="--")
     bottom.set_ylabel("share of memory roofline (%)")
+    bottom.grid(axis="y", alpha=0.3)
     bottom.set_xticks(range(len(cases)), names, fontsize="small")
     m = record["machine"]
     fig.suptitle(f"fusejit bench — {m['cpu_model']}, {m['usable_cores']} cores, "
-                 f"copy bandwidth {m['copy_bandwidth']['best_bytes_per_s'] / 1e9:.1f} GB/s")
-    fig.tight_layout()
+                 f"copy bandwidth {m['copy_bandwidth']['best_bytes_per_s'] / 1e9:.1f} GB/s "
+                 "(missing bars: not measured, n/a, or a wrong answer)")
+    handles, labels = top.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(variants), bbox_to_anchor=(0.5, 0.955), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)
