@@ -65,6 +65,11 @@ def blas_runtime() -> list[dict[str, Any]] | None:
     return [{k: str(info.get(k)) for k in keys} for info in threadpool_info() if info.get("user_api") == "blas"]
 
 
+def env_vars() -> dict[str, str]:
+    """The environment variables that change how the libraries run (threads, BLAS kernels)."""
+    return {k: os.environ[k] for k in ENV_VARS if k in os.environ}
+
+
 def machine_facts() -> dict[str, Any]:
     return {
         "cpu_model": cpu_model(),
@@ -78,5 +83,5 @@ def machine_facts() -> dict[str, Any]:
         "blas_runtime": blas_runtime(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "versions": library_versions(),
-        "env": {k: os.environ[k] for k in ENV_VARS if k in os.environ},
+        "env": env_vars(),
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 from .compile_times import case_key, measure_compile_times
 from .fusejit_facts import fusejit_facts
-from .machine import machine_facts
+from .machine import env_vars, machine_facts
 from .measure import add_ratios, build_all, describe, measure_variants
 from .progress import Progress
 from .roofline import compulsory_bytes, measure_copy_bandwidth, roofline_seconds
@@ -147,6 +147,7 @@ def run_suite(config: Config, variants: Sequence[Variant] | None = None, progres
     bar.advance()
     bar.close()
     machine["load_average_end"] = machine_facts()["load_average"]
+    machine["env"] = env_vars()  # as the run saw it: --threads may have set XLA_FLAGS
     machine["copy_bandwidth"] = {"best_bytes_per_s": bw.best, "single_thread_bytes_per_s": bw.single_thread,
                                  "threaded_bytes_per_s": bw.threaded, "threads": bw.threads,
                                  "buffer_bytes": bw.buffer_bytes}
