@@ -159,7 +159,8 @@ def np_layernorm(x):
 
 
 def np_gelu(x):
-    return np.float32(0.5) * x * (np.float32(1) + np.tanh(np.float32(0.7978845608) * (x + np.float32(0.044715) * x * x * x)))
+    inner = np.float32(0.7978845608) * (x + np.float32(0.044715) * x * x * x)
+    return np.float32(0.5) * x * (np.float32(1) + np.tanh(inner))
 
 
 def row(name, ms_np, ms_fj, nbytes=None, bw=None, extra=""):
@@ -219,8 +220,8 @@ def main() -> None:
     for kind, ref in (("softmax", np_softmax), ("layernorm", np_layernorm)):
         exe = compile_cpu(parse(f"func @{kind}(%x: f32[N,D]) -> (f32[N,D]) {{{row_ops(kind)}\n}}"))
         np.testing.assert_allclose(exe(s)[0], ref(s), rtol=1e-4, atol=1e-6)
-        row(f"{kind} [{rows},1024] ({exe.num_kernels}k)", median_ms(lambda: ref(s)), median_ms(lambda: exe(s)),
-            8 * s.size, bw)
+        row(f"{kind} [{rows},1024] ({exe.num_kernels}k)", median_ms(lambda r=ref: r(s)),
+            median_ms(lambda e=exe: e(s)), 8 * s.size, bw)
 
     exe = compile_cpu(parse(SUMSQ))
     np.testing.assert_allclose(exe(x)[0], np.sum(x * x), rtol=1e-5)
@@ -240,7 +241,7 @@ def main() -> None:
     a8 = np.ones(8, np.float32)
     exe = compile_cpu(parse(ADD1))
     one = np.float32(1)
-    us_np = median_ms(lambda: [a8 + one for _ in range(1000)], 9) 
+    us_np = median_ms(lambda: [a8 + one for _ in range(1000)], 9)
     us_fj = median_ms(lambda: [exe(a8) for _ in range(1000)], 9)
     print(f"{'dispatch x+1 on 8 f32':28s} numpy {us_np:8.3f} us   fusejit {us_fj:8.3f} us")
 

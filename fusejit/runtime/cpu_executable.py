@@ -76,7 +76,7 @@ class CpuExecutable:
         a = [f"a{i}" for i in range(nin)]
         o = [f"o{k}" for k in range(nout)]
         syms = [f"a{i}.shape[{j}]" for i, j in self._sym_src]
-        lines = [f"def fast(*args):",
+        lines = ["def fast(*args):",
                  f"    if len(args) != {nin}:",
                  "        return call(args, True)",
                  f"    {''.join(x + ', ' for x in a)}= args" if nin else "    pass"]

@@ -139,8 +139,8 @@ def _fill_zero(b: ir.IRBuilder, p: ir.Value, count: ir.Value, dt) -> None:
         b.store(ir.Constant(ty, 0.0 if dt.kind == "f" else 0), b.gep(p, [i], source_etype=ty))
 
 
-def _naive(b: ir.IRBuilder, dot: Node, acc: ir.Value, pa: ir.Value, sa: list[ir.Value], pb: ir.Value, sb: list[ir.Value],
-           pc: ir.Value, n: ir.Value, m: ir.Value, k: ir.Value) -> None:
+def _naive(b: ir.IRBuilder, dot: Node, acc: ir.Value, pa: ir.Value, sa: list[ir.Value], pb: ir.Value,
+           sb: list[ir.Value], pc: ir.Value, n: ir.Value, m: ir.Value, k: ir.Value) -> None:
     """C[i, j] = sum_p A[i, p] B[p, j] in the operand dtype (float16 accumulates in float32)."""
     dt = dot.dtype
     ty = mem_type(dt)

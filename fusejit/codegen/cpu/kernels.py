@@ -59,13 +59,13 @@ class BodyBuilder:
         self.kernel = kernel
         self.layout = layout
         self.bufs = buffer_nodes(kernel, layout)
-        fnty = ir.FunctionType(I32, [PTR] * len(self.bufs) + [PTR, I64, I64])
+        fnty = ir.FunctionType(I32, [PTR] * len(self.bufs) + [PTR, I64, I64, PTR])
         self.fn = fn = ir.Function(module, fnty, name)
         fn.linkage = "internal"
         fn.attributes.add("alwaysinline")
         for i, _n in enumerate(self.bufs):
             fn.args[i].add_attribute("noalias")
-        args, self.lo, self.hi = fn.args[len(self.bufs):]
+        args, self.lo, self.hi, self.scratch = fn.args[len(self.bufs):]
         args.add_attribute("noalias")
         entry = fn.append_basic_block("entry")
         body = fn.append_basic_block("body")
@@ -159,6 +159,18 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
         b.position_at_end(cont)
     phases = reduction_phases(k)
     full = tuple(range(len(k.space)))
+    if is_chunked(k):  # [lo, hi) are chunks of the one reduced dim; partials go to scratch
+        (phase,) = phases
+        ch = chunk_size(b, nred)
+        with for_range(b, bb.lo, bb.hi, "c") as c:
+            start = b.mul(c, ch)
+            stop = b.add(start, ch)
+            stop = b.select(b.icmp_signed("<", stop, nred), stop, nred)
+            raw = _emit_phase(bb, phase, [], red, (start, stop))
+            for j, (a, t) in enumerate(raw):
+                slot = b.gep(bb.scratch, [b.add(b.mul(c, i64(len(raw))), i64(j))], source_etype=I64)
+                b.store(b.load(t, typ=a.ty), slot)
+        return bb.finish()
     with for_range(b, bb.lo, bb.hi, "r") as r:
         oidx = delinearize(b, r, outer)
         ex.reduced = {}
@@ -171,6 +183,56 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
         row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
         if row_outs:
             _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx))
+    return bb.finish()
+
+
+CHUNK_MIN = 1 << 16
+MAX_CHUNKS = 1024
+
+
+def is_chunked(k: Kernel) -> bool:
+    """A full reduction over one dim: split into fixed chunks (parallel), partials combined
+    pairwise afterwards. Chunks depend only on the length, so results never depend on threads."""
+    if k.kind != "row" or k.outer or k.reduce_ndim != 1:
+        return False
+    phases = reduction_phases(k)
+    return len(phases) == 1 and not any(n.op.startswith("arg") for n in phases[0])
+
+
+def chunk_size(b: ir.IRBuilder, n: ir.Value) -> ir.Value:
+    """max(CHUNK_MIN, ceil(n / MAX_CHUNKS) rounded up to BLOCK): at most MAX_CHUNKS chunks."""
+    per = b.udiv(b.add(n, i64(MAX_CHUNKS - 1)), i64(MAX_CHUNKS))
+    per = b.mul(b.udiv(b.add(per, i64(BLOCK - 1)), i64(BLOCK)), i64(BLOCK))
+    return b.select(b.icmp_signed("<", per, i64(CHUNK_MIN)), i64(CHUNK_MIN), per)
+
+
+def emit_chunk_finish(bb: BodyBuilder) -> ir.Function:
+    """Combine the chunk partials in scratch (carry-stack pairwise) and store the outputs."""
+    k, b, ex = bb.kernel, bb.b, bb.expr
+    (phase,) = reduction_phases(k)
+    hb = bb.env._hoisted()
+    accs = [Acc(n) for n in phase]
+    blocks = [hb.alloca(a.ty, name="part") for a in accs]
+    stacks = [hb.alloca(a.ty, size=i64(64), name="stack") for a in accs]
+    sp = hb.alloca(I64, name="sp")
+    cnt = hb.alloca(I64, name="carry")
+    b.store(i64(0), sp)
+    with for_range(b, bb.lo, bb.hi, "c") as c:
+        for j, (a, bl) in enumerate(zip(accs, blocks)):
+            slot = b.gep(bb.scratch, [b.add(b.mul(c, i64(len(accs))), i64(j))], source_etype=I64)
+            b.store(b.load(slot, typ=a.ty), bl)
+        _carry(b, accs, blocks, stacks, sp, cnt, c)
+    ex.reduced = {}
+    for a, bl, st in zip(accs, blocks, stacks):
+        b.store(a.identity(), bl)
+        n = b.load(sp, typ=I64)
+        with for_range(b, i64(0), n, "s") as s:
+            ptr = b.gep(st, [b.sub(b.sub(n, s), i64(1))], source_etype=a.ty)
+            b.store(a.combine(b, b.load(ptr, typ=a.ty), b.load(bl, typ=a.ty)), bl)
+        ex.reduced[id(a.node)] = a.finish(b, b.load(bl, typ=a.ty))
+    ex.reset()
+    for o in k.outputs:
+        ex.store(o, [], ex.value(o, []))
     return bb.finish()
 
 
@@ -190,7 +252,8 @@ def _nest(b: ir.IRBuilder, dims: list[ir.Value], body: Callable[[list[ir.Value]]
         _nest(b, dims, body, idx + [j])
 
 
-def _emit_phase(bb: BodyBuilder, phase: list[Node], oidx: list[ir.Value], red: list[ir.Value]) -> None:
+def _emit_phase(bb: BodyBuilder, phase: list[Node], oidx: list[ir.Value], red: list[ir.Value],
+                span: tuple[ir.Value, ir.Value] | None = None) -> list[tuple[Acc, ir.Value]]:
     """One pass over the reduced dims computing every reduction of ``phase`` for this row."""
     b, ex, k = bb.b, bb.expr, bb.kernel
     hb = bb.env._hoisted()
@@ -224,14 +287,15 @@ def _emit_phase(bb: BodyBuilder, phase: list[Node], oidx: list[ir.Value], red: l
     def row(ridx_outer: list[ir.Value]) -> None:
         # blocked pairwise over the innermost reduced dim; running accumulators use `totals`
         b.store(i64(0), sp)
-        nblk = b.udiv(b.add(inner, i64(BLOCK - 1)), i64(BLOCK))
+        start, stop = span if span is not None else (i64(0), inner)
+        nblk = b.udiv(b.add(b.sub(stop, start), i64(BLOCK - 1)), i64(BLOCK))
         with for_range(b, i64(0), nblk, "blk") as blk:
-            for a, bl, t in zip(accs, blocks, totals):
+            for a, bl in zip(accs, blocks):
                 if a.pairwise:
                     b.store(a.identity(), bl)
-            lo = b.mul(blk, i64(BLOCK))
+            lo = b.add(start, b.mul(blk, i64(BLOCK)))
             hi = b.add(lo, i64(BLOCK))
-            hi = b.select(b.icmp_signed("<", hi, inner), hi, inner)
+            hi = b.select(b.icmp_signed("<", hi, stop), hi, stop)
             slots = [bl if a.pairwise else t for a, bl, t in zip(accs, blocks, totals)]
             with for_range(b, lo, hi, "e") as e:
                 point(ridx_outer + [e], e, slots)
@@ -249,6 +313,7 @@ def _emit_phase(bb: BodyBuilder, phase: list[Node], oidx: list[ir.Value], red: l
     _nest(b, red[:-1], row)
     for a, t, bi in zip(accs, totals, bests):
         ex.reduced[id(a.node)] = b.load(bi, typ=I64) if bi is not None else a.finish(b, b.load(t, typ=a.ty))
+    return list(zip(accs, totals))
 
 
 def _carry(b: ir.IRBuilder, accs: list[Acc], blocks: list[ir.Value], stacks: list, sp: ir.Value,

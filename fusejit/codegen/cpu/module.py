@@ -20,7 +20,17 @@ from ...ir import Graph, Node
 from ...passes.fusion import FusionPlan, Kernel
 from . import abi
 from .blas import emit_dot
-from .kernels import BodyBuilder, buffer_nodes, emit_loop_body, emit_row_body, is_flat
+from .kernels import (
+    MAX_CHUNKS,
+    BodyBuilder,
+    buffer_nodes,
+    chunk_size,
+    emit_chunk_finish,
+    emit_loop_body,
+    emit_row_body,
+    is_chunked,
+    is_flat,
+)
 from .loops import product
 from .types import I8, I32, I64, PTR, i64
 
@@ -73,6 +83,8 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     args = entry.args[0]
     threads = max(1, min(int(threads), MAX_THREADS))
+    nacc = max((len(k.reduce_maps) for k in plan.kernels if is_chunked(k)), default=0)
+    scratch = b.alloca(I64, size=i64(max(1, MAX_CHUNKS * nacc)), name="partials")
     for ki, k in enumerate(plan.kernels):
         if k.kind == "dot":
             dot = emit_dot(module, k, layout, f"dot{ki}")
@@ -80,7 +92,14 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
             if len(k.nodes) == 1:
                 continue
         kern, flat = _kernel_fn(module, k, layout, isa, consts, ki)
-        _run(b, module, graph, layout, k, ki, kern, flat, args, threads)
+        _run(b, module, graph, layout, k, ki, kern, flat, args, threads, scratch)
+        if is_chunked(k):
+            fin = emit_chunk_finish(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.finish", True, False))
+            ptrs = [b.load(b.gep(args, [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
+                    for n in buffer_nodes(k, layout)]
+            n = _dim(b, args, layout, k.space[0])
+            nchunks = b.udiv(b.add(n, b.sub(chunk_size(b, n), i64(1))), chunk_size(b, n))
+            _check(b, b.call(fin, [*ptrs, args, i64(0), nchunks, scratch]))
     b.ret(ir.Constant(I32, 0))
     return CpuModule(module, layout, plan, name, threads)
 
@@ -106,17 +125,17 @@ def _kernel_fn(module: ir.Module, k: Kernel, layout: abi.ArgLayout, isa: str, co
         versions[GENERIC] = emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.generic", False, False))
     if flat:
         versions[FLAT] = emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.flat", True, True))
-    fn = ir.Function(module, ir.FunctionType(I32, [PTR, I32, I64, I64]), f"kern{ki}")
+    fn = ir.Function(module, ir.FunctionType(I32, [PTR, I32, I64, I64, PTR]), f"kern{ki}")
     fn.linkage = "internal"
-    args, mode, lo, hi = fn.args
+    args, mode, lo, hi, scratch = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     ptrs = [b.load(b.gep(args, [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
             for n in buffer_nodes(k, layout)]
     for v, f in versions.items():
         if v != CONTIGUOUS:
             with b.if_then(b.icmp_signed("==", mode, ir.Constant(I32, v))):
-                b.ret(b.call(f, [*ptrs, args, lo, hi]))
-    b.ret(b.call(versions[CONTIGUOUS], [*ptrs, args, lo, hi]))
+                b.ret(b.call(f, [*ptrs, args, lo, hi, scratch]))
+    b.ret(b.call(versions[CONTIGUOUS], [*ptrs, args, lo, hi, scratch]))
     return fn, flat
 
 
@@ -129,7 +148,7 @@ def _dim(b: ir.IRBuilder, args: ir.Value, layout: abi.ArgLayout, d: int | str) -
 
 
 def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout, k: Kernel, ki: int,
-         kern: ir.Function, flat: bool, args: ir.Value, threads: int) -> None:
+         kern: ir.Function, flat: bool, args: ir.Value, threads: int, scratch: ir.Value) -> None:
     contig: ir.Value = ir.Constant(ir.IntType(1), 1)
     for n in _reads_inputs(k, graph):
         expect: ir.Value = i64(1)
@@ -148,21 +167,23 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
     else:
         mode = b.select(contig, ir.Constant(I32, CONTIGUOUS), ir.Constant(I32, GENERIC))
         total = rows if k.space else i64(1)
+    if is_chunked(k):
+        total = b.udiv(b.add(work, b.sub(chunk_size(b, work), i64(1))), chunk_size(b, work))
     if threads > 1:
         par = b.and_(b.icmp_signed(">=", work, i64(PARALLEL_MIN)), b.icmp_signed(">", total, i64(1)))
         with b.if_else(par) as (then, other):
             with then:
                 align = b.select(b.icmp_signed("==", mode, ir.Constant(I32, FLAT)), i64(FLAT_ALIGN), i64(1))
-                rc_par = _parallel(b, module, kern, ki, args, mode, total, align, threads)
+                rc_par = _parallel(b, module, kern, ki, args, mode, total, align, threads, scratch)
                 par_end = b.block
             with other:
-                rc_one = b.call(kern, [args, mode, i64(0), total])
+                rc_one = b.call(kern, [args, mode, i64(0), total, scratch])
                 one_end = b.block
         rc = b.phi(I32)
         rc.add_incoming(rc_par, par_end)
         rc.add_incoming(rc_one, one_end)
     else:
-        rc = b.call(kern, [args, mode, i64(0), total])
+        rc = b.call(kern, [args, mode, i64(0), total, scratch])
     _check(b, rc)
 
 
@@ -176,7 +197,7 @@ def _gomp(module: ir.Module) -> tuple[ir.Function, ir.Function, ir.Function]:
 
 
 def _parallel(b: ir.IRBuilder, module: ir.Module, kern: ir.Function, ki: int, args: ir.Value,
-              mode: ir.Value, total: ir.Value, align: ir.Value, threads: int) -> ir.Value:
+              mode: ir.Value, total: ir.Value, align: ir.Value, threads: int, scratch: ir.Value) -> ir.Value:
     """Split ``[0, total)`` into aligned chunks, one per thread; OR of the threads' codes."""
     par, tid_fn, num_fn = _gomp(module)
     tramp = module.globals.get(f"par{ki}")
@@ -199,23 +220,24 @@ def _parallel(b: ir.IRBuilder, module: ir.Module, kern: ir.Function, ki: int, ar
         lo = tb.select(tb.icmp_signed("<", lo, t_total), lo, t_total)
         hi = tb.add(lo, chunk)
         hi = tb.select(tb.icmp_signed("<", hi, t_total), hi, t_total)
-        rc = tb.call(kern, [t_args, t_mode, lo, hi])
-        tb.store(tb.sext(rc, I64), tb.gep(data, [tb.add(tid, i64(4))], source_etype=I64))
+        rc = tb.call(kern, [t_args, t_mode, lo, hi, tb.inttoptr(field(4), PTR)])
+        tb.store(tb.sext(rc, I64), tb.gep(data, [tb.add(tid, i64(5))], source_etype=I64))
         tb.ret_void()
     fn = b.function
     hb = ir.IRBuilder(fn.entry_basic_block)
     hb.position_at_start(fn.entry_basic_block)
-    data = hb.alloca(I64, size=i64(4 + threads), name="par")
-    slot = [b.gep(data, [i64(i)], source_etype=I64) for i in range(4 + threads)]
+    data = hb.alloca(I64, size=i64(5 + threads), name="par")
+    slot = [b.gep(data, [i64(i)], source_etype=I64) for i in range(5 + threads)]
     b.store(b.ptrtoint(args, I64), slot[0])
     b.store(b.zext(mode, I64), slot[1])
     b.store(total, slot[2])
     b.store(align, slot[3])
-    for s in slot[4:]:
+    b.store(b.ptrtoint(scratch, I64), slot[4])
+    for s in slot[5:]:
         b.store(i64(0), s)
     b.call(par, [tramp, data, ir.Constant(I32, threads), ir.Constant(I32, 0)])
     rc: ir.Value = i64(0)
-    for s in reversed(slot[4:]):
+    for s in reversed(slot[5:]):
         v = b.load(s, typ=I64)
         rc = b.select(b.icmp_signed("!=", v, i64(0)), v, rc)
     return b.trunc(rc, I32)

@@ -37,7 +37,7 @@ def emit_pyentry(module: ir.Module, graph: Graph, layout: abi.ArgLayout, entry: 
 
     objs = [b.inttoptr(b.load(slot(i), typ=I64), PTR) for i in range(len(graph.inputs))]
     outs = [b.inttoptr(b.load(slot(len(graph.inputs) + i), typ=I64), PTR) for i in range(len(layout.output_nodes))]
-    for i, (node, obj) in enumerate(zip(graph.inputs, objs)):
+    for node, obj in zip(graph.inputs, objs):
         ok_cond = b.and_(ok_cond, b.icmp_signed("==", field(obj, OFF_ND, I32), ir.Constant(I32, node.ndim)))
     # only read dims/strides once every ndim is known to match
     check = b.append_basic_block("check")
