@@ -109,15 +109,16 @@ def facts_table(record: dict[str, Any]) -> list[str]:
     return table(head, rows, 2)
 
 
-def dispatch_table(record: dict[str, Any]) -> list[str]:
+def per_variant_table(record: dict[str, Any], section: str, field: str) -> list[str]:
+    """One row per case of ``section``, one column per variant, showing ``field`` as a time."""
     variants = record["variants"]
-    rows = [[case["workload"], fmt_size(case)] + [cell_time(case["variants"][v["key"]]) for v in variants]
-            for case in record["dispatch"]]
+    rows = [[case["workload"], fmt_size(case)] + [cell_time(case["variants"][v["key"]], field) for v in variants]
+            for case in record[section]]
     return table(["workload", "size"] + [v["label"] for v in variants], rows, 2)
 
 
-def cell_time(rec: dict[str, Any]) -> str:
-    return fmt_time(rec["median_s"]) if rec["status"] == "ok" else CELL_STATUS[rec["status"]]
+def cell_time(rec: dict[str, Any], field: str) -> str:
+    return fmt_time(rec[field]) if rec["status"] == "ok" else CELL_STATUS[rec["status"]]
 
 
 def notes(record: dict[str, Any]) -> list[str]:
@@ -167,7 +168,10 @@ def render_markdown(record: dict[str, Any]) -> str:
         "fusejit's (above 1 = fusejit is faster).",
         "", *main_table(record),
         "", "## fusejit per workload", "", *facts_table(record),
-        "", "## Dispatch: median time of one call on tiny inputs", "", *dispatch_table(record),
+        "", "## Dispatch: median time of one call on tiny inputs", "",
+        *per_variant_table(record, "dispatch", "median_s"),
+        "", "## First call in this process (trace + compile + run; earlier sizes may have warmed caches)", "",
+        *per_variant_table(record, "results", "first_call_s"),
     ]
     extra = notes(record)
     if extra:
