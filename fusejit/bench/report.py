@@ -124,6 +124,11 @@ def cell_time(rec: dict[str, Any], field: str) -> str:
 def notes(record: dict[str, Any]) -> list[str]:
     labels = {v["key"]: v["label"] for v in record["variants"]}
     lines = [f"- {labels[v['key']]}: not measured — {v['missing']}" for v in record["variants"] if v["missing"]]
+    m = record["machine"]
+    load = max((m.get("load_average") or [0])[0], (m.get("load_average_end") or [0])[0])
+    if m.get("usable_cores") and load > m["usable_cores"]:
+        lines.append(f"- the machine was busy (load average up to {load:.1f} on {m['usable_cores']} cores): "
+                     "absolute times are inflated and noisy; ratios between interleaved variants hold up better")
     unsupported: set[tuple[str, str]] = set()
     for section in ("results", "dispatch"):
         for case in record[section]:
