@@ -174,16 +174,56 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
     with for_range(b, bb.lo, bb.hi, "r") as r:
         oidx = delinearize(b, r, outer)
         ex.reduced = {}
-        for phase in phases:
-            _emit_phase(bb, phase, oidx, red)
+        stash = _stash_plan(k, phases)
+        for pi, phase in enumerate(phases):
+            _emit_phase(bb, phase, oidx, red, stash={e: o for e, (o, p) in stash.items() if p == pi})
         ex.reset()
         for o in k.outputs:
             if k.maps[id(o)] != full or not red:
                 ex.store(o, oidx, ex.value(o, oidx))
         row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
         if row_outs:
-            _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx))
+            _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
     return bb.finish()
+
+
+def _reachable(root: Node, members: set[int]) -> set[int]:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen or id(n) not in members:
+            continue
+        seen.add(id(n))
+        stack.extend(n.args)
+    return seen
+
+
+def _stash_plan(k: Kernel, phases: list[list[Node]]) -> dict[int, tuple[Node, int]]:
+    """Expensive row values (exp in softmax) a reduction pass computes and a row output needs
+    again: the pass also writes them into that output's buffer, the output pass reloads them
+    instead of recomputing. id(value) -> (output whose buffer holds it, pass index)."""
+    from ..vecmath import MATH_OPS
+
+    full = tuple(range(len(k.space)))
+    if not k.reduce_maps or any(m != full for m in k.reduce_maps.values()):
+        return {}
+    members = {id(n) for n in k.nodes}
+    outs = [o for o in k.outputs if k.maps[id(o)] == full]
+    in_out = {o: _reachable(o, members) for o in outs}
+    plan: dict[int, tuple[Node, int]] = {}
+    used: set[int] = set()
+    for n in k.nodes:
+        if n.op not in MATH_OPS or k.maps.get(id(n)) != full:
+            continue
+        last = max((pi for pi, ph in enumerate(phases) if any(id(n) in _reachable(r.args[0], members) for r in ph)),
+                   default=None)
+        target = next((o for o in outs if o is not n and id(o) not in used and o.dtype == n.dtype
+                       and id(n) in in_out[o]), None)
+        if last is not None and target is not None:
+            plan[id(n)] = (target, last)
+            used.add(id(target))
+    return plan
 
 
 CHUNK_MIN = 1 << 16
@@ -236,8 +276,11 @@ def emit_chunk_finish(bb: BodyBuilder) -> ir.Function:
     return bb.finish()
 
 
-def _store_all(ex: Expr, outs: list[Node], idx: list[ir.Value]) -> None:
+def _store_all(ex: Expr, outs: list[Node], idx: list[ir.Value],
+               stash: dict[int, tuple[Node, int]] | None = None) -> None:
     ex.reset()
+    for e, (o, _) in (stash or {}).items():
+        ex.memo[(e, tuple(id(i) for i in idx))] = ex.load(o, idx)
     for o in outs:
         ex.store(o, idx, ex.value(o, idx))
 
@@ -253,7 +296,8 @@ def _nest(b: ir.IRBuilder, dims: list[ir.Value], body: Callable[[list[ir.Value]]
 
 
 def _emit_phase(bb: BodyBuilder, phase: list[Node], oidx: list[ir.Value], red: list[ir.Value],
-                span: tuple[ir.Value, ir.Value] | None = None) -> list[tuple[Acc, ir.Value]]:
+                span: tuple[ir.Value, ir.Value] | None = None,
+                stash: dict[int, Node] | None = None) -> list[tuple[Acc, ir.Value]]:
     """One pass over the reduced dims computing every reduction of ``phase`` for this row."""
     b, ex, k = bb.b, bb.expr, bb.kernel
     hb = bb.env._hoisted()
@@ -283,6 +327,10 @@ def _emit_phase(bb: BodyBuilder, phase: list[Node], oidx: list[ir.Value], red: l
                 b.store(b.select(better, flat_j, b.load(bi, typ=I64)), bi)
             else:
                 b.store(a.combine(b, cur, x, in_block=a.pairwise), slot)
+        for e, o in (stash or {}).items():
+            v = ex.memo.get((e, tuple(id(i) for i in space_idx)))
+            if v is not None:
+                ex.store(o, space_idx, v)
 
     def row(ridx_outer: list[ir.Value]) -> None:
         # blocked pairwise over the innermost reduced dim; running accumulators use `totals`
