@@ -8,6 +8,7 @@ model can serve several threads.
 from __future__ import annotations
 
 import ctypes
+import operator
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,31 @@ from typing import Any
 import numpy as np
 
 from .signature import Signature
+
+
+def _data_pointer_reader() -> Any:
+    """The fastest way to get an ndarray's data address: read ``PyArrayObject.data`` (offset 16,
+    NumPy's stable ABI) after checking it on a probe array; ``__array_interface__`` otherwise."""
+    probe = np.arange(3.0)
+    try:
+        if ctypes.c_void_p.from_address(id(probe) + 16).value == probe.__array_interface__["data"][0]:
+            return lambda a: ctypes.c_void_p.from_address(id(a) + 16).value
+    except (ValueError, OverflowError):  # pragma: no cover - a Python without id() == address
+        pass
+    return lambda a: a.__array_interface__["data"][0]  # pragma: no cover
+
+
+_data = _data_pointer_reader()
+
+
+def _getter(indices: list[int]) -> Any:
+    """``values -> tuple(values[i] for i in indices)``, as fast as Python allows."""
+    if not indices:
+        return lambda values: ()
+    if len(indices) == 1:
+        one = operator.itemgetter(indices[0])
+        return lambda values: (one(values),)
+    return operator.itemgetter(*indices)
 
 
 class AotCallError(ValueError):
@@ -28,16 +54,25 @@ class AotModel:
         self.signature = sig
         self.path = directory / f"lib{sig.name}.so"
         self._lib = ctypes.CDLL(str(self.path))
-        self._run = getattr(self._lib, f"{sig.name}_run_buffers")
-        self._run.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_void_p)]
-        self._run.restype = ctypes.c_int
         self._message = getattr(self._lib, f"{sig.name}_status_message")
         self._message.argtypes = [ctypes.c_int]
         self._message.restype = ctypes.c_char_p
         self._shape = getattr(self._lib, f"{sig.name}_output_shape")
         self._shape.argtypes = [ctypes.c_int64] * len(sig.dims) + [ctypes.c_int, ctypes.POINTER(ctypes.c_int64)]
         self._shape.restype = ctypes.c_int
+        self._run_typed = getattr(self._lib, f"{sig.name}_run")  # pointers pass as ints: no arrays to build
+        self._run_typed.argtypes = [ctypes.c_int64] * len(sig.dims) + [ctypes.c_void_p] * (
+            len(sig.inputs) + len(sig.outputs))
+        self._run_typed.restype = ctypes.c_int
         self._dtypes = [np.dtype(t.numpy_dtype) for t in (*sig.inputs, *sig.outputs)]
+        # Shapes as getters over [*dims, *static sizes]: one C-level call builds each shape tuple.
+        statics = sorted({d for t in (*sig.inputs, *sig.outputs) for d in t.shape if isinstance(d, int)})
+        self._statics = statics
+        slot = {**{d: i for i, d in enumerate(sig.dims)}, **{v: len(sig.dims) + i for i, v in enumerate(statics)}}
+        self._in_shapes = [_getter([slot[d] for d in t.shape]) for t in sig.inputs]
+        self._out_shapes = [_getter([slot[d] for d in t.shape]) for t in sig.outputs]
+        self._dim_src = [next((i, j) for i, t in enumerate(sig.inputs) for j, d in enumerate(t.shape) if d == s)
+                         for s in sig.dims]
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{t.name}: {t.dtype}{t.shape_text()}" for t in self.signature.inputs)
@@ -69,13 +104,18 @@ class AotModel:
         arrays = []
         for t, a, dt in zip(sig.inputs, args, self._dtypes):
             arr = np.asarray(a)
-            if not (np.can_cast(arr.dtype, dt, "safe") or arr.dtype.kind == dt.kind == "f"):
+            if arr.dtype != dt and not (np.can_cast(arr.dtype, dt, "safe") or arr.dtype.kind == dt.kind == "f"):
                 raise AotCallError(f"{sig.name}: argument {t.name!r} must be {dt}, got {arr.dtype}")
             arrays.append(np.ascontiguousarray(arr, dtype=dt))
-        dims = self.bind_dims(arrays)
-        outs = [np.empty(self.output_shape(dims, i), dt) for i, dt in enumerate(self._dtypes[len(arrays):])]
-        buffers = (ctypes.c_void_p * max(len(arrays) + len(outs), 1))(*[a.ctypes.data for a in (*arrays, *outs)])
-        self._check(self._run((ctypes.c_int64 * max(len(dims), 1))(*dims), buffers))
+        try:
+            sizes = [arrays[i].shape[j] for i, j in self._dim_src] + self._statics
+            ok = all(a.shape == get(sizes) for a, get in zip(arrays, self._in_shapes))
+        except IndexError:  # an argument with fewer dims than its symbol's position
+            ok = False
+        if not ok:
+            sizes = self.bind_dims(arrays) + self._statics  # raises the precise error
+        outs = [np.empty(get(sizes), dt) for get, dt in zip(self._out_shapes, self._dtypes[len(arrays):])]
+        self._check(self._run_typed(*sizes[: len(sig.dims)], *map(_data, arrays), *map(_data, outs)))
         return outs[0] if len(outs) == 1 else outs
 
     def _check(self, status: int) -> None:

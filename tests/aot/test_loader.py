@@ -44,6 +44,8 @@ def test_argument_errors(built: Path) -> None:
         model(np.zeros((2, 4), np.float32))
     with pytest.raises(AotCallError, match=r"argument 'x' must have shape \[N, 3\]"):
         model(np.zeros(3, np.float32))
+    with pytest.raises(AotCallError, match=r"argument 'x' must have shape \[N, 3\], got \(\)"):
+        model(np.float32(1))
     with pytest.raises(AotCallError, match="argument 'x' must be float32, got int64"):
         model(np.zeros((2, 3), np.int64))
 
