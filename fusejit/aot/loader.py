@@ -106,7 +106,7 @@ class AotModel:
             arr = np.asarray(a)
             if arr.dtype != dt and not (np.can_cast(arr.dtype, dt, "safe") or arr.dtype.kind == dt.kind == "f"):
                 raise AotCallError(f"{sig.name}: argument {t.name!r} must be {dt}, got {arr.dtype}")
-            arrays.append(np.ascontiguousarray(arr, dtype=dt))
+            arrays.append(np.asarray(arr, dtype=dt, order="C"))  # (ascontiguousarray would make 0-d 1-d)
         try:
             sizes = [arrays[i].shape[j] for i, j in self._dim_src] + self._statics
             ok = all(a.shape == get(sizes) for a, get in zip(arrays, self._in_shapes))

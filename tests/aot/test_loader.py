@@ -14,6 +14,7 @@ import pytest
 
 import fusejit.aot
 from fusejit.aot import AotCallError
+from fusejit.ir import Graph, Node, TensorType, make
 
 from .graphs import classifier_graph, demo_graph, odd_outputs_graph
 
@@ -44,7 +45,7 @@ def test_argument_errors(built: Path) -> None:
         model(np.zeros((2, 4), np.float32))
     with pytest.raises(AotCallError, match=r"argument 'x' must have shape \[N, 3\]"):
         model(np.zeros(3, np.float32))
-    with pytest.raises(AotCallError, match=r"argument 'x' must have shape \[N, 3\], got \(\)"):
+    with pytest.raises(AotCallError, match=r"argument 'x' must have shape \[N, 3\], got \(\)$"):
         model(np.float32(1))
     with pytest.raises(AotCallError, match="argument 'x' must be float32, got int64"):
         model(np.zeros((2, 3), np.int64))
@@ -73,6 +74,15 @@ def test_classifier_equals_the_jitted_function(tmp_path: Path) -> None:
     want_probs, want_labels = g.evaluate(x)
     np.testing.assert_allclose(probs, want_probs, rtol=2e-6, atol=1e-7)
     np.testing.assert_array_equal(labels, want_labels)
+
+
+def test_scalar_input_and_output(tmp_path: Path) -> None:
+    x = Node("input", (), {}, TensorType(np.dtype(np.float64), ()), name="x")
+    g = Graph([x], [make("mul", x, x)], "sq")
+    model = fusejit.aot.load(fusejit.aot.compile(g, tmp_path, "sq"))
+    out = model(np.float64(3.0))
+    assert out.shape == () and out == 9.0
+    assert model(2) == 4.0
 
 
 def test_concurrent_calls(built: Path) -> None:
