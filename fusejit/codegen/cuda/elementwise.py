@@ -3,7 +3,8 @@
 ```
 lin = cuda.grid(1)
 while lin < total:           # one full wave of blocks strides over the iteration space
-    i0, i1 = unravel(lin)    # omitted in the flat form: same-shape operands, contiguous views
+    i0, i1 = unravel(lin)    # omitted in the flat form: every array read at the output's own
+                             # index, passed as a contiguous 1-D view
     o0[i0, i1] = <expression tree at (i0, i1)>
     lin += cuda.gridsize(1)
 ```
@@ -19,22 +20,19 @@ from .launch import stream_launch
 from .source import Entry, KernelSource, function, size_of
 
 
-def is_flat(nodes: Sequence[Node], outputs: Sequence[Node]) -> bool:
-    """Flat indexing is exact when no node moves data: every node and every operand it loads from
-    outside the group has the output's shape (scalar constants are inlined)."""
-    shape = outputs[0].shape
-    ids = {id(n) for n in nodes}
-    for n in nodes:
-        if n.shape != shape or n.op in ("broadcast", "transpose", "reshape", "slice", "concat", "update_slice"):
-            return False
-        for a in n.args:
-            if id(a) not in ids and a.shape != shape and not (a.op == "constant" and a.attrs["value"].size == 1) \
-                    and a.op != "numel":
-                return False
-    return all(o.shape == shape for o in outputs)
+def loop_kernel(name: str, nodes: Sequence[Node], outputs: list[Node]) -> KernelSource:
+    """The indexed kernel; when it reads every array at the output's own index (no layout op moves
+    data) and has more than one dim, the flat form instead, with the indexed one as fallback."""
+    nd, indices = _loop(name + "_nd", nodes, outputs, flat=False)
+    names = tuple(f"i{k}" for k in range(len(outputs[0].shape)))
+    if len(names) < 2 or any(ix != names for ix in indices) or any(o.shape != outputs[0].shape for o in outputs):
+        return _loop(name, nodes, outputs, flat=False)[0]
+    flat = _loop(name, nodes, outputs, flat=True)[0]
+    flat.fallback = nd
+    return flat
 
 
-def loop_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], flat: bool) -> KernelSource:
+def _loop(name: str, nodes: Sequence[Node], outputs: list[Node], flat: bool) -> tuple[KernelSource, set]:
     shape = outputs[0].shape
     em = Emitter(nodes, flat=flat)
     top = Block()
@@ -56,4 +54,4 @@ def loop_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], flat: boo
         return stream_launch(size_of(shape, b), p)
 
     return KernelSource(name, "loop", src, [Entry(name, params, launch, em.loads)], outputs, em.loads, em.symbols,
-                        flat=flat)
+                        flat=flat), em.load_indices

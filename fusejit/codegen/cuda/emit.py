@@ -115,6 +115,7 @@ class Emitter:
         self._load_names: dict[int, str] = {}
         self.symbols: list[str] = []
         self.special: dict[int, Special] = {}  # values the skeleton provides (reductions, dot)
+        self.load_indices: set[tuple[str, ...]] = set()  # every index an array is read at
         self._n = 0
 
     # ---- names -------------------------------------------------------------------------
@@ -189,6 +190,7 @@ class Emitter:
             return hit
         needed = frozenset().union(*(i.vars for i in idx)) if idx else frozenset()
         if node.op in ("input", "constant") or id(node) not in self.in_group:
+            self.load_indices.add(tuple(i.code for i in idx))
             where = ", ".join(i.code for i in idx) if idx else "0"
             return self._assign(f"{self.array(node)}[{where}]", needed, (), block, key)
         if node.op in LAYOUT:

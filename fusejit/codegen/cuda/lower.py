@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...ir import Graph
 from ...passes.fusion import FusionPlan, Kernel, plan_fusion
 from . import launch as L
-from .elementwise import is_flat, loop_kernel
+from .elementwise import loop_kernel
 from .emit import acc_dtype
 from .gemm import gemm_kernel
 from .ops import CudaLoweringError
@@ -23,11 +23,7 @@ from .source import KernelSource
 def lower_kernel(k: Kernel, index: int, props: L.DeviceProps) -> KernelSource:
     name = f"k{index}_{k.kind}"
     if k.kind == "loop":
-        flat = is_flat(k.nodes, k.outputs)
-        ks = loop_kernel(name, k.nodes, k.outputs, flat)
-        if flat:  # strided device arrays fall back to the indexed form
-            ks.fallback = loop_kernel(name + "_nd", k.nodes, k.outputs, flat=False)
-        return ks
+        return loop_kernel(name, k.nodes, k.outputs)
     if k.kind == "row":
         if not k.outer and len(reductions_of(k.nodes)) == 1 and all(o.ndim == 0 for o in k.outputs):
             return tree_kernel(f"k{index}_tree", k.nodes, k.outputs, props.warp_size)
