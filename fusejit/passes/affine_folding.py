@@ -9,14 +9,16 @@ constant weights fold into the weights and one bias.
 So a batch norm after a dense layer, ``(dot(x, W) + c - mean) / sqrt(var + eps) * gamma + beta``
 (with ``sqrt(var + eps)`` already constant-folded), becomes ``dot(x, W') + b'``.
 
-``W`` is a constant; ``s``, ``b``, ``c`` are constants (or broadcast constants) that vary only
-along the last (column) axis; each folded dot and add has no other reader. The new constants are
-computed in float64 and rounded once to the weights' dtype.
+``W`` is a constant (or a broadcast one: batched matmuls broadcast 2-D weights); ``s``, ``b``,
+``c`` are constants (or broadcast constants) that vary only along the last (column) axis; each
+folded dot and add has no other reader. The new constants are computed in float64 and rounded
+once to the weights' dtype.
 
 NOT exact: ``dot(x, W*s)`` rounds differently from ``dot(x, W)*s`` (typically within a few ulp
-of the result's scale). So it is not in the default pipeline, which promises bit-identical
-results; ``optimize(..., fold_affine=True)`` (what freezing for AOT uses) or ``fast_math=True``
-turns it on.
+of the result's scale), and where ``W*s`` over- or underflows it differs outright. So it is not
+in the default pipeline, which promises bit-identical results: ``optimize(..., fold_affine=True)``
+turns it on (``fusejit.freeze`` does, as Grappler folds batch norms when freezing for
+deployment), and so does ``fast_math=True``.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ def _column(node: Node, out: Node) -> np.ndarray | None:
     return np.broadcast_to(arr.reshape(-1).astype(np.float64), (n,))
 
 
-def _affine(node: Node, ctx: Context) -> tuple[Node, np.ndarray, np.ndarray | None] | None:
-    """``node`` as ``dot(x, W) [+ b]`` with constant ``W``, each part read only here: (x, W, b)."""
+def _affine(node: Node, ctx: Context) -> tuple[Node, Node, np.ndarray, np.ndarray | None] | None:
+    """``node`` as ``dot(x, W) [+ b]`` with a constant (or broadcast constant) ``W``, each part read
+    only here: (x, W, W's constant, b)."""
     bias = None
     if node.op == "add" and ctx.uses(node) <= 1:
         for d, other in (node.args, node.args[::-1]):
@@ -55,8 +58,13 @@ def _affine(node: Node, ctx: Context) -> tuple[Node, np.ndarray, np.ndarray | No
                 break
     if node.op != "dot" or ctx.uses(node) > 1 or node.dtype.kind != "f":
         return None
-    w = const_array(node.args[1])
-    return None if w is None else (node.args[0], w.astype(np.float64), bias)
+    w = node.args[1]
+    while w.op == "broadcast":  # a batched matmul broadcasts 2-D weights over the batch
+        w = w.args[0]
+    value = const_array(w)
+    if value is None or value.shape[-1:] != node.shape[-1:]:
+        return None
+    return node.args[0], node.args[1], value.astype(np.float64), bias
 
 
 def fold_affine(node: Node, ctx: Context) -> Node | None:
@@ -67,7 +75,7 @@ def fold_affine(node: Node, ctx: Context) -> Node | None:
         form, c = _affine(a, ctx), _column(c_node, node)
         if form is None or c is None:
             continue
-        x, w, b = form
+        x, w_node, w, b = form
         if node.op == "add" and b is None:
             return None  # already dot(x, W) + b
         zero = np.zeros_like(c)
@@ -78,7 +86,10 @@ def fold_affine(node: Node, ctx: Context) -> Node | None:
             w, b = w / c, b / c
         else:
             b = b + c if node.op == "add" else b - c
-        out = make("dot", x, constant(w.astype(node.dtype), node.dtype))
+        weights = constant(w.astype(node.dtype), node.dtype)
+        if weights.shape != w_node.shape:
+            weights = make("broadcast", weights, shape=list(w_node.shape))
+        out = make("dot", x, weights)
         if node.op in ("mul", "div") and not np.any(b):
             return out
         bias = make("broadcast", constant(b.astype(node.dtype), node.dtype), shape=list(node.shape))

@@ -79,3 +79,20 @@ def test_batch_norm_after_a_dense_layer_becomes_one_dot_and_one_add() -> None:
     args = [a.clip(-10, 10) for a in sample_args(graph, 0, symbol_size=16)]
     args[0][~np.isfinite(args[0])] = 1.0
     np.testing.assert_allclose(folded.evaluate(*args)[0], graph.evaluate(*args)[0], rtol=2e-5, atol=2e-5)
+
+
+def test_batched_matmul_with_broadcast_weights() -> None:
+    check(affine_folding, """func @f(%x: f32[B,5,2]) -> (f32[B,5,2]) {
+      %0 = constant {value=[[1.0, 2.0], [3.0, 4.0]]} : f32[2,2]
+      %1 = broadcast(%0) {shape=[B, 2, 2]} : f32[B,2,2]
+      %2 = dot(%x, %1) : f32[B,5,2]
+      %3 = constant {value=[2.0, 0.5]} : f32[2]
+      %4 = broadcast(%3) {shape=[B, 5, 2]} : f32[B,5,2]
+      %5 = mul(%2, %4) : f32[B,5,2]
+      return %5
+    }""", """func @f(%x: f32[B,5,2]) -> (f32[B,5,2]) {
+      %0 = constant {value=[[2.0, 1.0], [6.0, 2.0]]} : f32[2,2]
+      %1 = broadcast(%0) {shape=[B, 2, 2]} : f32[B,2,2]
+      %2 = dot(%x, %1) : f32[B,5,2]
+      return %2
+    }""", exact=False)
