@@ -2,17 +2,20 @@
 
 Like XLA's ``--xla_dump_to``: ``FUSEJIT_DUMP=DIR`` (or ``optimize(dump_dir=DIR)``) writes
 ``00_input.txt``, ``01_constant_folding.txt``, ... (each parseable by ``fusejit.ir.parse``),
-then ``final.txt``, ``final.dot`` and ``stats.txt``.
+then ``final.txt``, ``final.dot`` and ``stats.txt``. Each run first removes these files from an
+earlier run (only these), so the directory always shows one consistent optimization.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 from ..ir import Graph, print_graph
 from ..ir.printer import format_attr, input_names
 
 _MAX_CONSTANT_LABEL = 4  # constants with more elements show only their type
+_OWN_FILE = re.compile(r"(\d{2,}_[a-z_]+\.txt|final\.txt|final\.dot|stats\.txt)\Z")
 
 
 class Dumper:
@@ -22,6 +25,9 @@ class Dumper:
         self.directory = os.fspath(directory)
         os.makedirs(self.directory, exist_ok=True)
         self.count = 0
+        for name in os.listdir(self.directory):  # a longer earlier dump would leave stale files
+            if _OWN_FILE.match(name):
+                os.remove(os.path.join(self.directory, name))
 
     def write(self, name: str, graph: Graph) -> str:
         path = os.path.join(self.directory, f"{self.count:02d}_{name}.txt")

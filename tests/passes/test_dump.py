@@ -41,3 +41,10 @@ def test_dumper_numbers_files_in_order(tmp_path) -> None:  # noqa: ANN001
     paths = [dumper.write(name, ir(SRC)) for name in ("input", "cse", "cse")]
     assert [p.rsplit("/", 1)[1] for p in paths] == ["00_input.txt", "01_cse.txt", "02_cse.txt"]
     assert open(paths[2]).read() == normalized(SRC)
+
+
+def test_a_new_dump_removes_only_the_files_of_an_earlier_one(tmp_path) -> None:  # noqa: ANN001
+    for name in ("17_cse.txt", "final.dot", "stats.txt", "notes.txt", "17_cse.txt.bak"):
+        (tmp_path / name).write_text("old")
+    Dumper(tmp_path).write("input", ir(SRC))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00_input.txt", "17_cse.txt.bak", "notes.txt"]
