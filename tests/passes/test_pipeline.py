@@ -145,6 +145,7 @@ INT_BINARY = ["add", "sub", "mul", "max", "min", "and", "or", "xor", "pow"]
 FLOAT_SPLATS = [0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -4.0, 3.0, np.nan, np.inf, -np.inf]
 INT_SPLATS = [0, 1, -1, 2, 3]
 COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
+BROADCASTS = {(3,): [["N", 3], [1, 3]], (): [["N", 3], [1], [3]], (1, 3): [["N", 3], [2, 3]]}
 RESHAPES = {("N", 3): [("N", 1, 3), ("N", 3, 1), (1, "N", 3)], (3,): [(1, 3), (3, 1)]}
 
 
@@ -219,8 +220,8 @@ def random_graphs(draw: st.DrawFn) -> Graph:
         elif kind == "double":
             op = draw(st.sampled_from(["neg", "abs"] if is_float else ["neg", "not"]))
             new = make(op, make(op, a))
-        elif kind == "broadcast" and a.shape in ((3,), (), (1, 3)):
-            new = make("broadcast", a, shape=draw(st.sampled_from([["N", 3], [3]] if a.shape else [["N", 3], [1]])))
+        elif kind == "broadcast" and a.shape in BROADCASTS:
+            new = make("broadcast", a, shape=draw(st.sampled_from(BROADCASTS[a.shape])))
         else:
             continue
         pool.append(new)
