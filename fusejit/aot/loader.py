@@ -10,6 +10,8 @@ from __future__ import annotations
 import ctypes
 import operator
 import os
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,28 @@ def _getter(indices: list[int]) -> Any:
     return operator.itemgetter(*indices)
 
 
+_loaded: dict[str, tuple[int, int, int]] = {}  # path -> (inode, mtime, size) of the library dlopen'ed there
+_loaded_lock = threading.Lock()
+
+
+def _dlopen(path: Path) -> ctypes.CDLL:
+    """``ctypes.CDLL(path)``, except that a library rebuilt at a path already loaded in this process
+    is really loaded: dlopen would return the old one (it matches by name), so the new file is
+    opened through a private copy, unlinked at once (the mapping stays)."""
+    st = path.stat()
+    key, name = (st.st_ino, st.st_mtime_ns, st.st_size), str(path.resolve())
+    with _loaded_lock:
+        if _loaded.setdefault(name, key) == key:
+            return ctypes.CDLL(name)
+    fd, copy = tempfile.mkstemp(suffix=".so", prefix=path.stem + "-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(path.read_bytes())
+        return ctypes.CDLL(copy)
+    finally:
+        os.unlink(copy)
+
+
 class AotCallError(ValueError):
     """Arguments that do not fit the compiled signature, or a failed call (the message says which)."""
 
@@ -53,7 +77,7 @@ class AotModel:
     def __init__(self, directory: Path, sig: Signature) -> None:
         self.signature = sig
         self.path = directory / f"lib{sig.name}.so"
-        self._lib = ctypes.CDLL(str(self.path))
+        self._lib = _dlopen(self.path)
         self._message = getattr(self._lib, f"{sig.name}_status_message")
         self._message.argtypes = [ctypes.c_int]
         self._message.restype = ctypes.c_char_p

@@ -85,6 +85,15 @@ def test_scalar_input_and_output(tmp_path: Path) -> None:
     assert model(2) == 4.0
 
 
+def test_rebuilt_library_at_the_same_path_is_reloaded(tmp_path: Path) -> None:
+    x = Node("input", (), {}, TensorType(np.dtype(np.float64), ("N",)), name="x")
+    first = fusejit.aot.load(fusejit.aot.compile(Graph([x], [make("neg", x)], "f"), tmp_path, "f"))
+    second = fusejit.aot.load(fusejit.aot.compile(Graph([x], [make("abs", x)], "f"), tmp_path, "f"))
+    v = np.array([-2.0, 3.0])
+    np.testing.assert_array_equal(first(v), [2.0, -3.0])  # the old library keeps working
+    np.testing.assert_array_equal(second(v), [2.0, 3.0])
+
+
 def test_concurrent_calls(built: Path) -> None:
     model = fusejit.aot.load(built)
     xs = [np.random.default_rng(i).standard_normal((1000 + i, 3)).astype(np.float32) for i in range(16)]
