@@ -16,7 +16,6 @@ import ctypes
 import numpy as np
 
 from ..codegen.cpu import abi
-from ..codegen.cpu.module import CpuModule
 from ..codegen.cpu.pyentry import ERR_ARGS
 from ..ir import Graph, Node, bind_symbols
 from ..ir.evaluator import bind_attrs
@@ -30,18 +29,18 @@ _CFUNC = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 class CpuExecutable:
     """A compiled program; see :class:`fusejit.runtime.executable.Executable`."""
 
-    def __init__(self, graph: Graph, plan: FusionPlan, cpumod: CpuModule, address: int,
-                 llvm_ir: str, asm_fn, fuse: bool, compile_ms: float, from_cache: bool) -> None:
+    def __init__(self, graph: Graph, plan: FusionPlan, layout: abi.ArgLayout, threads: int, address: int,
+                 llvm_ir_fn, asm_fn, fuse: bool, compile_ms: float, from_cache: bool) -> None:
         self.graph = graph
         self.plan = plan
         self.fuse = fuse
-        self.threads = cpumod.threads
+        self.threads = threads
         self.compile_ms = compile_ms
         self.from_cache = from_cache
-        self._llvm_ir = llvm_ir
+        self._llvm_ir_fn = llvm_ir_fn
         self._asm_fn = asm_fn
         self._asm: str | None = None
-        self._layout = layout = cpumod.layout
+        self._layout = layout
         self._fn = _CFUNC(address)
         self._table = ctypes.c_int64 * layout.nwords
         self._nin = len(graph.inputs)
@@ -125,7 +124,8 @@ class CpuExecutable:
 
     @property
     def llvm_ir(self) -> str:
-        return self._llvm_ir
+        """The generated LLVM IR (before optimization; built on demand after a cache hit)."""
+        return self._llvm_ir_fn()
 
     @property
     def asm(self) -> str:

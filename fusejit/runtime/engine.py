@@ -48,6 +48,11 @@ def bind_symbols() -> None:
     vecmath.ensure_libmvec_loaded()
     llvm.load_library_permanently("libgomp.so.1")
     llvm.load_library_permanently("libgcc_s.so.1")  # half-precision conversions (__truncdfhf2, ...)
+
+
+@functools.cache
+def bind_blas() -> None:
+    """Bind ``fj_sgemm``/``fj_dgemm`` (importing scipy costs ~50 ms: only for programs with dot)."""
     from scipy.linalg import cython_blas
 
     for name in ("sgemm", "dgemm"):
@@ -109,6 +114,22 @@ class Engine:
             self._cache_get = None
             self.modules.append(mod)
             return mod, self._pending_obj.pop(mod.name, None)
+
+    def load_object(self, name: str, obj: bytes) -> None:
+        """Add a cached object without its IR: an empty module named ``name`` stands in for
+        it, and the object cache hands MCJIT the object (no parsing, no code generation)."""
+        with _lock:
+            mod = llvm.parse_assembly("")
+            mod.name = name
+            mod.triple = host()[0]
+            mod.data_layout = str(self.tm.target_data)
+            self._cache_get = lambda _m: obj
+            try:
+                self.ee.add_module(mod)
+                self.ee.finalize_object()
+            finally:
+                self._cache_get = None
+            self.modules.append(mod)
 
     def address(self, name: str) -> int:
         return self.ee.get_function_address(name)

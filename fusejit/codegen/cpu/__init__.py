@@ -8,15 +8,17 @@ with the on-disk object cache) and wraps it (:mod:`fusejit.runtime.cpu_executabl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...ir import Graph, print_graph
 from ...passes.fusion import plan_fusion
-from .module import CpuModule, build_module
+from .module import MAX_THREADS, CpuModule, build_module
 
 if TYPE_CHECKING:
     from ...runtime.cpu_executable import CpuExecutable
@@ -45,43 +47,77 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
     return cm
 
 
+@functools.cache
+def _source_digest() -> str:
+    """Hash of the code that decides what gets compiled: a new fusejit invalidates the cache."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for sub in ("codegen", "passes/fusion.py", "ir"):
+        for f in sorted((root / sub).rglob("*.py")) if (root / sub).is_dir() else [root / sub]:
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None) -> CpuExecutable:
     """Compile ``graph`` for this CPU. ``fuse=False``: one kernel per op. ``threads``:
-    maximum threads per kernel (default: all cores); results do not depend on it."""
+    maximum threads per kernel (default: all cores); results do not depend on it.
+
+    Cache hits (in this process, or on disk from an earlier one) skip building the IR: the
+    key is the graph's IR text, the options, the host CPU and the source of this backend.
+    """
     from ...runtime import disk_cache
     from ...runtime.cpu_executable import CpuExecutable
-    from ...runtime.engine import engine, host
+    from ...runtime.engine import bind_blas, engine, host
+    from . import abi
 
     t0 = time.perf_counter()
-    cm = build_cpu_module(graph, fuse=fuse, threads=threads)
-    ir_text = cm.llvm_ir
+    threads = threads if threads is not None else (os.cpu_count() or 1)
+    threads = max(1, min(int(threads), MAX_THREADS))
+    text = print_graph(graph)
+    name = "fj_" + hashlib.sha256(f"{fuse}|{threads}|{text}".encode()).hexdigest()[:20]
     _, cpu, features = host()
-    key = disk_cache.key(ir_text, cpu, features)
+    key = disk_cache.key(f"{name}|{_source_digest()}|{text}", cpu, features)
+    plan = plan_fusion(graph, fuse=fuse)
+    layout = abi.ArgLayout(graph, plan)
     eng = engine()
+    if any(k.kind == "dot" for k in plan.kernels):
+        bind_blas()
+    built: list[CpuModule] = []
+
+    def module() -> CpuModule:
+        if not built:
+            built.append(build_cpu_module(graph, fuse=fuse, threads=threads, name=name))
+        return built[0]
+
     from_cache = False
     with _lock:
         addr = _compiled.get(key)
-        mod = None
         if addr is None:
             obj = disk_cache.load(key)
-            from_cache = obj is not None
-            mod, new_obj = eng.compile(ir_text, obj)
-            if new_obj is not None and not from_cache:
-                disk_cache.store(key, new_obj)
-            addr = eng.address(cm.entry + "_py")
+            if obj is not None:
+                eng.load_object(name, obj)
+                from_cache = True
+            else:
+                _, obj = eng.compile(module().llvm_ir)
+                if obj is not None:
+                    disk_cache.store(key, obj)
+            addr = eng.address(name + "_py")
             _compiled[key] = addr
     ms = (time.perf_counter() - t0) * 1e3
+
+    def llvm_ir() -> str:
+        return module().llvm_ir
 
     def asm() -> str:
         import llvmlite.binding as llvm
 
         from ...runtime.engine import optimize
 
-        m = llvm.parse_assembly(ir_text)
+        m = llvm.parse_assembly(llvm_ir())
         optimize(m, eng.tm)
         return eng.asm(m)
 
-    return CpuExecutable(graph, cm.plan, cm, addr, ir_text, asm, fuse, ms, from_cache)
+    return CpuExecutable(graph, plan, layout, threads, addr, llvm_ir, asm, fuse, ms, from_cache)
 
 
 __all__ = ["build_cpu_module", "compile_cpu"]

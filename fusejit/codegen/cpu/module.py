@@ -120,22 +120,22 @@ def _kernel_fn(module: ir.Module, k: Kernel, layout: abi.ArgLayout, isa: str, co
     emit = emit_row_body if k.kind == "row" else emit_loop_body
     generic = bool(_reads_inputs(k, layout.graph))
     flat = is_flat(k) and len(k.space) > 1
-    versions = {CONTIGUOUS: emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.contig", True, False))}
+    # a flat kernel never runs its nd contiguous version: flat covers contiguous inputs
+    versions = {FLAT: emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.flat", True, True))} if flat else {
+        CONTIGUOUS: emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.contig", True, False))}
     if generic:
         versions[GENERIC] = emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.generic", False, False))
-    if flat:
-        versions[FLAT] = emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.flat", True, True))
     fn = ir.Function(module, ir.FunctionType(I32, [PTR, I32, I64, I64, PTR]), f"kern{ki}")
     fn.linkage = "internal"
     args, mode, lo, hi, scratch = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     ptrs = [b.load(b.gep(args, [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
             for n in buffer_nodes(k, layout)]
-    for v, f in versions.items():
-        if v != CONTIGUOUS:
-            with b.if_then(b.icmp_signed("==", mode, ir.Constant(I32, v))):
-                b.ret(b.call(f, [*ptrs, args, lo, hi, scratch]))
-    b.ret(b.call(versions[CONTIGUOUS], [*ptrs, args, lo, hi, scratch]))
+    last = list(versions.values())[-1]
+    for v, f in list(versions.items())[:-1]:
+        with b.if_then(b.icmp_signed("==", mode, ir.Constant(I32, v))):
+            b.ret(b.call(f, [*ptrs, args, lo, hi, scratch]))
+    b.ret(b.call(last, [*ptrs, args, lo, hi, scratch]))
     return fn, flat
 
 
