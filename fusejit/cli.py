@@ -125,13 +125,15 @@ def stats(path: Path, fast_math: bool) -> None:
               show_default=True, help="Directory to write the library, header and manifest to.")
 @click.option("--target-cpu", default="x86-64-v3", show_default=True,
               help="LLVM CPU name the code is tuned and restricted to (e.g. x86-64-v2, znver4), or 'native'.")
-def aot(path: Path, name: str, out_dir: Path, target_cpu: str) -> None:
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Threads per call for kernels over large arrays (the library is thread-safe either way).")
+def aot(path: Path, name: str, out_dir: Path, target_cpu: str, threads: int) -> None:
     """Compile a saved (frozen) graph into a C library and header."""
     from .aot import AotError, compile
 
     graph = load(path)
     try:
-        compile(graph, out_dir, name, target_cpu=target_cpu)
+        compile(graph, out_dir, name, target_cpu=target_cpu, threads=threads)
     except AotError as exc:
         raise click.ClickException(str(exc)) from None
     for f in (f"lib{name}.so", f"lib{name}.a", f"{name}.h"):

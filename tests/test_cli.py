@@ -112,10 +112,11 @@ def test_aot_writes_library_and_header(tmp_path: Path) -> None:
 
     save_graph(demo_graph(), tmp_path / "demo.fjg")
     code, out = run("aot", str(tmp_path / "demo.fjg"), "--name", "demo", "-o", str(tmp_path / "build"),
-                    "--target-cpu", "x86-64-v2")
+                    "--target-cpu", "x86-64-v2", "--threads", "2")
     assert code == 0, out
     assert [line.split(" (")[0] for line in out.splitlines()] == [
         f"wrote {tmp_path / 'build' / f}" for f in ("libdemo.so", "libdemo.a", "demo.h")]
-    assert "target CPU x86-64-v2" in (tmp_path / "build" / "demo.h").read_text()
+    header = (tmp_path / "build" / "demo.h").read_text()
+    assert "target CPU x86-64-v2" in header and "up to 2 POSIX threads" in header
     code, out = run("aot", str(tmp_path / "demo.fjg"), "--name", "9lives", "-o", str(tmp_path / "build"))
     assert code == 1 and out == "Error: library name '9lives' must be a C identifier (letters, digits, underscores)\n"

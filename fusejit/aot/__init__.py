@@ -14,11 +14,16 @@ from .loader import AotCallError, AotModel, load
 from .signature import AotError
 
 
-def compile(graph: Any, out_dir: str | os.PathLike[str], name: str, target_cpu: str = "x86-64-v3") -> Path:
-    """Compile ``graph`` into ``out_dir``: ``lib<name>.so``, ``lib<name>.a``, ``<name>.h``, ``<name>.json``."""
+def compile(graph: Any, out_dir: str | os.PathLike[str], name: str, target_cpu: str = "x86-64-v3",
+            threads: int = 1) -> Path:
+    """Compile ``graph`` into ``out_dir``: ``lib<name>.so``, ``lib<name>.a``, ``<name>.h``, ``<name>.json``.
+
+    ``target_cpu``: the CPU the code may assume (default x86-64-v3, or e.g. x86-64-v4, znver4,
+    native). ``threads``: how many threads kernels over large arrays may use per call.
+    """
     from .build import compile as build
 
-    return build(graph, out_dir, name, target_cpu)
+    return build(graph, out_dir, name, target_cpu, threads)
 
 
 __all__ = ["AotCallError", "AotError", "AotModel", "compile", "load"]

@@ -43,7 +43,7 @@ def _tensor_lines(kind: str, tensors: tuple) -> list[str]:
     return lines or [f" * {kind}: none"]
 
 
-def generate_header(sig: Signature, libs: list[str]) -> str:
+def generate_header(sig: Signature, libs: list[str], threads: int = 1) -> str:
     n, N = sig.name, sig.name.upper()
     run, run_buffers, shape, nbytes, message = prototypes(sig)
     dims = ", ".join(sig.dims) or "none"
@@ -60,6 +60,8 @@ def generate_header(sig: Signature, libs: list[str]) -> str:
         *_tensor_lines("Outputs (buffers allocated by the caller; see the size queries)", sig.outputs),
         *([" * float16 values are passed as their IEEE binary16 bit patterns (uint16_t)."] if half else []),
         " *",
+        *([f" * Kernels over large arrays run on up to {threads} POSIX threads per call (capped at the cores",
+           " * online); results do not depend on the number of threads."] if threads > 1 else []),
         " * Thread safety: the library has no mutable global state; concurrent calls are safe as long as",
         " * they do not write to the same output buffers. Outputs must not overlap inputs or each other.",
         " * Every function returns a status: 0 on success, else one of the codes below.",

@@ -5,8 +5,9 @@ layout in :mod:`fusejit.codegen.cpu.abi`); here it is optimized and emitted as p
 code for ``target_cpu`` instead of the host, with vector math for that CPU's widest libmvec ISA.
 The BLAS symbols it calls (``fj_sgemm``/``fj_dgemm``) are renamed to ``<prefix>__sgemm``/``__dgemm``,
 which the library's own GEMM (:mod:`.runtime_c`) defines, so no BLAS is needed at run time and two
-AOT libraries never clash. Programs are single-threaded (``threads=1``): a served model is usually
-called from several threads at once, and no OpenMP runtime is needed.
+AOT libraries never clash; likewise libgomp's ``GOMP_parallel`` and thread queries become the
+library's own POSIX-threads versions. Programs are single-threaded by default: a served model is
+usually called from several threads at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+from .runtime_c import OMP_SYMBOLS
 from .signature import AotError
 
 GEMM_SYMBOLS = {"fj_sgemm": "sgemm", "fj_dgemm": "dgemm"}
@@ -27,6 +29,7 @@ class Program:
     object_code: bytes
     layout: Any  # fusejit.codegen.cpu.abi.ArgLayout of the compiled graph
     gemms: list[str]  # which of 'sgemm', 'dgemm' the program calls
+    threaded: bool  # whether it calls the OpenMP entry points (then the library defines them)
     cpu: str  # the LLVM CPU name code was generated for
     isa: str  # libmvec ISA: 'avx512', 'avx2' or 'none'
 
@@ -61,8 +64,9 @@ def _target_machine(target_cpu: str) -> tuple[Any, str]:
     return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc="pic", codemodel="default"), cpu
 
 
-def emit_program(graph: Any, symbol: str, prefix: str, target_cpu: str) -> Program:
-    """Plan, build, optimize and emit ``graph`` (an ``ir.Graph``) as an object defining ``symbol``."""
+def emit_program(graph: Any, symbol: str, prefix: str, target_cpu: str, threads: int = 1) -> Program:
+    """Plan, build, optimize and emit ``graph`` (an ``ir.Graph``) as an object defining ``symbol``;
+    large kernels run on up to ``threads`` threads."""
     try:
         import llvmlite.binding as llvm
 
@@ -74,15 +78,18 @@ def emit_program(graph: Any, symbol: str, prefix: str, target_cpu: str) -> Progr
     isa = vector_isa(target_cpu)
     tm, cpu = _target_machine(target_cpu)
     plan = plan_fusion(graph, fuse=True)
-    cm = build_module(graph, plan, isa=isa, threads=1, name=symbol)
+    cm = build_module(graph, plan, isa=isa, threads=threads, name=symbol)
     mod = llvm.parse_assembly(cm.llvm_ir)
     mod.triple = llvm.get_process_triple()
     mod.data_layout = str(tm.target_data)
     mod.verify()
-    gemms = []
+    gemms, threaded = [], False
     for fn in mod.functions:
         if fn.name in GEMM_SYMBOLS:
             gemms.append(GEMM_SYMBOLS[fn.name])
             fn.name = f"{prefix}__{GEMM_SYMBOLS[fn.name]}"
+        elif fn.name in OMP_SYMBOLS:
+            threaded = True
+            fn.name = f"{prefix}__{OMP_SYMBOLS[fn.name]}"
     optimize(mod, tm)
-    return Program(tm.emit_object(mod), cm.layout, sorted(gemms), cpu, isa)
+    return Program(tm.emit_object(mod), cm.layout, sorted(gemms), threaded, cpu, isa)

@@ -241,3 +241,23 @@ def test_concurrent_calls_from_c_threads(clf: tuple[Path, Path], tmp_path: Path)
     subprocess.run(["gcc", "-O1", "-Wall", "-Werror", f"-I{lib}", str(tmp_path / "threads.c"), "-o",
                     str(tmp_path / "threads"), f"-L{lib}", "-lclf", f"-Wl,-rpath,{lib}", "-lpthread"], check=True)
     assert subprocess.run([str(tmp_path / "threads")]).returncode == 0
+
+
+def test_threaded_kernels_give_the_single_threaded_bits(tmp_path: Path) -> None:
+    """Kernels over large arrays on 4 threads (the library's own GOMP_parallel on pthreads) give
+    bitwise the single-threaded results; the library still needs nothing beyond the C runtime."""
+    from fusejit.ir import Graph, Node, TensorType, make
+
+    x = Node("input", (), {}, TensorType(np.dtype(np.float32), ("N", 1000)), name="x")
+    t = make("tanh", make("mul", x, x))
+    g = Graph([x], [t, make("reduce_sum", t, axes=[1]), make("reduce_max", t, axes=[0, 1])], "big")
+    one = fusejit.aot.load(fusejit.aot.compile(g, tmp_path / "one", "big"))
+    four = fusejit.aot.load(fusejit.aot.compile(g, tmp_path / "four", "big", threads=4))
+    assert "up to 4 POSIX threads" in (tmp_path / "four" / "big.h").read_text()
+    assert set(needed_libraries(tmp_path / "four" / "libbig.so")) <= ALLOWED_NEEDED
+    syms = subprocess.run(["nm", "-D", str(tmp_path / "four" / "libbig.so")], capture_output=True, text=True).stdout
+    assert "GOMP" not in syms and "pthread_create" in syms  # its own OpenMP entry points, glibc's threads
+    xs = np.random.default_rng(2).standard_normal((400, 1000)).astype(np.float32)
+    for a, b, want in zip(one(xs), four(xs), g.evaluate(xs)):
+        assert a.tobytes() == b.tobytes()
+        np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-5)
