@@ -106,6 +106,8 @@ def program_layout(graph: Graph, lifted: Graph, nconst: int, sig: Signature, arg
             results.append(("bytes", np.ascontiguousarray(orig.attrs["value"]).astype(
                 orig.dtype.newbyteorder("<")).tobytes()))
         elif node.op == "numel":
+            if node.dtype.kind == "f" and node.dtype.itemsize == 2:
+                raise AotError(f"output {j} is a float16 element count, which the C wrapper cannot produce")
             operand = node.args[0].shape
             results.append(("numel", [d if isinstance(d, int) else -1 - symbol_index[d]
                                       for d in (operand[a] for a in node.attrs["axes"])]))
