@@ -75,7 +75,7 @@ def push_through_elementwise(node: Node, ctx: Context) -> Node | None:
     if any(a.op not in ("transpose", "reshape") and not _is_splat_broadcast(a) for a in node.args):
         return None
     inner_shape = first.args[0].shape
-    if not inner_shape:
+    if not inner_shape or not node.shape:
         return None  # NumPy computes pow/log10 differently on 0-d arrays
     args = [a.args[0] if a.op in ("transpose", "reshape") else _splat_to(a.args[0], inner_shape)
             for a in node.args]

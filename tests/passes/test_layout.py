@@ -108,3 +108,12 @@ def test_work_never_moves_to_rank_zero() -> None:
       %6 = pow(%4, %5) : f32[1,1]
       return %3, %6
     }""")
+
+
+def test_work_never_moves_from_rank_zero() -> None:
+    unchanged(layout, """func @f(%a: f32[1,1], %b: f32[1,1]) -> (f32[]) {
+      %0 = reshape(%a) {shape=[]} : f32[]
+      %1 = reshape(%b) {shape=[]} : f32[]
+      %2 = pow(%0, %1) : f32[]
+      return %2
+    }""")
