@@ -224,6 +224,8 @@ class _Planner:
                         k.inputs.append(a)
             kernels.append(k)
         kernels.sort(key=lambda k: order[id(k.nodes[-1])])
+        if self.fuse:
+            kernels = _merge_siblings(kernels, order)
         return FusionPlan(self.graph, kernels)
 
     def _add(self, k: Kernel, node: Node, m: Map) -> None:
@@ -324,6 +326,67 @@ class _Planner:
             return False
         k.kind, k.anchor, k.alias = "dot", node, target
         return True
+
+
+def _siblings(a: Kernel, b: Kernel) -> bool:
+    """Can ``a`` and ``b`` run as one multi-output kernel (same loops, a shared input)?"""
+    if a.kind != b.kind or a.kind == "dot" or tuple(a.space) != tuple(b.space) or a.reduce_ndim != b.reduce_ndim:
+        return False
+    if a.kind == "row":
+        full = tuple(range(len(a.space)))
+        trailing = all(m == full for k in (a, b) for m in k.reduce_maps.values())
+        rows_out = any(k.maps[id(o)] == full for k in (a, b) for o in k.outputs)
+        if rows_out and not trailing:
+            return False
+    return any(x is y for x in a.inputs for y in b.inputs)
+
+
+def _merge_siblings(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel]:
+    """Horizontal fusion: kernels over the same space reading a common input, neither
+    depending on the other (even through a third kernel), become one kernel that reads the
+    input once (``x.sum()`` and ``x.max()``, ``a+b`` and ``a*b``)."""
+    producer: dict[int, int] = {}
+    for i, k in enumerate(kernels):
+        for o in k.outputs:
+            producer[id(o)] = i
+    deps = [{producer[id(n)] for n in k.inputs if id(n) in producer} for k in kernels]
+
+    def reaches(src: int, dst: int) -> bool:  # does kernel dst depend on kernel src?
+        stack, seen = [dst], set()
+        while stack:
+            j = stack.pop()
+            if j == src:
+                return True
+            if j not in seen:
+                seen.add(j)
+                stack.extend(deps[j])
+        return False
+
+    alive = list(range(len(kernels)))
+    merged = True
+    while merged:
+        merged = False
+        for ai in alive:
+            for bi in alive:
+                if bi <= ai or not _siblings(kernels[ai], kernels[bi]) or reaches(ai, bi) or reaches(bi, ai):
+                    continue
+                a, b = kernels[ai], kernels[bi]
+                a.nodes = sorted(a.nodes + b.nodes, key=lambda n: order[id(n)])
+                a.outputs = sorted(a.outputs + b.outputs, key=lambda n: order[id(n)])
+                a.inputs += [n for n in b.inputs if all(n is not m for m in a.inputs)]
+                a.maps.update(b.maps)
+                a.reduce_maps.update(b.reduce_maps)
+                deps[ai] |= deps[bi]
+                for d in deps:
+                    if bi in d:
+                        d.discard(bi)
+                        d.add(ai)
+                alive.remove(bi)
+                merged = True
+                break
+            if merged:
+                break
+    return [kernels[i] for i in alive]
 
 
 def _inline(node: Node) -> bool:

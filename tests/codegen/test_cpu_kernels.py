@@ -207,3 +207,21 @@ def test_concat_and_update_slice(x: np.ndarray) -> None:
       %0 = update_slice(%x, %y) {starts=[1,0], stops=[5,4], steps=[2,1]} : f32[6,4]
       return %0
     }""", x[:6, :4], x[10:12, :4])
+
+
+def test_multi_output_row_and_sibling_kernels(rng: np.random.Generator) -> None:
+    check("""func @f(%x: f32[N]) -> (f32[N], f32[N], f32[]) {
+      %0 = exp(%x) : f32[N]
+      %1 = reduce_sum(%0) {axes=[0]} : f32[]
+      %b = broadcast(%1) {shape=[N]} : f32[N]
+      %2 = mul(%x, %b) : f32[N]
+      %3 = reduce_max(%x) {axes=[0]} : f32[]
+      return %0, %2, %3
+    }""", rng.standard_normal(70_000).astype(np.float32), rtol=1e-5)
+    check("""func @f(%x: f32[N,D], %y: f32[N,D]) -> (f32[N], f32[N], f32[N,D], f32[N,D]) {
+      %0 = reduce_sum(%x) {axes=[1]} : f32[N]
+      %1 = reduce_max(%x) {axes=[1]} : f32[N]
+      %2 = add(%x, %y) : f32[N,D]
+      %3 = mul(%x, %y) : f32[N,D]
+      return %0, %1, %2, %3
+    }""", *(rng.standard_normal((9, 2000)).astype(np.float32) for _ in range(2)), rtol=1e-5)

@@ -97,3 +97,31 @@ def test_column_reduction_is_a_row_kernel_over_the_permuted_space() -> None:
 def test_plan_prints_readably() -> None:
     text = str(plan_fusion(parse(SOFTMAX)))
     assert text.startswith("kernel 0: row kernel over (N, D), reduce 1 trailing: reduce_max")
+
+
+def test_siblings_reading_one_input_become_one_multi_output_kernel() -> None:
+    g = parse("""func @f(%x: f32[N,D], %y: f32[N,D]) -> (f32[N], f32[N], f32[N,D], f32[N,D]) {
+      %0 = reduce_sum(%x) {axes=[1]} : f32[N]
+      %1 = reduce_max(%x) {axes=[1]} : f32[N]
+      %2 = add(%x, %y) : f32[N,D]
+      %3 = mul(%x, %y) : f32[N,D]
+      return %0, %1, %2, %3
+    }""")
+    plan = plan_fusion(g)
+    assert sorted(len(k.outputs) for k in plan.kernels) == [2, 2]
+    assert len(plan_fusion(g, fuse=False).kernels) == 4
+
+
+def test_dependent_kernels_are_not_merged() -> None:
+    g = parse("""func @f(%x: f32[N,N]) -> (f32[N,N], f32[N,N]) {
+      %0 = exp(%x) : f32[N,N]
+      %t = transpose(%0) {perm=[1,0]} : f32[N,N]
+      %2 = add(%x, %t) : f32[N,N]
+      return %0, %2
+    }""")
+    plan = plan_fusion(g)
+    assert len(plan.kernels) == 2
+    order = [set(map(id, k.outputs)) for k in plan.kernels]
+    for i, k in enumerate(plan.kernels):  # every input is produced by an earlier kernel
+        for n in k.inputs:
+            assert not any(id(n) in o for o in order[i:])

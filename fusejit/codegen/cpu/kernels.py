@@ -233,7 +233,7 @@ MAX_CHUNKS = 1024
 def is_chunked(k: Kernel) -> bool:
     """A full reduction over one dim: split into fixed chunks (parallel), partials combined
     pairwise afterwards. Chunks depend only on the length, so results never depend on threads."""
-    if k.kind != "row" or k.outer or k.reduce_ndim != 1:
+    if k.kind != "row" or k.outer or k.reduce_ndim != 1 or any(o.ndim for o in k.outputs):
         return False
     phases = reduction_phases(k)
     return len(phases) == 1 and not any(n.op.startswith("arg") for n in phases[0])
