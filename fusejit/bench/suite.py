@@ -61,7 +61,7 @@ def select_variants(config: Config, variants: Sequence[Variant] | None) -> list[
 
 
 def run_case(w: Workload, size: int, variants: Sequence[Variant], built: dict, missing: dict, config: Config,
-             bandwidth: float, progress: Progress, full: bool) -> dict[str, Any]:
+             progress: Progress, full: bool) -> dict[str, Any]:
     """One workload at one size: every variant checked and timed; with ``full``, the extras too."""
     arrays = w.inputs(size, config.seed)
     want = as_numpy_tuple(w.body(numpy_namespace(), *arrays))
@@ -70,10 +70,9 @@ def run_case(w: Workload, size: int, variants: Sequence[Variant], built: dict, m
     records = measure_variants(variants, built, missing, arrays, want, w.tol, budget,
                                min_rounds=3 if config.quick else 7, memory=full,
                                on_variant=lambda key: progress.status(f"{w.name} {size}: {key}"))
-    add_ratios(records, "numpy", nbytes, bandwidth)
     case = {"workload": w.name, "size": size, "shapes": [list(a.shape) for a in arrays],
-            "dtypes": [str(a.dtype) for a in arrays], "compulsory_bytes": nbytes,
-            "roofline_s": roofline_seconds(nbytes, bandwidth), "variants": records}
+            "dtypes": [str(a.dtype) for a in arrays], "compulsory_bytes": nbytes, "roofline_s": None,
+            "variants": records}
     if full:
         if "fusejit" in records and not missing.get("fusejit"):
             progress.status(f"{w.name} {size}: compile")
@@ -123,34 +122,43 @@ def run_suite(config: Config, variants: Sequence[Variant] | None = None, progres
     chosen = select_variants(config, variants)
     threads_applied = apply_threads(config.threads, {v.key for v in chosen})
     workloads = [WORKLOADS[n] for n in config.workloads]
-    steps = sum(len(config.sizes_of(w)) + (not config.quick) for w in workloads) + 3
+    steps = sum(len(config.sizes_of(w)) + (not config.quick) for w in workloads) + 4
     bar = Progress(steps, enabled=progress)
     bar.status("copy bandwidth")
-    bw = measure_copy_bandwidth(config.threads or machine["usable_cores"] or 1,
-                                nbytes=(1 << 26) if config.quick else (1 << 27))
+    bandwidth_threads = config.threads or machine["usable_cores"] or 1
+    bw_start = measure_copy_bandwidth(bandwidth_threads, nbytes=(1 << 26) if config.quick else (1 << 27))
     bar.advance()
     missing = {v.key: v.missing() for v in chosen}
     results, dispatch = [], []
     for w in workloads:
         built = build_all(chosen, w, missing)
         for size in config.sizes_of(w):
-            results.append(run_case(w, size, chosen, built, missing, config, bw.best, bar, full=True))
+            results.append(run_case(w, size, chosen, built, missing, config, bar, full=True))
             bar.advance()
         if not config.quick:  # --quick measures dispatch on the x + 1 probe only
-            dispatch.append(run_case(w, w.tiny, chosen, built, missing, config, bw.best, bar, full=False))
+            dispatch.append(run_case(w, w.tiny, chosen, built, missing, config, bar, full=False))
             bar.advance()
     compile_init = add_compile_times(results, config.threads, bar)
     bar.advance()
     probe = build_all(chosen, DISPATCH_PROBE, missing)
-    dispatch.append(run_case(DISPATCH_PROBE, DISPATCH_PROBE.tiny, chosen, probe, missing, config, bw.best, bar,
-                             full=False))
+    dispatch.append(run_case(DISPATCH_PROBE, DISPATCH_PROBE.tiny, chosen, probe, missing, config, bar, full=False))
+    bar.status("copy bandwidth")
+    bw_end = measure_copy_bandwidth(bandwidth_threads, nbytes=bw_start.buffer_bytes)
     bar.advance()
     bar.close()
+    # the roof is the better of two measurements, at the start and at the end: a busy moment
+    # during one of them must not make every variant look closer to the roofline than it is
+    roof = max(bw_start.best, bw_end.best)
+    for case in results + dispatch:
+        case["roofline_s"] = roofline_seconds(case["compulsory_bytes"], roof)
+        add_ratios(case["variants"], "numpy", case["compulsory_bytes"], roof)
     machine["load_average_end"] = machine_facts()["load_average"]
     machine["env"] = env_vars()  # as the run saw it: --threads may have set XLA_FLAGS
-    machine["copy_bandwidth"] = {"best_bytes_per_s": bw.best, "single_thread_bytes_per_s": bw.single_thread,
-                                 "threaded_bytes_per_s": bw.threaded, "threads": bw.threads,
-                                 "buffer_bytes": bw.buffer_bytes}
+    machine["copy_bandwidth"] = {
+        "best_bytes_per_s": roof, "start_bytes_per_s": bw_start.best, "end_bytes_per_s": bw_end.best,
+        "single_thread_bytes_per_s": max(bw_start.single_thread, bw_end.single_thread),
+        "threaded_bytes_per_s": max(bw_start.threaded, bw_end.threaded), "threads": bandwidth_threads,
+        "buffer_bytes": bw_start.buffer_bytes}
     return finite({
         "schema_version": SCHEMA_VERSION,
         "command": command,
