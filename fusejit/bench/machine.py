@@ -65,6 +65,25 @@ def blas_runtime() -> list[dict[str, Any]] | None:
     return [{k: str(info.get(k)) for k in keys} for info in threadpool_info() if info.get("user_api") == "blas"]
 
 
+def fusejit_revision() -> str | None:
+    """The git commit fusejit was imported from, with ``+dirty`` if its sources differ from it;
+    None for an installed package."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "fusejit"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return rev.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def env_vars() -> dict[str, str]:
     """The environment variables that change how the libraries run (threads, BLAS kernels)."""
     return {k: os.environ[k] for k in ENV_VARS if k in os.environ}
@@ -83,5 +102,6 @@ def machine_facts() -> dict[str, Any]:
         "blas_runtime": blas_runtime(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "versions": library_versions(),
+        "fusejit_revision": fusejit_revision(),
         "env": env_vars(),
     }

@@ -160,7 +160,8 @@ def header(record: dict[str, Any]) -> list[str]:
         f"(1 thread {bw['single_thread_bytes_per_s'] / 1e9:.1f}, {bw['threads']} threads "
         f"{bw['threaded_bytes_per_s'] / 1e9:.1f}); BLAS {blas}.",
         "",
-        f"Versions: {versions}.",
+        f"Versions: {versions}" + (f" (fusejit at {m['fusejit_revision']})" if m.get("fusejit_revision") else "")
+        + ".",
     ]
 
 
