@@ -76,6 +76,8 @@ def optimize(graph: Graph, *, disabled: Collection[str] = (), dump_dir: str | No
 
     ``fast_math`` enables the fast-math tier and affine folding; ``fold_affine`` only the latter.
     """
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
     off = set(disabled) | _env_disabled()
     unknown = sorted(off - set(ALL_PASS_NAMES))
     if unknown:

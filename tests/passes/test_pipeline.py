@@ -133,6 +133,8 @@ def test_signature_check_runs_without_verify(monkeypatch: pytest.MonkeyPatch) ->
 def test_max_iterations_bounds_the_fixed_point() -> None:
     result = optimize(ir(SRC), max_iterations=1)
     assert result.iterations == 1 and not result.converged
+    with pytest.raises(ValueError, match="max_iterations must be at least 1, got 0"):
+        optimize(ir(SRC), max_iterations=0)
 
 
 # ---- the exactness property: random graphs evaluate bit-identically before and after ---------
