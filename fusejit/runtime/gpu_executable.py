@@ -130,6 +130,7 @@ class GpuExecutable:
             outs = [env[id(o)] for o in ks.outputs]
         scratch = {name: self._cuda.device_array(size(bindings, self.props), dtype=dt)
                    for name, (dt, size) in ks.scratch.items()}
+        err = self._cuda.to_device(np.zeros(1, np.int32)) if any("err" in e.params for e in ks.entries) else None
         for entry in ks.entries:
             grid, block = entry.launch(bindings, self.props)
             if not (np.prod(grid) and np.prod(block)):
@@ -141,14 +142,16 @@ class GpuExecutable:
                 elif p[0] == "a":
                     n = entry.loads[int(p[1:])]
                     a = env[id(n)] if id(n) in env else self._const(n)
-                elif p.startswith("n_"):
-                    a = bindings[p[2:]]
-                    args.append(a)
+                elif p.startswith("n_") or p == "err":
+                    args.append(bindings[p[2:]] if p != "err" else err)
                     continue
                 else:
                     a = scratch[p]
                 args.append(a.reshape(a.size) if ks.flat else a)
             self._kernel(k, ks, entry.fn)[grid, block](*args)
+        if err is not None and err.copy_to_host()[0]:
+            raise IndexError(f"GPU kernel {ks.name}: an index of a gather (take / integer-array indexing) is "
+                             "out of bounds")
 
     @staticmethod
     def _contiguous(a: Any) -> bool:

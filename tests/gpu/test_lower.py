@@ -148,6 +148,16 @@ def test_float_remainder_takes_sign_of_divisor() -> None:
     check(compile_cuda(graph), graph, (a, b))
 
 
+def test_gather_out_of_bounds_raises_index_error() -> None:
+    graph = parse("func @f(%x: f32[4,3], %i: i64[2]) -> (f32[2,3]) {\n"
+                  "  %0 = take(%x, %i) {axis=0} : f32[2,3]\n  return %0\n}")
+    exe = compile_cuda(graph)
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    check(exe, graph, (x, np.array([-4, 3])))
+    with pytest.raises(IndexError, match="gather .* out of bounds"):
+        exe(x, np.array([0, 4]))
+
+
 def test_device_arrays_in_device_arrays_out() -> None:
     from numba import cuda
 

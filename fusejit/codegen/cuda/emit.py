@@ -116,6 +116,7 @@ class Emitter:
         self.symbols: list[str] = []
         self.special: dict[int, Special] = {}  # values the skeleton provides (reductions, dot)
         self.load_indices: set[tuple[str, ...]] = set()  # every index an array is read at
+        self.uses_err = False  # a gather checks its indices: the kernel takes an ``err`` flag array
         self._n = 0
 
     # ---- names -------------------------------------------------------------------------
@@ -197,7 +198,7 @@ class Emitter:
             return LAYOUT[node.op](self, node, idx, block)
         if node.op.startswith("reduce_") and not node.attrs["axes"]:
             return self._value(node.args[0], idx, block)
-        if node.op in ("dot", "take") or node.op.startswith(("reduce_", "arg")):
+        if node.op == "dot" or node.op.startswith(("reduce_", "arg")):
             raise CudaLoweringError(f"GPU backend: {node.op} cannot be evaluated inside this kind of kernel")
         vals = [self._value(a, idx, block) for a in node.args]
         in_dt = node.args[-1].dtype if node.op == "where" else node.args[0].dtype
@@ -297,7 +298,24 @@ def _update_slice(em: Emitter, node: Node, idx: tuple[Ix, ...], block: Block) ->
                                          (None, base, idx)])
 
 
-LAYOUT = {"broadcast": _broadcast, "transpose": _transpose, "reshape": _reshape, "slice": _slice,
+def _take(em: Emitter, node: Node, idx: tuple[Ix, ...], block: Block) -> tuple[str, Block | None]:
+    """Gather: the index array's value becomes a load index. Negative indices wrap as in NumPy; an
+    out-of-range one sets ``err[0]`` (the runtime raises IndexError) and reads index 0 instead."""
+    x, ind = node.args
+    axis = node.attrs["axis"] % x.ndim
+    k = ind.ndim
+    mid = idx[axis:axis + k]
+    j, jblock = em._value(ind, mid, block)
+    needed = frozenset().union(*(i.vars for i in mid)) if mid else frozenset()
+    target = em._target(block, needed, jblock.depth if jblock is not None else 0)
+    g, dim = em.fresh("g"), em.dim(x.shape[axis])
+    target.add_above(block, f"{g} = t_i64({j})", f"if {g} < 0:", f"    {g} += {dim}",
+                     f"if {g} < 0 or {g} >= {dim}:", "    err[0] = 1", f"    {g} = 0")
+    em.uses_err = True
+    return em._value(x, idx[:axis] + (Ix(g, needed),) + idx[axis + k:], block)
+
+
+LAYOUT = {"take": _take, "broadcast": _broadcast, "transpose": _transpose, "reshape": _reshape, "slice": _slice,
           "concat": _concat, "update_slice": _update_slice}
 
 

@@ -53,6 +53,8 @@ CASES: list[Case] = [
     Case("transpose_slice", lambda x: x.T[::2] * np.float32(3) + np.float32(1), lambda r: (_f32(r, 19, 30),)),
     Case("int_where", lambda x, y: np.where(x > y, x * y, x - y) // 3, lambda r: (
         r.integers(-50, 50, (41, 7)).astype(np.int32), r.integers(-50, 50, (41, 7)).astype(np.int32))),
+    Case("gather_rows", lambda x, i: np.exp(x[i]) * np.float32(2), lambda r: (
+        _f32(r, 11, 6), np.array([[3, -1], [0, 10], [-11, 5]], dtype=np.int64))),
     Case("row_sum", lambda x: x.sum(axis=1), lambda r: (_f32(r, 5, 301),), rtol=1e-4),
     Case("column_max", lambda x: x.max(axis=0), lambda r: (_f32(r, 157, 5),)),
     Case("full_sum_of_squares", lambda x: (x * x).sum(), lambda r: (_f32(r, 1001),), rtol=1e-4),

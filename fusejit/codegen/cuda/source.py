@@ -42,7 +42,7 @@ def function(name: str, em: Emitter, outputs: list[Node], body: Block,
              extra: tuple[str, ...] = ()) -> tuple[str, list[str]]:
     """Render ``def name(o..., a..., extra..., n_...):`` around ``body``; returns (source, params)."""
     params = [f"o{k}" for k in range(len(outputs))] + [em.array(n) for n in em.loads] + list(extra) \
-        + [f"n_{s}" for s in em.symbols]
+        + (["err"] if em.uses_err else []) + [f"n_{s}" for s in em.symbols]
     lines = [f"def {name}({', '.join(params)}):", *body.render(1)]
     return "\n".join(lines) + "\n", params
 

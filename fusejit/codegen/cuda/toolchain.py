@@ -71,6 +71,8 @@ def entry_signature(ks: KernelSource, entry: Entry) -> tuple:
             sig.append(numba_array_type(node.dtype, 1 if ks.flat else node.ndim))
         elif p.startswith("n_"):
             sig.append(types.int64)
+        elif p == "err":
+            sig.append(numba_array_type(np.dtype(np.int32), 1))
         else:
             sig.append(numba_array_type(ks.scratch[p][0], 1))
     return tuple(sig)
