@@ -276,6 +276,65 @@ def emit_chunk_finish(bb: BodyBuilder) -> ir.Function:
     return bb.finish()
 
 
+COLUMN_TILE = 64
+
+
+def is_column(k: Kernel) -> bool:
+    """Reductions that keep the innermost input dim (``x.sum(axis=0)``): reading along the
+    reduced dim would stride through memory, so tiles of output elements accumulate row by
+    row instead (contiguous vector loads; per element the order is serial, like NumPy's)."""
+    if k.kind != "row" or not k.outer or any(o.ndim != len(k.outer) for o in k.outputs):
+        return False
+    phases = reduction_phases(k)
+    last = len(k.outer) - 1
+    return (len(phases) == 1 and not any(n.op.startswith("arg") for n in phases[0])
+            and all(m[-1] == last for m in k.reduce_maps.values()))
+
+
+def column_tiles(b: ir.IRBuilder, inner: ir.Value) -> ir.Value:
+    return b.udiv(b.add(inner, i64(COLUMN_TILE - 1)), i64(COLUMN_TILE))
+
+
+def emit_column_body(bb: BodyBuilder) -> ir.Function:
+    k, b, ex, env = bb.kernel, bb.b, bb.expr, bb.env
+    (phase,) = reduction_phases(k)
+    nouter = len(k.outer)
+    outer = env.dims(k.outer)
+    red = env.dims(k.space[nouter:])
+    inner = outer[-1]
+    tiles = column_tiles(b, inner)
+    hb = env._hoisted()
+    accs = [Acc(n) for n in phase]
+    arrays = [hb.alloca(a.ty, size=i64(COLUMN_TILE), name="cols") for a in accs]
+    with for_range(b, bb.lo, bb.hi, "t") as t:
+        rest = delinearize(b, b.udiv(t, tiles), outer[:-1])
+        j0 = b.mul(b.urem(t, tiles), i64(COLUMN_TILE))
+        w = b.sub(inner, j0)
+        w = b.select(b.icmp_signed("<", w, i64(COLUMN_TILE)), w, i64(COLUMN_TILE))
+        with for_range(b, i64(0), w, "j") as j:
+            for a, arr in zip(accs, arrays):
+                b.store(a.identity(), b.gep(arr, [j], source_etype=a.ty))
+
+        def accumulate(ridx: list[ir.Value]) -> None:
+            with for_range(b, i64(0), w, "j") as j:
+                ex.reset()
+                space_idx = rest + [b.add(j0, j)] + ridx
+                for a, arr in zip(accs, arrays):
+                    x = a.widen(b, ex.value(a.node.args[0], [space_idx[m] for m in k.reduce_maps[id(a.node)]]))
+                    p = b.gep(arr, [j], source_etype=a.ty)
+                    b.store(a.combine(b, b.load(p, typ=a.ty), x), p)
+
+        _nest(b, red, accumulate)
+        with for_range(b, i64(0), w, "j") as j:
+            ex.reset()
+            oidx = rest + [b.add(j0, j)]
+            ex.reduced = {id(a.node): a.finish(b, b.load(b.gep(arr, [j], source_etype=a.ty), typ=a.ty))
+                          for a, arr in zip(accs, arrays)}
+            for o in k.outputs:
+                ex.store(o, oidx, ex.value(o, oidx))
+    return bb.finish()
+
+
 def _store_all(ex: Expr, outs: list[Node], idx: list[ir.Value],
                stash: dict[int, tuple[Node, int]] | None = None) -> None:
     ex.reset()

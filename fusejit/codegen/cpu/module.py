@@ -20,17 +20,8 @@ from ...ir import Graph, Node
 from ...passes.fusion import FusionPlan, Kernel
 from . import abi
 from .blas import emit_dot
-from .kernels import (
-    MAX_CHUNKS,
-    BodyBuilder,
-    buffer_nodes,
-    chunk_size,
-    emit_chunk_finish,
-    emit_loop_body,
-    emit_row_body,
-    is_chunked,
-    is_flat,
-)
+from .kernels import (MAX_CHUNKS, BodyBuilder, buffer_nodes, chunk_size, column_tiles, emit_chunk_finish,
+                      emit_column_body, emit_loop_body, emit_row_body, is_chunked, is_column, is_flat)
 from .loops import product
 from .types import I8, I32, I64, PTR, i64
 
@@ -117,7 +108,7 @@ def _reads_inputs(k: Kernel, graph: Graph) -> list[Node]:
 def _kernel_fn(module: ir.Module, k: Kernel, layout: abi.ArgLayout, isa: str, consts: _Consts,
                ki: int) -> tuple[ir.Function, bool]:
     """``i32 kern(ptr args, i32 mode, i64 lo, i64 hi)`` dispatching to the kernel's versions."""
-    emit = emit_row_body if k.kind == "row" else emit_loop_body
+    emit = (emit_column_body if is_column(k) else emit_row_body) if k.kind == "row" else emit_loop_body
     generic = bool(_reads_inputs(k, layout.graph))
     flat = is_flat(k) and len(k.space) > 1
     # a flat kernel never runs its nd contiguous version: flat covers contiguous inputs
@@ -169,6 +160,8 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
         total = rows if k.space else i64(1)
     if is_chunked(k):
         total = b.udiv(b.add(work, b.sub(chunk_size(b, work), i64(1))), chunk_size(b, work))
+    elif is_column(k):
+        total = b.mul(product(b, dims[:len(k.outer) - 1]), column_tiles(b, dims[len(k.outer) - 1]))
     if threads > 1:
         par = b.and_(b.icmp_signed(">=", work, i64(PARALLEL_MIN)), b.icmp_signed(">", total, i64(1)))
         with b.if_else(par) as (then, other):
