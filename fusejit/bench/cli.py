@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shlex
 from pathlib import Path
@@ -57,6 +58,8 @@ def bench(quick: bool, workloads: tuple[str, ...], sizes: tuple[int, ...], threa
     from .report import render_markdown
     from .suite import Config, run_suite
 
+    if plot_path and importlib.util.find_spec("matplotlib") is None:  # say so before a long run, not after
+        raise click.UsageError("--plot needs matplotlib: pip install 'fusejit[bench]'")
     try:
         config = Config(workloads=_split(workloads) or tuple(WORKLOADS), sizes=list(sizes) or None, quick=quick,
                         threads=threads, variants=_split(variants) or None, budget_s=budget, seed=seed)

@@ -10,7 +10,11 @@ from ..variants import Variant
 def missing_module(*names: str) -> str | None:
     """Why a peer cannot run: the first of ``names`` that is not installed (found without importing it)."""
     for name in names:
-        if importlib.util.find_spec(name) is None:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a broken install, or a module blocked in sys.modules
+            found = False
+        if not found:
             return f"{name} is not installed (pip install 'fusejit[bench]')"
     return None
 
