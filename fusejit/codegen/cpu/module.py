@@ -20,8 +20,20 @@ from ...ir import Graph, Node
 from ...passes.fusion import FusionPlan, Kernel
 from . import abi
 from .blas import emit_dot
-from .kernels import (MAX_CHUNKS, BodyBuilder, buffer_nodes, chunk_size, column_tiles, emit_chunk_finish,
-                      emit_column_body, emit_loop_body, emit_row_body, is_chunked, is_column, is_flat)
+from .kernels import (
+    MAX_CHUNKS,
+    BodyBuilder,
+    buffer_nodes,
+    chunk_size,
+    column_tiles,
+    emit_chunk_finish,
+    emit_column_body,
+    emit_loop_body,
+    emit_row_body,
+    is_chunked,
+    is_column,
+    is_flat,
+)
 from .loops import product
 from .types import I8, I32, I64, PTR, i64
 
