@@ -15,16 +15,17 @@ Exact: layout ops only move elements; an elementwise op computes each element fr
 elements at the same index, so applying it before or after a permutation, reshape or
 broadcast gives the same elements (the evaluator keeps values C-contiguous, so NumPy's loop
 choice does not depend on where the layout op sits; its elementwise loops give each element the
-same bits whatever the array's length). Two things are left alone: computations never move
-to or from rank 0 (NumPy's ``pow`` on 0-d operands rounds differently than on arrays), and
-reductions (moving a transpose through a sum would change its summation order).
+same bits whatever the array's length). Three things are left alone: computations never move
+to or from rank 0 (NumPy's ``pow`` on 0-d operands rounds differently than on arrays);
+reductions (moving a transpose through a sum would change its summation order); ``fmax`` and
+``fmin``, whose fmax(0.0, -0.0) in NumPy depends on the element's position.
 """
 
 from __future__ import annotations
 
 from ..ir import Graph, Node, broadcast_shapes, get_op, make
 from .dce import identity_ops
-from .rewrite import Context, rewrite
+from .rewrite import POSITION_DEPENDENT, Context, rewrite
 
 
 def layout(graph: Graph) -> tuple[Graph, int]:
@@ -62,8 +63,12 @@ def layout_of_splat(node: Node, ctx: Context) -> Node | None:
     return None
 
 
+def _movable(node: Node) -> bool:
+    return get_op(node.op).fusion == "elementwise" and bool(node.args) and node.op not in POSITION_DEPENDENT
+
+
 def push_through_elementwise(node: Node, ctx: Context) -> Node | None:
-    if get_op(node.op).fusion != "elementwise" or not node.args:
+    if not _movable(node):
         return None
     moved = [a for a in node.args if a.op in ("transpose", "reshape")]
     if not moved:
@@ -91,7 +96,7 @@ def _layout_key(node: Node) -> tuple:
 
 
 def sink_broadcasts(node: Node, ctx: Context) -> Node | None:
-    if get_op(node.op).fusion != "elementwise" or not node.args:
+    if not _movable(node):
         return None
     if any(a.op != "broadcast" for a in node.args):
         return None

@@ -19,6 +19,11 @@ import numpy as np
 
 from ..ir import Graph, Node, constant, make
 
+# NumPy computes these differently in SIMD lanes and scalar tails for some inputs (measured:
+# fmax(0.0, -0.0) gives 0.0 or -0.0 depending on the element's position), so a pass may not
+# change the shape or order in which they run (lazy folds, sunk broadcasts, moved transposes).
+POSITION_DEPENDENT = frozenset({"fmax", "fmin"})
+
 _MAX_RULE_STEPS = 64  # per node: a rule set that keeps firing on its own output is a bug
 
 

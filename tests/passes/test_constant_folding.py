@@ -3,6 +3,7 @@ import pytest
 
 from fusejit.ir import all_ops
 from fusejit.passes.constant_folding import constant_folding
+from fusejit.passes.rewrite import POSITION_DEPENDENT
 
 from .golden import check, ir, same_bits, unchanged
 
@@ -98,7 +99,8 @@ def test_folds_layout_and_reductions_of_constants() -> None:
 def test_numpy_elementwise_lanes_do_not_depend_on_array_length(dtype: type) -> None:
     """What the lazy fold and sunk broadcasts rely on: on C-contiguous arrays of any length >= 1,
     NumPy gives each element the same bits (SIMD body or scalar tail alike). 0-d operands are
-    not covered (pow and log10 differ there), which is why no pass moves work to rank 0."""
+    not covered (pow and log10 differ there), which is why no pass moves work to rank 0, and
+    neither are fmax/fmin (POSITION_DEPENDENT: their signed-zero ties depend on the lane)."""
     rng = np.random.default_rng(0)
     n = 4000
     if dtype is np.int32:
@@ -107,8 +109,9 @@ def test_numpy_elementwise_lanes_do_not_depend_on_array_length(dtype: type) -> N
         with np.errstate(all="ignore"):
             x = (rng.standard_normal(n) * 10.0 ** rng.integers(-4, 4, n)).astype(dtype)
             y = rng.choice(np.array([2, 0.5, 1, 3, -1, 0, -0.0, np.inf, np.nan, 1.7, -2.3]), n).astype(dtype)
+        x[::3] = rng.choice(np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0]), x[::3].size)
     for name, opdef in all_ops().items():
-        if opdef.fusion != "elementwise" or name in ("where", "cast"):
+        if opdef.fusion != "elementwise" or name in ("where", "cast", *POSITION_DEPENDENT):
             continue
         args = (x,) if opdef.arity == 1 else (x, y)
         try:
@@ -139,3 +142,14 @@ def test_lazy_fold_never_computes_at_rank_zero() -> None:
       %2 = add(%x, %1) : f32[N]
       return %2
     }""".replace("1.21", str(np.power(np.array([1.1], np.float32), np.array([2.0], np.float32))[0])))
+
+
+def test_fmax_and_fmin_are_only_folded_whole() -> None:
+    unchanged(constant_folding, """func @f() -> (f32[2,3]) {
+      %0 = constant {value=0.0} : f32[]
+      %1 = broadcast(%0) {shape=[2,3]} : f32[2,3]
+      %2 = constant {value=-0.0} : f32[]
+      %3 = broadcast(%2) {shape=[2,3]} : f32[2,3]
+      %4 = fmax(%1, %3) : f32[2,3]
+      return %4
+    }""")

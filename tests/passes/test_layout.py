@@ -117,3 +117,15 @@ def test_work_never_moves_from_rank_zero() -> None:
       %2 = pow(%0, %1) : f32[]
       return %2
     }""")
+
+
+def test_fmax_and_fmin_stay_where_they_are() -> None:
+    unchanged(layout, """func @f(%a: f32[3], %b: f32[3], %x: f32[3,2], %y: f32[3,2]) -> (f32[2,3], f32[2,3]) {
+      %0 = broadcast(%a) {shape=[2, 3]} : f32[2,3]
+      %1 = broadcast(%b) {shape=[2, 3]} : f32[2,3]
+      %2 = fmax(%0, %1) : f32[2,3]
+      %3 = transpose(%x) {perm=[1, 0]} : f32[2,3]
+      %4 = transpose(%y) {perm=[1, 0]} : f32[2,3]
+      %5 = fmin(%3, %4) : f32[2,3]
+      return %2, %5
+    }""")
