@@ -25,7 +25,8 @@ def lower_kernel(k: Kernel, index: int, props: L.DeviceProps) -> KernelSource:
     if k.kind == "loop":
         return loop_kernel(name, k.nodes, k.outputs)
     if k.kind == "row":
-        if not k.outer and len(reductions_of(k.nodes)) == 1 and all(o.ndim == 0 for o in k.outputs):
+        reds = reductions_of(k.nodes)
+        if not k.outer and len(reds) == 1 and reds[0].op.startswith("reduce_") and all(o.ndim == 0 for o in k.outputs):
             return tree_kernel(f"k{index}_tree", k.nodes, k.outputs, props.warp_size)
         return reduce_kernel(name, k.nodes, k.outputs, k.space, k.reduce_ndim, k.reduce_maps, props.warp_size)
     if k.kind == "dot":

@@ -14,7 +14,7 @@ from ...ir import Node
 from . import blockreduce as br
 from .emit import Block, Emitter, Ix, acc_dtype
 from .launch import row_threads, stream_launch
-from .ops import CudaLoweringError, tname
+from .ops import CudaLoweringError
 from .rows import reductions_of
 from .source import Entry, KernelSource, function, size_of
 
@@ -22,8 +22,7 @@ from .source import Entry, KernelSource, function, size_of
 def _prelude(block: Block, red: Node, warp_size: int) -> None:
     block.add("tid = cuda.threadIdx.x", "nthr = cuda.blockDim.x", f"lane = tid % {warp_size}",
               f"warp = tid // {warp_size}", f"nwarps = (nthr + {warp_size - 1}) // {warp_size}",
-              f"sh = cuda.shared.array({warp_size}, {tname(acc_dtype(red.dtype))})",
-              f"acc = {br.identity(red)}")
+              *br.shared_decls(red, "acc", warp_size), *br.init(red, "acc"))
 
 
 def tree_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], warp_size: int) -> KernelSource:
@@ -42,7 +41,7 @@ def tree_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], warp_size
     em1.unravel(loop, "lin", space, names)
     x = em1.value(red.args[0], [Ix.var(n) for n in names], loop)
     loop.add(f"acc = {br.combine(red, 'acc', br.to_acc(red, x))}", "lin += step")
-    br.block_reduce(s1, red, "acc", "sh", warp_size)
+    br.block_reduce(s1, red, "acc", warp_size)
     s1.add("if tid == 0:", "    part[cuda.blockIdx.x] = acc")
     src1, params1 = function(f"{name}_s1", em1, [], s1, extra=("part",))
 
@@ -52,7 +51,7 @@ def tree_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], warp_size
     s2.add("i = tid")
     ploop = s2.child("while i < part.shape[0]:", new_vars=["i"])
     ploop.add(f"acc = {br.combine(red, 'acc', 'part[i]')}", "i += nthr")
-    br.block_reduce(s2, red, "acc", "sh", warp_size)
+    br.block_reduce(s2, red, "acc", warp_size)
     s2.add(f"total = {br.from_acc(red, 'acc')}")
     em2.special[id(red)] = lambda idx, block: ("total", s2)
     store = s2.child("if tid == 0:")

@@ -7,7 +7,8 @@ another, like ``sum(exp(x - max(x)))``, is one phase later), then row-level outp
 a last column loop stores full-space outputs.
 
 - ``row`` (reduced axes trailing): one block per row, threads stride over the columns, partial
-  results combined by ``blockreduce.block_reduce`` (warp shuffles + shared memory).
+  results combined by ``blockreduce.block_reduce`` (warp shuffles + shared memory); argmax and
+  argmin carry (value, position) pairs, the earlier position winning ties as in NumPy.
 - ``column`` (reduced axes leading or interleaved): one thread per row, a serial loop over the
   columns; neighbouring threads read neighbouring addresses, so the loads coalesce.
 
@@ -27,9 +28,9 @@ from collections.abc import Sequence
 from ...ir import Node
 from ...ir.shapes import Shape
 from . import blockreduce as br
-from .emit import Block, Emitter, Ix, acc_dtype, store_index
+from .emit import Block, Emitter, Ix, store_index
 from .launch import row_launch, stream_launch
-from .ops import CudaLoweringError, tname
+from .ops import CudaLoweringError
 from .source import Entry, KernelSource, function, size_of
 
 
@@ -64,9 +65,8 @@ def reduce_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], space: 
     """``space`` = kept dims then reduced dims; ``reduce_maps[id(r)]`` gives, per operand dim of
     reduction ``r``, its axis in ``space`` (the shared planner's ``Kernel`` fields)."""
     reds = reductions_of(nodes)
-    for r in reds:
-        if not r.op.startswith("reduce_"):
-            raise CudaLoweringError(f"GPU backend: {r.op} is not implemented")
+    if any(br.is_arg(r) for r in reds) and n_reduced != 1:
+        raise CudaLoweringError("GPU backend: argmax/argmin reduce exactly one axis")
     n_kept = len(space) - n_reduced
     row_strategy = all(reduce_maps[id(r)] == tuple(range(len(space))) for r in reds)
     kept_dims, red_dims = list(space[:n_kept]), list(space[n_kept:])
@@ -83,7 +83,7 @@ def reduce_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], space: 
                 f"warp = tid // {warp_size}", f"nwarps = (nthr + {warp_size - 1}) // {warp_size}",
                 "row = cuda.blockIdx.x")
         for j, r in enumerate(reds):
-            top.add(f"sh{j} = cuda.shared.array({warp_size}, {tname(acc_dtype(r.dtype))})")
+            top.add(*br.shared_decls(r, f"acc{j}", warp_size))
         col_start, col_step, row_step = "tid", "nthr", "cuda.gridDim.x"
     else:
         top.add("row = cuda.grid(1)")
@@ -105,15 +105,15 @@ def reduce_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], space: 
         loop = column_loop()
         for r in phase:
             j = reds.index(r)
-            rowblk.add(f"acc{j} = {br.identity(r)}")
+            rowblk.add(*br.init(r, f"acc{j}"))
             x = em.value(r.args[0], [full[a] for a in reduce_maps[id(r)]], loop)
-            loop.add(f"acc{j} = {br.combine(r, f'acc{j}', br.to_acc(r, x))}")
+            loop.add(*br.update(r, f"acc{j}", x, "col"))
         close(loop)
         for r in phase:
             j = reds.index(r)
             if row_strategy:
-                br.block_reduce(rowblk, r, f"acc{j}", f"sh{j}", warp_size)
-            rowblk.add(f"red{j} = {br.from_acc(r, f'acc{j}')}")
+                br.block_reduce(rowblk, r, f"acc{j}", warp_size)
+            rowblk.add(f"red{j} = {br.result(r, f'acc{j}')}")
             em.special[id(r)] = _row_value(r, f"red{j}", rowblk, kn)
 
     full_outs = []

@@ -34,6 +34,12 @@ def _f32(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
 
 
+def _ties_and_nan(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    x = rng.integers(-3, 4, shape).astype(np.float32)  # many ties: the first index must win
+    x.reshape(-1)[::37] = np.nan
+    return x
+
+
 def _softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -59,6 +65,9 @@ CASES: list[Case] = [
     Case("column_max", lambda x: x.max(axis=0), lambda r: (_f32(r, 157, 5),)),
     Case("full_sum_of_squares", lambda x: (x * x).sum(), lambda r: (_f32(r, 1001),), rtol=1e-4),
     Case("mean_all", lambda x: x.mean(), lambda r: (np.abs(_f32(r, 17, 29)),), rtol=1e-4),
+    Case("argmax_rows_ties_nan", lambda x: x.argmax(axis=1), lambda r: (_ties_and_nan(r, 6, 150),)),
+    Case("argmin_columns", lambda x: x.argmin(axis=0), lambda r: (_ties_and_nan(r, 40, 7),)),
+    Case("argmax_all_int", lambda x: x.argmax(), lambda r: (r.integers(-5, 5, (9, 31)).astype(np.int16),)),
     Case("softmax", _softmax, lambda r: (_f32(r, 5, 131),)),
     Case("layer_norm", _layer_norm, lambda r: (_f32(r, 4, 160), _f32(r, 160), _f32(r, 160)), rtol=1e-4),
     Case("matmul_bias_relu", lambda a, w, b: np.maximum(a @ w + b, np.float32(0)),
