@@ -231,7 +231,7 @@ def random_graphs(draw: st.DrawFn) -> Graph:
     return Graph(inputs, [pool[-1], *extra], name="random")
 
 
-@settings(derandomize=True, max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, suppress_health_check=list(HealthCheck))  # rest: tests/conftest.py profile
 @given(random_graphs())
 def test_default_pipeline_is_bit_exact(graph: Graph) -> None:
     result = optimize(graph)
