@@ -63,8 +63,11 @@ def select_variants(config: Config, variants: Sequence[Variant] | None) -> list[
 def run_case(w: Workload, size: int, variants: Sequence[Variant], built: dict, missing: dict, config: Config,
              progress: Progress, full: bool) -> dict[str, Any]:
     """One workload at one size: every variant checked and timed; with ``full``, the extras too."""
-    arrays = w.inputs(size, config.seed)
-    want = as_numpy_tuple(w.body(numpy_namespace(), *arrays))
+    try:
+        arrays = w.inputs(size, config.seed)
+        want = as_numpy_tuple(w.body(numpy_namespace(), *arrays))
+    except MemoryError as exc:
+        raise ValueError(f"{w.name} at size {size} does not fit in memory ({exc})") from None
     nbytes = compulsory_bytes(arrays, want)
     budget = config.timing_budget_s if full else config.timing_budget_s / 4
     records = measure_variants(variants, built, missing, arrays, want, w.tol, budget,
