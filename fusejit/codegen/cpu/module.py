@@ -130,6 +130,7 @@ def _kernel_fn(module: ir.Module, k: Kernel, layout: abi.ArgLayout, isa: str, co
         versions[GENERIC] = emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.generic", False, False))
     fn = ir.Function(module, ir.FunctionType(I32, [PTR, I32, I64, I64, PTR]), f"kern{ki}")
     fn.linkage = "internal"
+    fn.attributes.add("noinline")  # called from the entry and the thread trampoline: one copy
     args, mode, lo, hi, scratch = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     ptrs = [b.load(b.gep(args, [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
