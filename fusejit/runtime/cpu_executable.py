@@ -230,6 +230,8 @@ class CpuExecutable:
             label = node.name or f"input {i}"
             if not isinstance(a, np.ndarray):
                 a = np.asarray(a)
+            if a.dtype != node.dtype and a.dtype.newbyteorder("=") == node.dtype:
+                a = a.astype(node.dtype)  # same type, other byte order
             if a.dtype != node.dtype:
                 raise TypeError(f"argument {label!r}: expected dtype {node.dtype}, got {a.dtype}")
             if type(a) is not np.ndarray or a.dtype is not self._dtypes[i]:

@@ -49,6 +49,7 @@ def test_slow_path_accepts_lists_subclasses_and_odd_strides(add) -> None:
     raw = np.zeros(6 * 4 + 1, np.uint8)[1:].view(np.float32).reshape(2, 3)  # unaligned
     raw[:] = a
     assert_same(add(raw, a), [a + a])
+    assert_same(add(a.astype(">f4"), a), [a + a])  # byte-swapped
     rec = np.zeros((2, 3), dtype=[("v", np.float32), ("pad", np.int8)])["v"]  # stride 5: not whole elements
     rec[:] = a
     assert_same(add(rec, a), [a + a])
