@@ -18,11 +18,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from fusejit.codegen.cpu import compile_cpu
 from fusejit.ir import parse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.cpu_graphs import CHAIN, LAYERNORM, SOFTMAX, SUMSQ  # noqa: E402  (one copy of the workloads)
 
 
 def median_ms(fn, repeat: int = 15, warmup: int = 3) -> float:
@@ -49,56 +53,6 @@ def faults() -> int:
     return r.ru_minflt + r.ru_majflt
 
 
-def row_ops(kind: str) -> str:
-    if kind == "softmax":
-        return """
-  %0 = reduce_max(%x) {axes=[1]} : f32[N]
-  %1 = reshape(%0) {shape=[N,1]} : f32[N,1]
-  %2 = broadcast(%1) {shape=[N,D]} : f32[N,D]
-  %3 = sub(%x, %2) : f32[N,D]
-  %4 = exp(%3) : f32[N,D]
-  %5 = reduce_sum(%4) {axes=[1]} : f32[N]
-  %6 = reshape(%5) {shape=[N,1]} : f32[N,1]
-  %7 = broadcast(%6) {shape=[N,D]} : f32[N,D]
-  %8 = div(%4, %7) : f32[N,D]
-  return %8"""
-    return """
-  %0 = reduce_sum(%x) {axes=[1]} : f32[N]
-  %n = numel(%x) {axes=[1], dtype=f32} : f32[]
-  %nb = broadcast(%n) {shape=[N]} : f32[N]
-  %1 = div(%0, %nb) : f32[N]
-  %2 = reshape(%1) {shape=[N,1]} : f32[N,1]
-  %3 = broadcast(%2) {shape=[N,D]} : f32[N,D]
-  %4 = sub(%x, %3) : f32[N,D]
-  %5 = mul(%4, %4) : f32[N,D]
-  %6 = reduce_sum(%5) {axes=[1]} : f32[N]
-  %7 = div(%6, %nb) : f32[N]
-  %e = constant() {value=1e-5} : f32[]
-  %eb = broadcast(%e) {shape=[N]} : f32[N]
-  %8 = add(%7, %eb) : f32[N]
-  %9 = sqrt(%8) : f32[N]
-  %10 = reshape(%9) {shape=[N,1]} : f32[N,1]
-  %11 = broadcast(%10) {shape=[N,D]} : f32[N,D]
-  %12 = div(%4, %11) : f32[N,D]
-  return %12"""
-
-
-CHAIN = """func @chain(%x: f32[N], %y: f32[N], %z: f32[N]) -> (f32[N]) {
-  %h = constant() {value=0.5} : f32[]
-  %hb = broadcast(%h) {shape=[N]} : f32[N]
-  %one = constant() {value=1.0} : f32[]
-  %ob = broadcast(%one) {shape=[N]} : f32[N]
-  %0 = mul(%x, %hb) : f32[N]
-  %1 = add(%0, %y) : f32[N]
-  %2 = tanh(%1) : f32[N]
-  %3 = mul(%2, %z) : f32[N]
-  %4 = mul(%y, %y) : f32[N]
-  %5 = add(%ob, %4) : f32[N]
-  %6 = div(%x, %5) : f32[N]
-  %7 = sub(%3, %6) : f32[N]
-  return %7
-}"""
-
 GELU = """func @gelu(%x: f32[N,D]) -> (f32[N,D]) {
   %c0 = constant() {value=0.5} : f32[]
   %c1 = constant() {value=0.7978845608} : f32[]
@@ -118,12 +72,6 @@ GELU = """func @gelu(%x: f32[N,D]) -> (f32[N,D]) {
   %t5 = mul(%x, %t4) : f32[N,D]
   %t6 = mul(%b0, %t5) : f32[N,D]
   return %t6
-}"""
-
-SUMSQ = """func @sumsq(%x: f32[N]) -> (f32[]) {
-  %0 = mul(%x, %x) : f32[N]
-  %1 = reduce_sum(%0) {axes=[0]} : f32[]
-  return %1
 }"""
 
 MLP = """func @mlp(%x: f32[N,784], %w1: f32[784,512], %b1: f32[512], %w2: f32[512,10], %b2: f32[10]) -> (f32[N,10]) {
@@ -217,8 +165,8 @@ def main() -> None:
 
     rows = 1024 if opts.quick else 4096
     s = rng.standard_normal((rows, 1024)).astype(np.float32)
-    for kind, ref in (("softmax", np_softmax), ("layernorm", np_layernorm)):
-        exe = compile_cpu(parse(f"func @{kind}(%x: f32[N,D]) -> (f32[N,D]) {{{row_ops(kind)}\n}}"))
+    for kind, ref, text in (("softmax", np_softmax, SOFTMAX), ("layernorm", np_layernorm, LAYERNORM)):
+        exe = compile_cpu(parse(text))
         np.testing.assert_allclose(exe(s)[0], ref(s), rtol=1e-4, atol=1e-6)
         row(f"{kind} [{rows},1024] ({exe.num_kernels}k)", median_ms(lambda r=ref: r(s)),
             median_ms(lambda e=exe: e(s)), 8 * s.size, bw)
@@ -247,8 +195,7 @@ def main() -> None:
 
     cold, cached = cold_compile_subprocess(CHAIN)
     print(f"{'compile chain (new process)':28s} cold {cold:8.1f} ms   from disk cache {cached:8.1f} ms")
-    cold, cached = cold_compile_subprocess(row_ops("softmax") and
-                                           f"func @softmax(%x: f32[N,D]) -> (f32[N,D]) {{{row_ops('softmax')}\n}}")
+    cold, cached = cold_compile_subprocess(SOFTMAX)
     print(f"{'compile softmax (new process)':28s} cold {cold:8.1f} ms   from disk cache {cached:8.1f} ms")
 
 
