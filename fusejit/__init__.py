@@ -2,25 +2,43 @@
 
 Decorate a NumPy function with ``@fusejit.jit``: it is traced into an SSA IR, optimized,
 fused and compiled to native kernels, once per input signature.
+
+Names are imported on first use, so the serving path (``fusejit.aot.load``) loads neither the
+tracer nor llvmlite.
 """
 
-from .freeze import freeze
-from .ir import Graph, GraphFileError
-from .ir import load_graph as load
-from .jit import ArgumentError, JitFunction, Spec, jit
-from .runtime.placement import device
-from .tracer.errors import (
-                            ConcretizationError,
-                            DataDependentShapeError,
-                            InPlaceError,
-                            TracingError,
-                            UnsupportedFunctionError,
-)
-from .tracer.variables import Variable
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ArgumentError", "ConcretizationError", "DataDependentShapeError", "Graph", "GraphFileError", "InPlaceError",
-    "JitFunction", "Spec", "TracingError", "UnsupportedFunctionError", "Variable", "device", "freeze", "jit", "load",
-]
+_EXPORTS = {
+    "jit": "fusejit.driver", "JitFunction": "fusejit.driver", "Spec": "fusejit.driver",
+    "ArgumentError": "fusejit.driver",
+    "freeze": "fusejit.freezing", "Variable": "fusejit.tracer.variables", "device": "fusejit.runtime.placement",
+    "Graph": "fusejit.ir", "GraphFileError": "fusejit.ir", "load": ("fusejit.ir", "load_graph"),
+    "TracingError": "fusejit.tracer.errors", "ConcretizationError": "fusejit.tracer.errors",
+    "DataDependentShapeError": "fusejit.tracer.errors", "InPlaceError": "fusejit.tracer.errors",
+    "UnsupportedFunctionError": "fusejit.tracer.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        try:
+            return importlib.import_module(f"{__name__}.{name}")  # subpackages: fusejit.ir, fusejit.aot, ...
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'fusejit' has no attribute {name!r}") from None
+    module, attr = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

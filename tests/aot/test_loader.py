@@ -135,7 +135,6 @@ def test_serving_imports_no_compiler(built: Path) -> None:
                    for m in added)
 
 
-@pytest.mark.xfail(strict=True, reason="fusejit/__init__.py imports the tracer eagerly; serving needs it lazy")
 def test_serving_imports_no_tracer(built: Path) -> None:
     _, everything = _imported_by_serving(built)
     assert "fusejit.tracer" not in everything

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from .driver import JitFunction, Spec, optimize_graph
 from .ir import Graph, constant
 from .ir.graph import substitute
-from .jit import JitFunction, Spec, optimize_graph
 from .tracer import TracingError
 from .tracer.variables import Variable
 
