@@ -14,8 +14,10 @@ import functools
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import llvmlite.binding as llvm
+import numpy as np
 
 from ..codegen import vecmath
 
@@ -50,13 +52,35 @@ def bind_symbols() -> None:
     llvm.load_library_permanently("libgcc_s.so.1")  # half-precision conversions (__truncdfhf2, ...)
 
 
+def _numpy_blas() -> dict[str, int] | None:
+    """NumPy's own OpenBLAS (ILP64 Fortran ``scipy_sgemm_64_``): sharing it with NumPy means
+    one BLAS thread pool in the process, not two pools fighting over the cores."""
+    libdir = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    for path in sorted(libdir.glob("libscipy_openblas64_*.so")):
+        try:
+            lib = ctypes.CDLL(str(path))
+            return {n: ctypes.cast(getattr(lib, f"scipy_{n}_64_"), ctypes.c_void_p).value for n in ("sgemm", "dgemm")}
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 @functools.cache
-def bind_blas() -> None:
-    """Bind ``fj_sgemm``/``fj_dgemm`` (importing scipy costs ~50 ms: only for programs with dot)."""
+def bind_blas() -> bool:
+    """Bind ``fj_sgemm``/``fj_dgemm``; True when they take 64-bit integers (ILP64).
+
+    Prefers NumPy's bundled OpenBLAS; falls back to scipy's LP64 ``cython_blas`` pointers.
+    Only programs with ``dot`` call this (importing scipy costs ~50 ms)."""
+    ptrs = _numpy_blas()
+    if ptrs is not None:
+        for name, addr in ptrs.items():
+            llvm.add_symbol(f"fj_{name}", addr)
+        return True
     from scipy.linalg import cython_blas
 
     for name in ("sgemm", "dgemm"):
         llvm.add_symbol(f"fj_{name}", _capsule_pointer(cython_blas.__pyx_capi__[name]))
+    return False
 
 
 def target_machine() -> llvm.TargetMachine:

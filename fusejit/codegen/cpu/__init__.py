@@ -28,7 +28,7 @@ _lock = threading.Lock()
 
 
 def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = None,
-                     name: str | None = None) -> CpuModule:
+                     name: str | None = None, blas_ilp64: bool = False) -> CpuModule:
     """The LLVM module for ``graph`` (entry ``name``, C ABI in :mod:`.abi`), not compiled.
 
     For ahead-of-time builds: emit an object from ``str(result.module)``; link with
@@ -42,7 +42,7 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
     if name is None:
         digest = hashlib.sha256(f"{fuse}|{threads}|{print_graph(graph)}".encode()).hexdigest()[:20]
         name = f"fj_{digest}"
-    cm = build_module(graph, plan, isa=host_isa(), threads=threads, name=name)
+    cm = build_module(graph, plan, isa=host_isa(), threads=threads, name=name, blas_ilp64=blas_ilp64)
     emit_pyentry(cm.module, graph, cm.layout, cm.module.globals[name])
     return cm
 
@@ -74,19 +74,18 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None) 
     threads = threads if threads is not None else (os.cpu_count() or 1)
     threads = max(1, min(int(threads), MAX_THREADS))
     text = print_graph(graph)
-    name = "fj_" + hashlib.sha256(f"{fuse}|{threads}|{text}".encode()).hexdigest()[:20]
-    _, cpu, features = host()
-    key = disk_cache.key(f"{name}|{_source_digest()}|{text}", cpu, features)
     plan = plan_fusion(graph, fuse=fuse)
     layout = abi.ArgLayout(graph, plan)
     eng = engine()
-    if any(k.kind == "dot" for k in plan.kernels):
-        bind_blas()
+    ilp64 = bind_blas() if any(k.kind == "dot" for k in plan.kernels) else False
+    name = "fj_" + hashlib.sha256(f"{fuse}|{threads}|{ilp64}|{text}".encode()).hexdigest()[:20]
+    _, cpu, features = host()
+    key = disk_cache.key(f"{name}|{_source_digest()}|{text}", cpu, features)
     built: list[CpuModule] = []
 
     def module() -> CpuModule:
         if not built:
-            built.append(build_cpu_module(graph, fuse=fuse, threads=threads, name=name))
+            built.append(build_cpu_module(graph, fuse=fuse, threads=threads, name=name, blas_ilp64=ilp64))
         return built[0]
 
     from_cache = False

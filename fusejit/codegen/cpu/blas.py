@@ -36,7 +36,10 @@ def _gemm_decl(module: ir.Module, name: str) -> ir.Function:
     return fn
 
 
-def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str) -> ir.Function:
+def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str,
+             ilp64: bool = False) -> ir.Function:
+    """The BLAS call (or loop) for ``kernel.anchor``; ``ilp64``: the gemm takes 64-bit ints."""
+    ity = I64 if ilp64 else I32
     dot = kernel.anchor
     assert dot is not None
     fn = ir.Function(module, ir.FunctionType(I32, [PTR]), name)
@@ -57,7 +60,7 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
     n = env.dim(dot.shape[-1])
     sc = env.strides(kernel.alias)
     hb = env._hoisted()
-    scratch = {nm: hb.alloca(I32, name=nm) for nm in ("M", "N", "K", "lda", "ldb", "ldc")}
+    scratch = {nm: hb.alloca(ity, name=nm) for nm in ("M", "N", "K", "lda", "ldb", "ldc")}
     flags = {c: hb.alloca(I8, name=f"flag{c}") for c in "NT"}
     dt = dot.dtype
     use_blas = dt.kind == "f" and dt.itemsize in GEMM
@@ -100,7 +103,7 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
                             for nm, v in (("M", n), ("N", m), ("K", k), ("ldc", n),
                                           ("lda", b.select(b_rows_ok, b_ld_r, b_ld_c)),
                                           ("ldb", b.select(a_rows_ok, a_ld_r, a_ld_c))):
-                                b.store(b.trunc(v, I32), scratch[nm])
+                                b.store(v if ilp64 else b.trunc(v, I32), scratch[nm])
                             b.store(ir.Constant(fty, 1.0), alpha)
                             b.store(ir.Constant(fty, 0.0), beta)
                             b.call(_gemm_decl(module, GEMM[dt.itemsize]),

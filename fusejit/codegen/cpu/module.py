@@ -76,8 +76,9 @@ class _Consts:
 
 
 def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
-                 name: str = "fj_main") -> CpuModule:
-    """The LLVM module (and its argument layout) for ``plan``; nothing is compiled here."""
+                 name: str = "fj_main", blas_ilp64: bool = False) -> CpuModule:
+    """The LLVM module (and its argument layout) for ``plan``; nothing is compiled here.
+    ``blas_ilp64``: ``fj_sgemm``/``fj_dgemm`` take 64-bit integers (default: Fortran ``int``)."""
     module = ir.Module(name)
     layout = abi.ArgLayout(graph, plan)
     consts = _Consts(module)
@@ -90,7 +91,7 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     scratch = b.alloca(I64, size=i64(max(1, MAX_CHUNKS * nacc)), name="partials")
     for ki, k in enumerate(plan.kernels):
         if k.kind == "dot":
-            dot = emit_dot(module, k, layout, f"dot{ki}")
+            dot = emit_dot(module, k, layout, f"dot{ki}", blas_ilp64)
             _check(b, b.call(dot, [args]))
             if len(k.nodes) == 1:
                 continue
@@ -175,6 +176,8 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
         total = b.udiv(b.add(work, b.sub(chunk_size(b, work), i64(1))), chunk_size(b, work))
     elif is_column(k):
         total = b.mul(product(b, dims[:len(k.outer) - 1]), column_tiles(b, dims[len(k.outer) - 1]))
+    if k.kind == "dot":
+        threads = 1  # right after BLAS its spinning threads hold the cores: a second pool would stall
     if threads > 1:
         par = b.and_(b.icmp_signed(">=", work, i64(PARALLEL_MIN)), b.icmp_signed(">", total, i64(1)))
         with b.if_else(par) as (then, other):
