@@ -67,7 +67,10 @@ class CpuExecutable:
         self._simple = all(p[0] == "out" for p in self._result_plan)
         self._tables: list = []
         if self._simple and not self._nslots:
-            self.__dict__["_fast"] = self._make_fast_call()
+            # a per-instance subclass whose __call__ *is* the generated function: no extra frame
+            fast = self._make_fast_call()
+            self.__class__ = type(type(self).__name__, (type(self),), {"__call__": staticmethod(fast),
+                                                                        "__module__": __name__})
 
     def _make_fast_call(self):
         """Source-generate the hot path for this signature (unrolled checks, no loops)."""
@@ -150,9 +153,6 @@ class CpuExecutable:
     # ---- calling ------------------------------------------------------------------------
 
     def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
-        fast = self.__dict__.get("_fast")
-        if fast is not None:
-            return fast(*arrays)
         return self._call(arrays, True)
 
     def _call(self, arrays, retry: bool) -> list[np.ndarray]:
