@@ -86,7 +86,7 @@ CASES: list[Case] = [
 
 def graph_of(case: Case, args: tuple[np.ndarray, ...]) -> Graph:
     """The optimized graph ``jit`` would hand to a backend for these arguments."""
-    from ...jit import jit, optimize_graph
+    from ...driver import jit, optimize_graph
 
     return optimize_graph(jit(case.fn, backend="reference").trace(*args))
 
