@@ -145,6 +145,14 @@ def notes(record: dict[str, Any]) -> list[str]:
     return lines
 
 
+def startup_line(record: dict[str, Any]) -> str:
+    init = record.get("compile_init_s") or {}
+    text = (f"Compile times are `lower()` (trace + optimize + compile) in fresh processes, after a one-time "
+            f"start-up (first compile of `x + 1`) of {fmt_time(init.get('cold'))} cold and "
+            f"{fmt_time(init.get('cached'))} with a warm disk cache.")
+    return text + (f" Start-up failed: {init['error']}" if init.get("error") else "")
+
+
 def header(record: dict[str, Any]) -> list[str]:
     m, bw = record["machine"], record["machine"]["copy_bandwidth"]
     versions = " · ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
@@ -173,7 +181,7 @@ def render_markdown(record: dict[str, Any]) -> str:
         "not installed; n/a = no natural way to write it. Last column: the fastest non-fusejit time ÷ fused "
         "fusejit's (above 1 = fusejit is faster).",
         "", *main_table(record),
-        "", "## fusejit per workload", "", *facts_table(record),
+        "", "## fusejit per workload", "", *facts_table(record), "", startup_line(record),
         "", "## Dispatch: median time of one call on tiny inputs", "",
         *per_variant_table(record, "dispatch", "median_s"),
         "", "## First call in this process (trace + compile + run; earlier sizes may have warmed caches)", "",
