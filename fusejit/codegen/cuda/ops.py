@@ -114,7 +114,7 @@ def elementwise(op: str, args: list[str], in_dt: np.dtype, out_dt: np.dtype, att
         sym = "//" if op == "floordiv" else "%"  # Python/numba integer // and % floor like NumPy
         return cast(f"({a} {sym} {b} if {b} != 0 else {a} - {a})", out_dt)
     if op == "floordiv":
-        return _math("floor", UNARY_MATH, [cast(f"{a} / {b}", in_dt)], in_dt)
+        return _float_floordiv(a, b, in_dt)
     if op == "mod":  # np.remainder from fmod: the result takes the sign of the divisor
         r, zero = _math("fmod", BINARY_MATH, [a, b], in_dt), literal(0, in_dt)
         signed_zero = _math("copysign", BINARY_MATH, [zero, b], in_dt)
@@ -184,6 +184,19 @@ def elementwise(op: str, args: list[str], in_dt: np.dtype, out_dt: np.dtype, att
             return f"({literal(1, out_dt)} if {a} else {literal(0, out_dt)})"
         return cast(a, out_dt)
     return _unsupported(op, in_dt)
+
+
+def _float_floordiv(a: str, b: str, dt: np.dtype) -> str:
+    """NumPy's npy_floor_divide: through fmod, so inf // 2 is NaN and the sign of zero is kept."""
+    zero, one, half = literal(0, dt), literal(1, dt), literal(0.5, dt)
+    m = _math("fmod", BINARY_MATH, [a, b], dt)
+    d = cast(f"({a} - {m}) / {b}", dt)
+    d2 = cast(f"{d} - {one} if ({m} != {zero} and (({b} < {zero}) != ({m} < {zero}))) else {d}", dt)
+    fl = _math("floor", UNARY_MATH, [d2], dt)
+    rounded = cast(f"{fl} + {one} if {d2} - {fl} > {half} else {fl}", dt)
+    quotient = cast(f"{a} / {b}", dt)
+    return f"({quotient} if {b} == {zero} else ({rounded} if {d2} != {zero} else " \
+           f"{_math('copysign', BINARY_MATH, [zero, quotient], dt)}))"
 
 
 def _unsupported(op: str, dt: np.dtype) -> str:

@@ -84,6 +84,39 @@ CASES: list[Case] = [
 ]
 
 
+OPS_DTYPES = ("float32", "float64", "int32", "uint8", "int8", "bool")
+
+
+def all_ops_graph(dt: np.dtype, n: int = 16) -> tuple[Graph, set[str]]:
+    """One graph computing every elementwise primitive the GPU lowers for ``dt`` (one output
+    each, from inputs x, y: dt[n] and c: bool[n]), and the set of ops it declines."""
+    from ...ir import IRTypeError, Node, get_op, make, ops_of_class
+    from ...ir.shapes import TensorType
+    from .lower import lower_graph
+    from .ops import CudaLoweringError
+
+    x, y, c = (Node("input", (), {}, TensorType(t, (n,)), name=name)
+               for name, t in (("x", dt), ("y", dt), ("c", np.dtype(bool))))
+    supported, declined = [], set()
+    for op in ops_of_class("elementwise"):
+        try:
+            if op == "where":
+                node = make(op, c, x, y)
+            elif op == "cast":
+                node = make(op, x, dtype=np.dtype(np.float32) if dt.kind != "f" else np.dtype(np.int16))
+            else:
+                node = make(op, x) if get_op(op).arity == 1 else make(op, x, y)
+        except IRTypeError:
+            continue
+        try:
+            lower_graph(Graph([x, y, c], [node]))
+        except CudaLoweringError:
+            declined.add(op)
+            continue
+        supported.append(node)
+    return Graph([x, y, c], supported, name=f"all_ops_{dt}"), declined
+
+
 def graph_of(case: Case, args: tuple[np.ndarray, ...]) -> Graph:
     """The optimized graph ``jit`` would hand to a backend for these arguments."""
     from ...driver import jit, optimize_graph
@@ -106,6 +139,10 @@ def ptx_report(cc: tuple[int, int] = (9, 0)) -> list[dict[str, Any]]:
                 for entry in variant.entries if variant is not None else ():
                     rep = assemble(compile_ptx(variant, entry, cc), f"sm_{cc[0]}{cc[1]}")
                     rows.append({"case": case.name, "kernel": entry.fn, "kind": variant.kind, **rep.__dict__})
+    for dt in OPS_DTYPES:
+        for ks in lower_graph(all_ops_graph(np.dtype(dt))[0], props=H100):
+            rep = assemble(compile_ptx(ks, ks.entries[0], cc), f"sm_{cc[0]}{cc[1]}")
+            rows.append({"case": f"all_ops_{dt}", "kernel": ks.entries[0].fn, "kind": ks.kind, **rep.__dict__})
     return rows
 
 
