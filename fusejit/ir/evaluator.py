@@ -52,16 +52,26 @@ def run_node(node: Node, operands: Sequence[np.ndarray], bindings: Mapping[str, 
     opdef = get_op(node.op)
     with np.errstate(all="ignore"):
         result = opdef.ref(*operands, **bind_attrs(node.attrs, bindings))
-    # C-contiguous values make the oracle layout-independent: NumPy takes different loops (SIMD
-    # vs scalar libm, different summation orders) for strided and contiguous operands, which
-    # would let a transpose or a lazy broadcast change the bits of the ops that read it.
-    return np.asarray(result, dtype=node.type.dtype, order="C")
+    return plain_layout(np.asarray(result, dtype=node.type.dtype))
+
+
+def plain_layout(a: np.ndarray) -> np.ndarray:
+    """``a`` in C order with the plain strides, copying only if needed. It makes the oracle
+    layout-independent: NumPy takes other loops (SIMD vs scalar libm, other summation orders),
+    with other bits, for strided operands, and even for a size-1 dim with stride 0 (which still
+    counts as C-contiguous), so a transpose or a broadcast would change the ops that read it."""
+    expected = a.itemsize
+    for d, s in zip(reversed(a.shape), reversed(a.strides)):
+        if s != expected:
+            return np.array(a, order="C", copy=True)
+        expected *= d
+    return a
 
 
 def evaluate(graph: Graph, args: Sequence[Any]) -> list[np.ndarray]:
     if len(args) != len(graph.inputs):
         raise TypeError(f"{graph.name} takes {len(graph.inputs)} argument(s), got {len(args)}")
-    arrays = [np.asarray(a, dtype=n.type.dtype, order="C") for a, n in zip(args, graph.inputs)]
+    arrays = [plain_layout(np.asarray(a, dtype=n.type.dtype)) for a, n in zip(args, graph.inputs)]
     bindings = bind_symbols(graph, [a.shape for a in arrays])
     values: dict[int, np.ndarray] = {id(n): a for n, a in zip(graph.inputs, arrays)}
     for node in graph.nodes:
