@@ -59,10 +59,14 @@ class FnEnv:
         return [self.dim(d) for d in shape]
 
     def strides(self, node: Node) -> list[ir.Value]:
-        """Element strides of ``node``'s buffer: runtime for graph inputs, C order otherwise."""
+        """Element strides of ``node``'s buffer: C order for our own buffers; for graph inputs
+        the runtime strides, except that the unit-stride versions know the innermost is 1
+        (row-strided views such as ``x[:, :1024]`` still get contiguous vector loads)."""
         sw = self.layout.stride_word.get(id(node))
-        if sw is not None and not self.contiguous:
-            return [i64(0) if d == 1 else self.word(sw + k) for k, d in enumerate(node.shape)]
+        if sw is not None:
+            last = node.ndim - 1
+            return [i64(0) if d == 1 else i64(1) if (k == last and self.contiguous) else self.word(sw + k)
+                    for k, d in enumerate(node.shape)]
         dims = [self.dim(d) for d in node.shape]  # hoist loads before positioning a builder
         out: list[ir.Value] = []
         acc: ir.Value = i64(1)

@@ -2,7 +2,7 @@
 
 ``int32 <name>(int64 *args)`` (layout in :mod:`.abi`) runs the kernels in order and returns
 0 or the first error code. Per kernel it picks a version at run time — generic strides,
-C-contiguous inputs, or one flat loop when every access is the identity — and runs it on
+unit-innermost-stride inputs, or one flat loop when every access is the identity — and runs it on
 one thread or, above ``PARALLEL_MIN`` elements, on ``threads`` threads through libgomp's
 ``GOMP_parallel``. Chunks of the parallel range are aligned (1024 elements for flat loops)
 so every element takes the same code path whatever the thread count: results are bitwise
@@ -154,7 +154,8 @@ def _dim(b: ir.IRBuilder, args: ir.Value, layout: abi.ArgLayout, d: int | str) -
 
 def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout, k: Kernel, ki: int,
          kern: ir.Function, flat: bool, args: ir.Value, threads: int, scratch: ir.Value) -> None:
-    contig: ir.Value = ir.Constant(ir.IntType(1), 1)
+    contig: ir.Value = ir.Constant(ir.IntType(1), 1)  # every input C-contiguous (flat loops)
+    unit: ir.Value = ir.Constant(ir.IntType(1), 1)  # every input has unit innermost stride
     for n in _reads_inputs(k, graph):
         expect: ir.Value = i64(1)
         for j in reversed(range(n.ndim)):
@@ -162,6 +163,8 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
             if d != 1:
                 ok = b.icmp_signed("==", _word(b, args, layout.stride_word[id(n)] + j), expect)
                 contig = b.and_(contig, ok)
+                if j == n.ndim - 1:
+                    unit = b.and_(unit, ok)
             expect = b.mul(expect, _dim(b, args, layout, d))
     dims = [_dim(b, args, layout, d) for d in k.space]
     work = product(b, dims)
@@ -170,7 +173,7 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
         mode = b.select(contig, ir.Constant(I32, FLAT), ir.Constant(I32, GENERIC))
         total = b.select(contig, work, rows)
     else:
-        mode = b.select(contig, ir.Constant(I32, CONTIGUOUS), ir.Constant(I32, GENERIC))
+        mode = b.select(unit, ir.Constant(I32, CONTIGUOUS), ir.Constant(I32, GENERIC))
         total = rows if k.space else i64(1)
     if is_chunked(k):
         total = b.udiv(b.add(work, b.sub(chunk_size(b, work), i64(1))), chunk_size(b, work))
