@@ -26,6 +26,30 @@ from . import allocator
 _CFUNC = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 
 
+def _check_array_layout() -> None:
+    """The native entry reads ndarray fields at fixed offsets (NumPy's PyArrayObject_fields);
+    verify them once on this interpreter and NumPy before trusting them."""
+    from ..codegen.cpu.pyentry import OFF_DATA, OFF_DIMS, OFF_ND, OFF_STRIDES
+
+    a = np.zeros((3, 5), np.float32)[:, ::2]
+    base = id(a)
+
+    def word(off: int) -> int:
+        return ctypes.c_int64.from_address(base + off).value
+
+    dims, strides = word(OFF_DIMS), word(OFF_STRIDES)
+    ok = (word(OFF_DATA) == a.__array_interface__["data"][0]
+          and ctypes.c_int32.from_address(base + OFF_ND).value == a.ndim
+          and [ctypes.c_int64.from_address(dims + 8 * i).value for i in range(2)] == list(a.shape)
+          and [ctypes.c_int64.from_address(strides + 8 * i).value for i in range(2)] == list(a.strides))
+    if not ok:
+        raise RuntimeError(f"fusejit: NumPy {np.__version__}'s ndarray layout differs from the one the CPU "
+                           "backend's native entry reads; this NumPy is not supported")
+
+
+_check_array_layout()
+
+
 class CpuExecutable:
     """A compiled program; see :class:`fusejit.runtime.executable.Executable`."""
 
