@@ -22,6 +22,7 @@ from ..codegen.cuda.source import KernelSource
 from ..codegen.cuda.toolchain import cuda_module, python_functions
 from ..ir import Graph, Node, bind_symbols
 from ..ir.evaluator import concrete_shape
+from ..ir.evaluator import run_node as evaluate_node
 from ..ir.shapes import format_shape
 from .device import gpu_index, simulator_enabled
 
@@ -159,6 +160,10 @@ class GpuExecutable:
 
     def _result(self, o: Node, env: dict[int, Any], bindings: dict[str, int], device_out: bool) -> Any:
         shape = concrete_shape(o.shape, bindings)
+        if o.op in ("constant", "numel") and id(o) not in env:  # sources no kernel computes
+            host = np.array(evaluate_node(o, [np.empty(concrete_shape(a.shape, bindings), a.dtype) for a in o.args],
+                                          bindings))
+            return self._cuda.to_device(host) if device_out else host
         if id(o) in env:
             buf = env[id(o)]
             if any(o is n for n in self.graph.inputs):  # an input returned as is: a fresh copy
