@@ -11,8 +11,8 @@ the broadcast, so a scalar added to an ``[N, 4096]`` tensor stays a ``[1]`` cons
 NumPy's elementwise loops computing each lane independently of the array's length (tested). A
 0-d array is different: NumPy computes ``pow`` (f32/f64) and ``log10`` (f16) on 0-d operands
 with other code than on arrays, and the bits differ, so a computation never moves between
-rank 0 and rank >= 1, and ``fmax``/``fmin`` (whose signed-zero ties depend on the lane) are
-only folded whole. ``broadcast(c)``
+rank 0 and rank >= 1, and ops whose NumPy result depends on the lane (``fmax``/``fmin`` on
+signed zeros, float -> integer casts; see rewrite.py) are only folded whole. ``broadcast(c)``
 itself is never materialized, and no folded constant exceeds ``MAX_FOLD_BYTES`` unless it is
 no larger than the constants it replaces. Ops that raise on their constant operands (an integer
 to a negative power, an out-of-range gather) are left for run time, where they raise.
@@ -24,7 +24,7 @@ import numpy as np
 
 from ..ir import Graph, Node, constant, get_op, make
 from ..ir.evaluator import run_node
-from .rewrite import POSITION_DEPENDENT, Context, const_array, rewrite
+from .rewrite import Context, const_array, position_dependent, rewrite
 
 MAX_FOLD_BYTES = 1 << 20
 
@@ -52,7 +52,7 @@ def fold_constants(node: Node, ctx: Context) -> Node | None:
 
 
 def fold_lazy_broadcasts(node: Node, ctx: Context) -> Node | None:
-    if get_op(node.op).fusion != "elementwise" or node.op in POSITION_DEPENDENT:
+    if get_op(node.op).fusion != "elementwise" or position_dependent(node):
         return None
     if not any(a.op == "broadcast" for a in node.args):
         return None

@@ -17,15 +17,16 @@ broadcast gives the same elements (the evaluator keeps values C-contiguous, so N
 choice does not depend on where the layout op sits; its elementwise loops give each element the
 same bits whatever the array's length). Three things are left alone: computations never move
 to or from rank 0 (NumPy's ``pow`` on 0-d operands rounds differently than on arrays);
-reductions (moving a transpose through a sum would change its summation order); ``fmax`` and
-``fmin``, whose fmax(0.0, -0.0) in NumPy depends on the element's position.
+reductions (moving a transpose through a sum would change its summation order); ops whose
+NumPy result depends on the element's position (fmax/fmin on signed zeros, float -> integer
+casts: ``position_dependent`` in rewrite.py).
 """
 
 from __future__ import annotations
 
 from ..ir import Graph, Node, broadcast_shapes, get_op, make
 from .dce import identity_ops
-from .rewrite import POSITION_DEPENDENT, Context, rewrite
+from .rewrite import Context, position_dependent, rewrite
 
 
 def layout(graph: Graph) -> tuple[Graph, int]:
@@ -64,7 +65,7 @@ def layout_of_splat(node: Node, ctx: Context) -> Node | None:
 
 
 def _movable(node: Node) -> bool:
-    return get_op(node.op).fusion == "elementwise" and bool(node.args) and node.op not in POSITION_DEPENDENT
+    return get_op(node.op).fusion == "elementwise" and bool(node.args) and not position_dependent(node)
 
 
 def push_through_elementwise(node: Node, ctx: Context) -> Node | None:

@@ -20,9 +20,17 @@ import numpy as np
 from ..ir import Graph, Node, constant, make
 
 # NumPy computes these differently in SIMD lanes and scalar tails for some inputs (measured:
-# fmax(0.0, -0.0) gives 0.0 or -0.0 depending on the element's position), so a pass may not
-# change the shape or order in which they run (lazy folds, sunk broadcasts, moved transposes).
+# fmax(0.0, -0.0) gives 0.0 or -0.0, and a float -> uint32 cast of an out-of-range value gives
+# different integers, depending on the element's position), so a pass may not change the shape
+# or order in which they run (lazy folds, sunk broadcasts, moved transposes).
 POSITION_DEPENDENT = frozenset({"fmax", "fmin"})
+
+
+def position_dependent(node: Node) -> bool:
+    """See POSITION_DEPENDENT; float -> integer casts are out of range-undefined in C, so all."""
+    if node.op == "cast":
+        return node.args[0].dtype.kind == "f" and node.dtype.kind in "iu"
+    return node.op in POSITION_DEPENDENT
 
 _MAX_RULE_STEPS = 64  # per node: a rule set that keeps firing on its own output is a bug
 

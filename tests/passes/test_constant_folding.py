@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from fusejit.ir import all_ops
+from fusejit.ir.dtypes import SHORT_NAMES
 from fusejit.passes.constant_folding import constant_folding
 from fusejit.passes.rewrite import POSITION_DEPENDENT
 
@@ -152,4 +153,32 @@ def test_fmax_and_fmin_are_only_folded_whole() -> None:
       %3 = broadcast(%2) {shape=[2,3]} : f32[2,3]
       %4 = fmax(%1, %3) : f32[2,3]
       return %4
+    }""")
+
+
+def test_numpy_casts_do_not_depend_on_array_length_except_float_to_integer() -> None:
+    values = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 0.5, -2.5, 300.0, -300.0, 7e4, 3e9,
+                       -3e9, 1e19, 1e30, 65504.0, 255.9, -128.7, 2.0**63, 2.0**64])
+    for src in SHORT_NAMES:
+        with np.errstate(all="ignore"):
+            if src.kind in "iu":
+                info = np.iinfo(src)
+                v = values[np.isfinite(values) & (values >= info.min) & (values <= info.max)].astype(src)
+            else:
+                v = values.astype(src)
+        for dst in SHORT_NAMES:
+            if src.kind == "f" and dst.kind in "iu":
+                continue  # position_dependent: NumPy's f32/f64 -> u32 differs between lanes
+            with np.errstate(all="ignore"):
+                rows = np.concatenate([np.repeat(v, n).astype(dst).reshape(-1, n) for n in (1, 3, 16, 17, 33, 100)], 1)
+            for column in rows.T:
+                assert same_bits(column, rows[:, 0]), (src, dst)
+
+
+def test_float_to_integer_casts_are_only_folded_whole() -> None:
+    unchanged(constant_folding, """func @f() -> (u32[2,3]) {
+      %0 = constant {value=-1.5} : f32[]
+      %1 = broadcast(%0) {shape=[2,3]} : f32[2,3]
+      %2 = cast(%1) {dtype=u32} : u32[2,3]
+      return %2
     }""")
