@@ -217,7 +217,7 @@ def random_graphs(draw: st.DrawFn) -> Graph:
                 cond = make("not", cond)
             new = make("where", cond, a, b)
         elif kind == "cast":
-            mid = np.dtype(draw(st.sampled_from(["float64", "float32", "int64", "int16", "bool"])))
+            mid = np.dtype(draw(st.sampled_from(["float64", "float32", "int64", "int16", "uint32", "bool"])))
             new = make("cast", make("cast", a, dtype=mid), dtype=dtype)
         elif kind == "double":
             op = draw(st.sampled_from(["neg", "abs"] if is_float else ["neg", "not"]))
