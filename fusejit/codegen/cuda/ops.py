@@ -39,7 +39,7 @@ BINARY_MATH: dict[str, tuple[str, Any]] = {
     "atan2": ("atan2", np.arctan2), "hypot": ("hypot", np.hypot), "copysign": ("copysign", np.copysign),
     "pow": ("pow", np.power), "fmod": ("fmod", np.fmod),
 }
-MATH_DTYPES = {"f32": "f", "f64": ""}  # libdevice suffix per compute dtype
+MATH_DTYPES = {"f32": "f", "f64": ""}  # libdevice suffix per compute dtype (float16 computes in f32)
 
 INT_BITS = {np.dtype(t): np.dtype(t).itemsize * 8 for t in (np.int8, np.int16, np.int32, np.int64, np.uint8,
                                                               np.uint16, np.uint32, np.uint64)}
@@ -70,9 +70,7 @@ def _math_dtype(dt: np.dtype) -> str:
 
 
 def _math(op: str, stem_table: dict, args: list[str], dt: np.dtype) -> str:
-    md = _math_dtype(dt)
-    inner = ", ".join(cast(a, np.dtype(md.replace("f", "float"))) if dt == np.float16 else a for a in args)
-    return cast(f"fn_{stem_table[op][0]}_{md}({inner})", dt)
+    return cast(f"fn_{stem_table[op][0]}_{_math_dtype(dt)}({', '.join(args)})", dt)
 
 
 def _float_only(op: str, dt: np.dtype) -> None:
@@ -80,8 +78,22 @@ def _float_only(op: str, dt: np.dtype) -> None:
         raise CudaLoweringError(f"GPU backend: {op} on {dt} is not implemented (only floating point)")
 
 
+F16, F32 = np.dtype(np.float16), np.dtype(np.float32)
+
+
 def elementwise(op: str, args: list[str], in_dt: np.dtype, out_dt: np.dtype, attrs: dict[str, Any]) -> str:
-    """Python expression computing ``op`` on operand variables ``args``, already cast to ``out_dt``."""
+    """Python expression computing ``op`` on operand variables ``args``, already cast to ``out_dt``.
+
+    float16 work is done in float32 and rounded once, as NumPy's half loops do; it also keeps
+    kernels free of numba-cuda's fp16 library calls."""
+    if in_dt == F16 or (out_dt == F16 and op == "cast"):
+        wide = [a if op == "where" and k == 0 else cast(a, F32) for k, a in enumerate(args)]
+        expr = _elementwise(op, wide, F32 if in_dt == F16 else in_dt, F32 if out_dt == F16 else out_dt, attrs)
+        return cast(expr, out_dt) if out_dt == F16 else expr
+    return _elementwise(op, args, in_dt, out_dt, attrs)
+
+
+def _elementwise(op: str, args: list[str], in_dt: np.dtype, out_dt: np.dtype, attrs: dict[str, Any]) -> str:
     a = args[0]
     b = args[1] if len(args) > 1 else ""
     isf, isb = in_dt.kind == "f", in_dt.kind == "b"

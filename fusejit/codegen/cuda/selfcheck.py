@@ -69,6 +69,9 @@ CASES: list[Case] = [
     Case("argmin_columns", lambda x: x.argmin(axis=0), lambda r: (_ties_and_nan(r, 40, 7),)),
     Case("argmax_all_int", lambda x: x.argmax(), lambda r: (r.integers(-5, 5, (9, 31)).astype(np.int16),)),
     Case("softmax", _softmax, lambda r: (_f32(r, 5, 131),)),
+    Case("softmax_f16", _softmax, lambda r: (_f32(r, 3, 70).astype(np.float16),), rtol=1e-2),
+    Case("matmul_f16", lambda a, b: a @ b, lambda r: (_f32(r, 9, 20).astype(np.float16),
+                                                      _f32(r, 20, 7).astype(np.float16)), rtol=2e-2),
     Case("layer_norm", _layer_norm, lambda r: (_f32(r, 4, 160), _f32(r, 160), _f32(r, 160)), rtol=1e-4),
     Case("matmul_bias_relu", lambda a, w, b: np.maximum(a @ w + b, np.float32(0)),
          lambda r: (_f32(r, 33, 47), _f32(r, 47, 29), _f32(r, 29)), rtol=1e-4),
@@ -84,7 +87,7 @@ CASES: list[Case] = [
 ]
 
 
-OPS_DTYPES = ("float32", "float64", "int32", "uint8", "int8", "bool")
+OPS_DTYPES = ("float16", "float32", "float64", "int32", "uint8", "int8", "bool")
 
 
 def all_ops_graph(dt: np.dtype, n: int = 16) -> tuple[Graph, set[str]]:
