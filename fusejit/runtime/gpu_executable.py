@@ -11,7 +11,6 @@ later calls reuse it. Scalars (0-d values) travel as 1-element vectors inside th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,6 @@ from ..codegen.cuda.toolchain import cuda_module, python_functions
 from ..ir import Graph, Node, bind_symbols
 from ..ir.evaluator import concrete_shape
 from ..ir.evaluator import run_node as evaluate_node
-from ..ir.shapes import format_shape
 from .device import gpu_index, simulator_enabled
 
 
@@ -178,10 +176,15 @@ class GpuExecutable:
         return host.reshape(shape)
 
     def describe(self) -> str:
-        """One line per kernel: name, kind, ops, for dumps and the README."""
-        return "\n".join(f"{ks.name}: {ks.kind} -> {', '.join(format_shape(o.shape) for o in ks.outputs)}"
-                         for ks in self.kernels)
+        """The kernels, one line each (kind, launches, outputs), for dumps and ``fusejit show``."""
+        lines = [f"GpuExecutable {self.graph.name} on {self.device} ({self.props.name}): "
+                 f"{len(self.kernels)} kernel(s), {self.num_kernels} launch(es) per call"]
+        for ks in self.kernels:
+            outs = ", ".join(f"{o.type}" for o in ks.outputs)
+            lines.append(f"  {ks.name}: {ks.kind}, {' + '.join(e.fn for e in ks.entries)} -> {outs}")
+        return "\n".join(lines)
 
-
-def sources(exe: GpuExecutable) -> Sequence[str]:
-    return [ks.source for ks in exe.kernels]
+    @property
+    def source(self) -> str:
+        """The generated numba-cuda source of every kernel."""
+        return "\n".join(ks.source for ks in self.kernels)

@@ -219,3 +219,12 @@ def test_jit_routes_gpu_device_to_cuda_backend() -> None:
     with fusejit.device("gpu:0"):
         np.testing.assert_allclose(fusejit.jit(f)(x), f(x), rtol=1e-6)
     np.testing.assert_allclose(fusejit.jit(f, device="gpu")(x), f(x), rtol=1e-6)
+
+
+def test_describe_and_source() -> None:
+    case = next(c for c in CASES if c.name == "full_sum_of_squares")
+    args = case.args(np.random.default_rng(0))
+    exe = compile_cuda(graph_of(case, args))
+    text = exe.describe()
+    assert "1 kernel(s), 2 launch(es) per call" in text and "k0_tree: tree, k0_tree_s1 + k0_tree_s2 -> f32[]" in text
+    assert "def k0_tree_s1(" in exe.source and "cuda.shfl_down_sync" in exe.source
