@@ -87,7 +87,7 @@ def main() -> int:
     for wname, w in WORKLOADS.items():
         if ns.workloads and wname not in ns.workloads:
             continue
-        size = w.tiny if ns.simulate else max(1, int(GPU_SIZES.get(wname, max(w.sizes)) * ns.scale))
+        size = max(w.tiny, 4) if ns.simulate else max(1, int(GPU_SIZES.get(wname, max(w.sizes)) * ns.scale))
         host = w.inputs(size)
         body = bind(w.body, numpy_namespace(), wname)
         want = body(*host)
