@@ -174,7 +174,7 @@ def main() -> None:
     exe = compile_cpu(parse(SUMSQ))
     np.testing.assert_allclose(exe(x)[0], np.sum(x * x), rtol=1e-5)
     row(f"sum of squares 1e{int(np.log10(n))}", median_ms(lambda: np.sum(x * x)), median_ms(lambda: exe(x)),
-        4 * n, bw / 2 * 1.0)
+        4 * n, bw)
 
     xm = rng.standard_normal((256, 784)).astype(np.float32)
     w1 = rng.standard_normal((784, 512)).astype(np.float32) * 0.05
