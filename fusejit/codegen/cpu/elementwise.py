@@ -1,7 +1,7 @@
 """Elementwise primitives as LLVM IR on scalars, with NumPy's exact semantics.
 
-One emitter per op in ``EMITTERS`` (op name -> function). Emitters see register values
-(bool is ``i1``) and the operand dtype; float16 is computed in float32 and rounded after
+:func:`emit_elementwise` dispatches on the operand's dtype class (float, integer, bool),
+then on the op name (one ``case`` per op). Emitters see register values (bool is ``i1``); float16 is computed in float32 and rounded after
 every op, exactly as NumPy's half loops do. Transcendentals go through
 :func:`fusejit.codegen.vecmath.emit_math` so vector loops call libmvec. Integer corner
 cases follow NumPy instead of LLVM's undefined behaviour: ``x // 0 == 0``, ``x % 0 == 0``,
