@@ -1,8 +1,8 @@
 """Elementwise primitives as LLVM IR on scalars, with NumPy's exact semantics.
 
 :func:`emit_elementwise` dispatches on the operand's dtype class (float, integer, bool),
-then on the op name (one ``case`` per op). Emitters see register values (bool is ``i1``); float16 is computed in float32 and rounded after
-every op, exactly as NumPy's half loops do. Transcendentals go through
+then on the op name (one ``case`` per op). Emitters see register values (bool is ``i1``);
+float16 is computed in float32 and rounded after every op, exactly as NumPy's half loops do. Transcendentals go through
 :func:`fusejit.codegen.vecmath.emit_math` so vector loops call libmvec. Integer corner
 cases follow NumPy instead of LLVM's undefined behaviour: ``x // 0 == 0``, ``x % 0 == 0``,
 ``MIN // -1 == MIN``, shifts by >= the bit width give 0 (or -1 for negative ``x >> n``),
