@@ -54,6 +54,7 @@ def test_fused_kernel_kinds() -> None:
     assert kinds["softmax"] == ["row"] and kinds["layer_norm"] == ["row"]
     assert kinds["matmul_bias_relu"] == ["gemm"] and kinds["elementwise_chain"] == ["loop"]
     assert kinds["full_sum_of_squares"] == ["tree"] and kinds["column_max"] == ["column"]
+    assert kinds["softmax_10_classes"] == ["column"]  # short rows: a thread per row
 
 
 SYMBOLIC = """

@@ -9,8 +9,9 @@ a last column loop stores full-space outputs.
 - ``row`` (reduced axes trailing): one block per row, threads stride over the columns, partial
   results combined by ``blockreduce.block_reduce`` (warp shuffles + shared memory); argmax and
   argmin carry (value, position) pairs, the earlier position winning ties as in NumPy.
-- ``column`` (reduced axes leading or interleaved): one thread per row, a serial loop over the
-  columns; neighbouring threads read neighbouring addresses, so the loads coalesce.
+- ``column`` (reduced axes leading or interleaved, or rows of at most ``SHORT_ROW`` elements):
+  one thread per row, a serial loop over the columns; for leading axes neighbouring threads read
+  neighbouring addresses, so the loads coalesce.
 
 ```
 while row < nrows:                  # row: blockIdx strides; column: grid-stride over threads
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from ...ir import Node
 from ...ir.shapes import Shape
 from . import blockreduce as br
@@ -32,6 +35,8 @@ from .emit import Block, Emitter, Ix, store_index
 from .launch import row_launch, stream_launch
 from .ops import CudaLoweringError
 from .source import Entry, KernelSource, function, size_of
+
+SHORT_ROW = 16  # rows this short (softmax over 10 classes) get a thread each, not a mostly idle warp
 
 
 def reductions_of(nodes: Sequence[Node]) -> list[Node]:
@@ -68,7 +73,10 @@ def reduce_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], space: 
     if any(br.is_arg(r) for r in reds) and n_reduced != 1:
         raise CudaLoweringError("GPU backend: argmax/argmin reduce exactly one axis")
     n_kept = len(space) - n_reduced
-    row_strategy = all(reduce_maps[id(r)] == tuple(range(len(space))) for r in reds)
+    trailing = all(reduce_maps[id(r)] == tuple(range(len(space))) for r in reds)
+    static_cols = all(isinstance(d, int) for d in space[len(space) - n_reduced:])
+    short = static_cols and int(np.prod(space[len(space) - n_reduced:], dtype=np.int64)) <= SHORT_ROW
+    row_strategy = trailing and not short
     kept_dims, red_dims = list(space[:n_kept]), list(space[n_kept:])
     em = Emitter(nodes)
     kn = [f"k{i}" for i in range(n_kept)]
@@ -119,7 +127,7 @@ def reduce_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], space: 
     full_outs = []
     for k, o in enumerate(outputs):
         if tuple(o.shape) != tuple(kept_dims):
-            if tuple(o.shape) != tuple(space) or not row_strategy:
+            if tuple(o.shape) != tuple(space) or not trailing:
                 raise CudaLoweringError(f"GPU backend: output {o.type} of a reduction kernel over {space} is "
                                         "neither per row nor per element of trailing reductions")
             full_outs.append((k, o))

@@ -69,6 +69,7 @@ CASES: list[Case] = [
     Case("argmin_columns", lambda x: x.argmin(axis=0), lambda r: (_ties_and_nan(r, 40, 7),)),
     Case("argmax_all_int", lambda x: x.argmax(), lambda r: (r.integers(-5, 5, (9, 31)).astype(np.int16),)),
     Case("softmax", _softmax, lambda r: (_f32(r, 5, 131),)),
+    Case("softmax_10_classes", _softmax, lambda r: (_f32(r, 37, 10),)),
     Case("softmax_f16", _softmax, lambda r: (_f32(r, 3, 70).astype(np.float16),), rtol=1e-2),
     Case("matmul_f16", lambda a, b: a @ b, lambda r: (_f32(r, 9, 20).astype(np.float16),
                                                       _f32(r, 20, 7).astype(np.float16)), rtol=2e-2),
