@@ -79,8 +79,13 @@ class GpuExecutable:
         if not self._is_device(x):
             host = np.array(x, dtype=node.dtype, order="C", copy=None)
             return self._cuda.to_device(host.reshape(_vec_shape(host.shape)) if host.ndim == 0 else host), host.shape
-        arr = x if type(x).__name__ == "FakeCUDAArray" or not hasattr(self._cuda, "as_cuda_array") \
-            else self._cuda.as_cuda_array(x)
+        if type(x).__name__ == "FakeCUDAArray":
+            arr = x
+        elif not hasattr(self._cuda, "as_cuda_array"):
+            raise TypeError(f"argument {label!r}: {type(x).__name__} lives in GPU memory, which numba-cuda's "
+                            "simulator cannot read; pass a NumPy array or a simulator device array")
+        else:
+            arr = self._cuda.as_cuda_array(x)  # zero-copy view of CuPy / PyTorch / numba memory
         if np.dtype(arr.dtype) != node.dtype:
             raise TypeError(f"argument {label!r}: expected a device array of dtype {node.dtype}, got {arr.dtype}; "
                             "fusejit does not convert device arrays implicitly")

@@ -229,3 +229,13 @@ def test_describe_and_source() -> None:
     text = exe.describe()
     assert "1 kernel(s), 2 launch(es) per call" in text and "k0_tree: tree, k0_tree_s1 + k0_tree_s2 -> f32[]" in text
     assert "def k0_tree_s1(" in exe.source and "cuda.shfl_down_sync" in exe.source
+
+
+def test_foreign_device_memory_in_the_simulator_is_a_clear_error() -> None:
+    class Foreign:  # what CuPy and PyTorch tensors look like to fusejit
+        shape, dtype = (3,), np.dtype(np.float32)
+        __cuda_array_interface__ = {"shape": (3,), "typestr": "<f4", "data": (0, False), "version": 3}
+
+    graph = parse("func @f(%x: f32[3]) -> (f32[3]) {\n  %0 = exp(%x) : f32[3]\n  return %0\n}")
+    with pytest.raises(TypeError, match="argument 'x': Foreign lives in GPU memory"):
+        compile_cuda(graph)(Foreign())
