@@ -49,11 +49,7 @@ class GpuStatus:
     driver: bool
     toolkit: bool
     devices: int
-    missing: list[str] = field(default_factory=list)
-
-    @property
-    def usable(self) -> bool:
-        return not self.missing
+    missing: list[str] = field(default_factory=list)  # empty when a GPU (or the simulator) is usable
 
 
 def simulator_enabled() -> bool:

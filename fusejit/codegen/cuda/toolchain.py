@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from ...ir.dtypes import short_name
 from ...runtime.device import simulator_enabled
 from . import ops, simwarp
 from .source import Entry, KernelSource
@@ -137,7 +136,3 @@ def parse_report(log: str, cubin_bytes: int) -> CubinReport:
                        spill_loads=num(r"(\d+) bytes spill loads"), stack_bytes=num(r"(\d+) bytes stack frame"),
                        local_bytes=num(r"(\d+) bytes lmem"), shared_bytes=num(r"(\d+) bytes smem"),
                        cubin_bytes=cubin_bytes)
-
-
-def describe_signature(ks: KernelSource, entry: Entry) -> str:
-    return ", ".join(short_name(n.dtype) for n in entry.loads)
