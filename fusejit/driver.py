@@ -212,8 +212,9 @@ class JitFunction:
         return entry, arrays
 
     def _compile(self, graph: Graph) -> Executable:
-        graph = optimize_graph(graph, disabled=self.disabled_passes, dump_dir=self.dump_dir,
-                               fast_math=self.fast_math)
+        root = self.dump_dir or os.environ.get("FUSEJIT_DUMP")
+        dump_dir = os.path.join(root, f"{graph.name}.{self.trace_count}") if root else None  # one per signature
+        graph = optimize_graph(graph, disabled=self.disabled_passes, dump_dir=dump_dir, fast_math=self.fast_math)
         return compile_graph(graph, fuse=self.fuse, device=_device_key(self.device), threads=self.threads,
                              backend=self.backend)
 
@@ -285,8 +286,7 @@ def optimize_graph(graph: Graph, *, disabled: Sequence[str] = (), dump_dir: str 
     """Run the optimizer pipeline (Grappler-style passes) over a traced or frozen graph."""
     from .passes import optimize
 
-    return optimize(graph, disabled=disabled, dump_dir=dump_dir or os.environ.get("FUSEJIT_DUMP"),
-                    fast_math=fast_math, fold_affine=fold_affine).graph
+    return optimize(graph, disabled=disabled, dump_dir=dump_dir, fast_math=fast_math, fold_affine=fold_affine).graph
 
 
 def compile_graph(graph: Graph, *, fuse: bool = True, device: str = "cpu", threads: int | None = None,

@@ -167,3 +167,15 @@ def test_repeated_calls_take_the_fast_path_and_stay_correct(jit_options):
         assert_same(h(x, x), x * x)
         assert_same(h(x, x.astype(np.float32)), x * x)
     assert f.trace_count == 1 and h.trace_count == 2
+
+
+def test_dump_dir_gets_one_folder_per_compiled_signature(tmp_path):
+    def scale(x):
+        return x * 2.0
+
+    f = jit(scale, dump_dir=str(tmp_path), backend="reference")
+    f(np.ones(2))
+    f(np.ones(3, np.float32))
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert folders == ["scale.1", "scale.2"]
+    assert (tmp_path / "scale.1" / "00_input.txt").read_text().startswith("func @scale")
