@@ -12,10 +12,12 @@ which converts or raises a precise exception.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 
 import numpy as np
 
 from ..codegen.cpu import abi
+from ..codegen.cpu.module import ERR_NEED_GENERIC
 from ..codegen.cpu.pyentry import ERR_ARGS
 from ..ir import Graph, Node, bind_symbols
 from ..ir.evaluator import bind_attrs
@@ -54,7 +56,8 @@ class CpuExecutable:
     """A compiled program; see :class:`fusejit.runtime.executable.Executable`."""
 
     def __init__(self, graph: Graph, plan: FusionPlan, layout: abi.ArgLayout, threads: int, address: int,
-                 llvm_ir_fn, asm_fn, fuse: bool, compile_ms: float, from_cache: bool) -> None:
+                 llvm_ir_fn, asm_fn, fuse: bool, compile_ms: float, from_cache: bool,
+                 load_generic: Callable[[], None] | None = None) -> None:
         self.graph = graph
         self.plan = plan
         self.fuse = fuse
@@ -64,6 +67,7 @@ class CpuExecutable:
         self._llvm_ir_fn = llvm_ir_fn
         self._asm_fn = asm_fn
         self._asm: str | None = None
+        self._load_generic = load_generic  # links the generic-stride versions on first need
         self._layout = layout
         self._fn = _CFUNC(address)
         self._table = ctypes.c_int64 * layout.nwords
@@ -136,6 +140,8 @@ class CpuExecutable:
     def _fail(self, rc: int, arrays: tuple) -> list[np.ndarray]:
         if rc == ERR_ARGS:
             return self._slow(arrays)
+        if rc == ERR_NEED_GENERIC and self._generic():
+            return self._call(arrays, True)
         self._raise(rc)
         raise AssertionError("unreachable")
 
@@ -207,6 +213,8 @@ class CpuExecutable:
             for b in blocks:
                 allocator.POOL.give(b) if b.nbytes >= allocator.MIN_POOLED else None
         if rc:
+            if rc == ERR_NEED_GENERIC and self._generic():
+                return self._call(arrays, retry)
             if rc == ERR_ARGS:
                 if retry:
                     return self._slow(arrays)
@@ -265,6 +273,14 @@ class CpuExecutable:
             clean.append(a)
         bind_symbols(self.graph, [a.shape for a in clean])  # raises ShapeBindingError
         return self._call(clean, retry=False)
+
+    def _generic(self) -> bool:
+        """Link the lazily compiled generic-stride kernels; False if there is nothing to link."""
+        if self._load_generic is None:
+            return False
+        self._load_generic()
+        self._load_generic = None
+        return True
 
     def _raise(self, rc: int) -> None:
         exc, msg = abi.ERRORS.get(rc, (RuntimeError, f"kernel error code {rc}"))

@@ -158,6 +158,9 @@ class Engine:
     def address(self, name: str) -> int:
         return self.ee.get_function_address(name)
 
+    def global_address(self, name: str) -> int:
+        return self.ee.get_global_value_address(name)
+
     def asm(self, mod: llvm.ModuleRef) -> str:
         return self.tm.emit_assembly(mod)
 

@@ -128,6 +128,27 @@ def test_disk_cache_serves_a_new_process(tmp_path) -> None:
     assert len(list(tmp_path.glob("*.o"))) == 1
 
 
+def test_generic_stride_versions_compile_on_first_strided_call(tmp_path) -> None:
+    """Contiguous calls never build the generic versions; a strided call (also a parallel one)
+    links them, gives the same values, and a new process loads them from the disk cache."""
+    code = ("import sys, numpy as np; from fusejit.ir import parse; from fusejit.codegen.cpu import compile_cpu; "
+            "from fusejit.runtime import disk_cache; from pathlib import Path; "
+            "e = compile_cpu(parse(sys.stdin.read())); x = np.linspace(-3, 3, 2 * 300 * 1024, dtype=np.float32); "
+            "c = x.reshape(600, 1024)[::2]; ref = e(c.copy())[0]; assert (e(c)[0] == ref).all(); "
+            "n0 = len(list(Path(disk_cache.cache_dir()).glob('*-generic.o'))); "
+            "t = np.ascontiguousarray(c.T).T; np.testing.assert_allclose(e(t)[0], ref, rtol=1e-6); "
+            "np.testing.assert_allclose(e(t[:3])[0], ref[:3], rtol=1e-6); "
+            "print(e.from_cache, n0, len(list(Path(disk_cache.cache_dir()).glob('*-generic.o'))))")
+    env = dict(os.environ, FUSEJIT_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", code], input=SOFTMAX, capture_output=True, text=True, env=env,
+                           check=True).stdout.split() for _ in range(2)]
+    assert runs == [["False", "0", "1"], ["True", "1", "1"]]
+    from fusejit.codegen.cpu import build_cpu_module
+
+    assert "_genptr" not in build_cpu_module(parse(SOFTMAX)).llvm_ir  # AOT builds keep every version inline
+    assert "_genptr" in build_cpu_module(parse(SOFTMAX), lazy_generic=True).llvm_ir
+
+
 def test_disk_cache_key_covers_ir_cpu_and_versions(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("FUSEJIT_CACHE_DIR", str(tmp_path))
     k = disk_cache.key("ir", "znver4", "+avx512f")

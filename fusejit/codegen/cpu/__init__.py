@@ -8,6 +8,7 @@ with the on-disk object cache) and wraps it (:mod:`fusejit.runtime.cpu_executabl
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import os
@@ -18,21 +19,23 @@ from typing import TYPE_CHECKING
 
 from ...ir import Graph, print_graph
 from ...passes.fusion import plan_fusion
-from .module import MAX_THREADS, CpuModule, build_module
+from .module import MAX_THREADS, CpuModule, build_generic_module, build_module, generic_kernels
 
 if TYPE_CHECKING:
     from ...runtime.cpu_executable import CpuExecutable
 
 _compiled: dict[str, int] = {}  # cache key -> entry address, for this process
+_generic_loaded: set[str] = set()  # cache keys whose lazy generic versions are linked in
 _lock = threading.Lock()
 
 
 def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = None,
-                     name: str | None = None, blas_ilp64: bool = False) -> CpuModule:
+                     name: str | None = None, blas_ilp64: bool = False, lazy_generic: bool = False) -> CpuModule:
     """The LLVM module for ``graph`` (entry ``name``, C ABI in :mod:`.abi`), not compiled.
 
     For ahead-of-time builds: emit an object from ``str(result.module)``; link with
     ``-lmvec -lm -lgomp`` and a BLAS providing ``fj_sgemm``/``fj_dgemm``.
+    ``lazy_generic``: see :func:`.module.build_module` (the JIT's choice).
     """
     from ..vecmath import host_isa
     from .pyentry import emit_pyentry
@@ -42,7 +45,8 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
     if name is None:
         digest = hashlib.sha256(f"{fuse}|{threads}|{print_graph(graph)}".encode()).hexdigest()[:20]
         name = f"fj_{digest}"
-    cm = build_module(graph, plan, isa=host_isa(), threads=threads, name=name, blas_ilp64=blas_ilp64)
+    cm = build_module(graph, plan, isa=host_isa(), threads=threads, name=name, blas_ilp64=blas_ilp64,
+                      lazy_generic=lazy_generic)
     emit_pyentry(cm.module, graph, cm.layout, cm.module.globals[name])
     return cm
 
@@ -68,6 +72,7 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None) 
     from ...runtime import disk_cache
     from ...runtime.cpu_executable import CpuExecutable
     from ...runtime.engine import bind_blas, engine, host
+    from ..vecmath import host_isa
     from . import abi
 
     t0 = time.perf_counter()
@@ -85,7 +90,8 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None) 
 
     def module() -> CpuModule:
         if not built:
-            built.append(build_cpu_module(graph, fuse=fuse, threads=threads, name=name, blas_ilp64=ilp64))
+            built.append(build_cpu_module(graph, fuse=fuse, threads=threads, name=name, blas_ilp64=ilp64,
+                                          lazy_generic=True))
         return built[0]
 
     from_cache = False
@@ -104,19 +110,42 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None) 
             _compiled[key] = addr
     ms = (time.perf_counter() - t0) * 1e3
 
+    def load_generic() -> None:
+        """Compile (or load from disk) the generic-stride versions and point the kernels at them."""
+        lazy = generic_kernels(graph, plan)
+        with _lock:
+            if key in _generic_loaded or not lazy:
+                return
+            gname, gkey = f"{name}_generic", key + "-generic"
+            obj = disk_cache.load(gkey)
+            if obj is not None:
+                eng.load_object(gname, obj)
+            else:
+                _, obj = eng.compile(str(build_generic_module(module(), host_isa())))
+                if obj is not None:
+                    disk_cache.store(gkey, obj)
+            for ki in lazy:
+                ctypes.c_void_p.from_address(eng.global_address(f"{name}_genptr{ki}")).value = \
+                    eng.address(f"{name}_gen{ki}")
+            _generic_loaded.add(key)
+
     def llvm_ir() -> str:
-        return module().llvm_ir
+        text = module().llvm_ir
+        if module().lazy_generic:
+            text += "\n; generic-stride versions, compiled on first need\n"
+            text += str(build_generic_module(module(), host_isa()))
+        return text
 
     def asm() -> str:
         import llvmlite.binding as llvm
 
         from ...runtime.engine import optimize
 
-        m = llvm.parse_assembly(llvm_ir())
+        m = llvm.parse_assembly(module().llvm_ir)
         optimize(m, eng.tm)
         return eng.asm(m)
 
-    return CpuExecutable(graph, plan, layout, threads, addr, llvm_ir, asm, fuse, ms, from_cache)
+    return CpuExecutable(graph, plan, layout, threads, addr, llvm_ir, asm, fuse, ms, from_cache, load_generic)
 
 
 __all__ = ["build_cpu_module", "compile_cpu"]

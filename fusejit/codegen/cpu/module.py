@@ -41,6 +41,8 @@ PARALLEL_MIN = 1 << 17  # elements; below this one thread is faster (bench/bench
 FLAT_ALIGN = 1024
 MAX_THREADS = 64
 GENERIC, CONTIGUOUS, FLAT = 0, 1, 2
+GENERIC_FN = ir.FunctionType(I32, [PTR, I64, I64, PTR])  # a lazily compiled generic version
+ERR_NEED_GENERIC = 101  # lazy module: a kernel needs its generic-stride version, not compiled yet
 
 
 @dataclass
@@ -50,6 +52,14 @@ class CpuModule:
     plan: FusionPlan
     entry: str
     threads: int
+    lazy_generic: tuple[int, ...] = ()  # kernels whose generic version lives in build_generic_module
+
+    def generic_pointer(self, ki: int) -> str:
+        """The global the runtime sets to the address of kernel ``ki``'s generic version."""
+        return f"{self.entry}_genptr{ki}"
+
+    def generic_function(self, ki: int) -> str:
+        return f"{self.entry}_gen{ki}"
 
     @property
     def llvm_ir(self) -> str:
@@ -76,9 +86,15 @@ class _Consts:
 
 
 def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
-                 name: str = "fj_main", blas_ilp64: bool = False) -> CpuModule:
+                 name: str = "fj_main", blas_ilp64: bool = False, lazy_generic: bool = False) -> CpuModule:
     """The LLVM module (and its argument layout) for ``plan``; nothing is compiled here.
-    ``blas_ilp64``: ``fj_sgemm``/``fj_dgemm`` take 64-bit integers (default: Fortran ``int``)."""
+    ``blas_ilp64``: ``fj_sgemm``/``fj_dgemm`` take 64-bit integers (default: Fortran ``int``).
+
+    ``lazy_generic`` (JIT): generic-stride versions are left out — about half the compile
+    time. A kernel then calls its generic version through a global pointer
+    (``generic_pointer``) and returns ``ERR_NEED_GENERIC`` while it is null; the runtime
+    compiles :func:`build_generic_module`, sets the pointers and calls again (the entry never
+    writes its inputs, so a second call is a clean rerun)."""
     module = ir.Module(name)
     layout = abi.ArgLayout(graph, plan)
     consts = _Consts(module)
@@ -89,23 +105,58 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     threads = max(1, min(int(threads), MAX_THREADS))
     nacc = max((len(k.reduce_maps) for k in plan.kernels if is_chunked(k)), default=0)
     scratch = b.alloca(I64, size=i64(max(1, MAX_CHUNKS * nacc)), name="partials")
+    lazy: list[int] = []
     for ki, k in enumerate(plan.kernels):
         if k.kind == "dot":
             dot = emit_dot(module, k, layout, f"dot{ki}", blas_ilp64)
             _check(b, b.call(dot, [args]))
             if len(k.nodes) == 1:
                 continue
-        kern, flat = _kernel_fn(module, k, layout, isa, consts, ki)
+        pointer = None
+        if lazy_generic and ki in generic_kernels(graph, plan):
+            lazy.append(ki)
+            pointer = ir.GlobalVariable(module, PTR, f"{name}_genptr{ki}")
+            pointer.initializer = ir.Constant(PTR, None)
+        kern, flat = _kernel_fn(module, k, layout, isa, consts, ki, pointer)
         _run(b, module, graph, layout, k, ki, kern, flat, args, threads, scratch)
         if is_chunked(k):
             fin = emit_chunk_finish(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.finish", True, False))
-            ptrs = [b.load(b.gep(args, [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
-                    for n in buffer_nodes(k, layout)]
+            ptrs = _buffer_pointers(b, args, k, layout)
             n = _dim(b, args, layout, k.space[0])
             nchunks = b.udiv(b.add(n, b.sub(chunk_size(b, n), i64(1))), chunk_size(b, n))
             _check(b, b.call(fin, [*ptrs, args, i64(0), nchunks, scratch]))
     b.ret(ir.Constant(I32, 0))
-    return CpuModule(module, layout, plan, name, threads)
+    return CpuModule(module, layout, plan, name, threads, tuple(lazy))
+
+
+def build_generic_module(cm: CpuModule, isa: str) -> ir.Module:
+    """The generic-stride versions left out of a ``lazy_generic`` module: one exported
+    ``i32 <entry>_gen<ki>(ptr args, i64 lo, i64 hi, ptr scratch)`` per kernel."""
+    module = ir.Module(f"{cm.entry}_generic")
+    consts = _Consts(module)
+    for ki in cm.lazy_generic:
+        k = cm.plan.kernels[ki]
+        body = _emitter(k)(BodyBuilder(module, k, cm.layout, isa, consts, f"k{ki}.generic", False, False))
+        fn = ir.Function(module, GENERIC_FN, cm.generic_function(ki))
+        args, lo, hi, scratch = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        b.ret(b.call(body, [*_buffer_pointers(b, args, k, cm.layout), args, lo, hi, scratch]))
+    return module
+
+
+def _emitter(k: Kernel):
+    return (emit_column_body if is_column(k) else emit_row_body) if k.kind == "row" else emit_loop_body
+
+
+def _buffer_pointers(b: ir.IRBuilder, args: ir.Value, k: Kernel, layout: abi.ArgLayout) -> list[ir.Value]:
+    return [b.load(b.gep(args, [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
+            for n in buffer_nodes(k, layout)]
+
+
+def generic_kernels(graph: Graph, plan: FusionPlan) -> tuple[int, ...]:
+    """Kernels with a generic-stride version (they read a graph input that has strides)."""
+    return tuple(ki for ki, k in enumerate(plan.kernels)
+                 if not (k.kind == "dot" and len(k.nodes) == 1) and _reads_inputs(k, graph))
 
 
 def _check(b: ir.IRBuilder, rc: ir.Value) -> None:
@@ -119,10 +170,11 @@ def _reads_inputs(k: Kernel, graph: Graph) -> list[Node]:
 
 
 def _kernel_fn(module: ir.Module, k: Kernel, layout: abi.ArgLayout, isa: str, consts: _Consts,
-               ki: int) -> tuple[ir.Function, bool]:
-    """``i32 kern(ptr args, i32 mode, i64 lo, i64 hi)`` dispatching to the kernel's versions."""
-    emit = (emit_column_body if is_column(k) else emit_row_body) if k.kind == "row" else emit_loop_body
-    generic = bool(_reads_inputs(k, layout.graph))
+               ki: int, pointer: ir.GlobalVariable | None = None) -> tuple[ir.Function, bool]:
+    """``i32 kern(ptr args, i32 mode, i64 lo, i64 hi)`` dispatching to the kernel's versions.
+    With ``pointer`` the generic version is called through it (see ``lazy_generic``)."""
+    emit = _emitter(k)
+    generic = pointer is None and bool(_reads_inputs(k, layout.graph))
     flat = is_flat(k) and len(k.space) > 1
     # a flat kernel never runs its nd contiguous version: flat covers contiguous inputs
     versions = {FLAT: emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.flat", True, True))} if flat else {
@@ -134,14 +186,26 @@ def _kernel_fn(module: ir.Module, k: Kernel, layout: abi.ArgLayout, isa: str, co
     fn.attributes.add("noinline")  # called from the entry and the thread trampoline: one copy
     args, mode, lo, hi, scratch = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    ptrs = [b.load(b.gep(args, [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
-            for n in buffer_nodes(k, layout)]
+    if pointer is not None:
+        with b.if_then(b.icmp_signed("==", mode, ir.Constant(I32, GENERIC)), likely=False):
+            target = _FnPointerLoad(b.block, pointer, typ=PTR)
+            b._insert(target)
+            with b.if_then(b.icmp_unsigned("==", target, ir.Constant(PTR, None)), likely=False):
+                b.ret(ir.Constant(I32, ERR_NEED_GENERIC))
+            b.ret(b.call(target, [args, lo, hi, scratch]))
+    ptrs = _buffer_pointers(b, args, k, layout)
     last = list(versions.values())[-1]
     for v, f in list(versions.items())[:-1]:
         with b.if_then(b.icmp_signed("==", mode, ir.Constant(I32, v))):
             b.ret(b.call(f, [*ptrs, args, lo, hi, scratch]))
     b.ret(b.call(last, [*ptrs, args, lo, hi, scratch]))
     return fn, flat
+
+
+class _FnPointerLoad(ir.LoadInstr):
+    """An opaque ``ptr`` load that llvmlite accepts as callee: it reads ``function_type``."""
+
+    function_type = GENERIC_FN
 
 
 def _word(b: ir.IRBuilder, args: ir.Value, w: int) -> ir.Value:
