@@ -295,7 +295,7 @@ def compile_graph(graph: Graph, *, fuse: bool = True, device: str = "cpu", threa
     if device.startswith("gpu") or device.startswith("cuda"):
         from .codegen.cuda import compile_cuda
 
-        return compile_cuda(graph, fuse=fuse)
+        return compile_cuda(graph, fuse=fuse, device=device)
     if backend == "reference":
         return ReferenceExecutable(graph)
     try:
