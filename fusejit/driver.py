@@ -274,11 +274,9 @@ def _copy_static(value: Any) -> Any:
 
 
 def _device_key(device: str | None) -> str:
-    if device is not None:
-        return device
     from .runtime import placement
 
-    return placement.current_device()
+    return placement.normalize(device) if device is not None else placement.current_device()
 
 
 def optimize_graph(graph: Graph, *, disabled: Sequence[str] = (), dump_dir: str | None = None,

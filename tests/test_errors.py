@@ -100,3 +100,11 @@ def test_dynamic_dim_cannot_become_a_python_int():
     f = jit(lambda x: np.zeros(int(x.shape[0])), input_signature=[fusejit.Spec((None,), np.float64)])
     with pytest.raises(fusejit.ConcretizationError, match="dimension 'N' is dynamic"):
         f(np.ones(3))
+
+
+def test_unknown_and_missing_devices():
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        jit(lambda x: x + 1, device="tpu")(np.ones(2))
+    with pytest.raises(ValueError, match="unknown device"):
+        with fusejit.device("npu:0"):
+            pass
