@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from fusejit.codegen.cpu import compile_cpu
+from fusejit.codegen.cpu.module import PARALLEL_MIN
 from fusejit.ir import parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -144,6 +145,53 @@ def cold_compile_subprocess(text: str) -> tuple[float, float]:
     return out[0], out[1]
 
 
+_CROSSOVER = """
+import sys, time
+import numpy as np
+import fusejit.codegen.cpu.module as m
+m.PARALLEL_MIN = 1  # every kernel takes the parallel path (this process only; disk cache is off)
+from fusejit.codegen.cpu import compile_cpu
+from fusejit.codegen.cpu.module import PARALLEL_MIN
+from fusejit.ir import parse
+from tests.cpu_graphs import CHAIN, SOFTMAX
+
+def med(f, idle):
+    ts = []
+    for _ in range(41 if idle else 201):
+        if idle:
+            time.sleep(0.003)  # workers are asleep again: the call pays the wake-up
+        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+    return float(np.median(ts)) * 1e6
+
+rng = np.random.default_rng(0)
+progs = {w: [compile_cpu(parse(t), threads=k) for k in (1, 2)] for w, t in (("chain", CHAIN), ("softmax", SOFTMAX))}
+for lg in map(int, sys.argv[1:]):
+    n = 1 << lg
+    data = {"chain": [rng.standard_normal(n).astype(np.float32) for _ in range(3)],
+            "softmax": [rng.standard_normal((n // 1024, 1024)).astype(np.float32)]}
+    for w, (one, two) in progs.items():
+        a = data[w]
+        one(*a), two(*a)
+        print(w, lg, med(lambda: one(*a), False), med(lambda: two(*a), False), med(lambda: one(*a), True),
+              med(lambda: two(*a), True))
+"""
+
+
+def thread_crossover(sizes: range) -> None:
+    """1 vs 2 threads per element count, back to back and after 3 ms idle (workers asleep):
+    the data behind ``PARALLEL_MIN``."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, FUSEJIT_CACHE_DIR="off", PYTHONPATH=str(root))
+    r = subprocess.run([sys.executable, "-c", _CROSSOVER, *map(str, sizes)], capture_output=True, text=True,
+                       env=env, check=True, cwd=root)
+    print(f"{'threads crossover':28s} us, 1 thread / 2 threads: back to back | after 3 ms idle"
+          f"  (PARALLEL_MIN = 2^{PARALLEL_MIN.bit_length() - 1})")
+    for line in r.stdout.splitlines():
+        w, lg, b1, b2, i1, i2 = line.split()
+        b1, b2, i1, i2 = map(float, (b1, b2, i1, i2))
+        print(f"{'':4s}{w:8s} 2^{lg:<3s} {b1:8.1f} / {b2:8.1f}  x{b1 / b2:4.2f}   |  {i1:8.1f} / {i2:8.1f}  x{i1 / i2:4.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -201,6 +249,8 @@ def main() -> None:
     us_np = median_ms(lambda: [a8 + one for _ in range(1000)], 9)
     us_fj = median_ms(lambda: [exe(a8) for _ in range(1000)], 9)
     print(f"{'dispatch x+1 on 8 f32':28s} numpy {us_np:8.3f} us   fusejit {us_fj:8.3f} us")
+
+    thread_crossover(range(14, 21, 2) if opts.quick else range(13, 21))
 
     cold, cached = cold_compile_subprocess(CHAIN)
     print(f"{'compile chain (new process)':28s} cold {cold:8.1f} ms   from disk cache {cached:8.1f} ms")

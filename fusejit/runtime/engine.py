@@ -22,6 +22,7 @@ import numpy as np
 from ..codegen import vecmath
 
 _lock = threading.RLock()
+SPIN_COUNT = 20_000  # libgomp pause-loop iterations before a worker sleeps (~0.2-0.3 ms here)
 
 
 @functools.cache
@@ -46,7 +47,10 @@ def _capsule_pointer(capsule: object) -> int:
 def bind_symbols() -> None:
     """Make every external function the generated code calls resolvable by the JIT."""
     host()
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # idle workers sleep: no spinning on a busy box
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        # workers spin ~0.2 ms after a parallel kernel, then sleep: back-to-back calls skip the
+        # ~60 us futex wake-up (measured: bench/bench_cpu_backend.py), idle ones burn no core
+        os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     vecmath.ensure_libmvec_loaded()
     llvm.load_library_permanently("libgomp.so.1")
     llvm.load_library_permanently("libgcc_s.so.1")  # half-precision conversions (__truncdfhf2, ...)

@@ -82,6 +82,7 @@ def test_results_do_not_depend_on_thread_count() -> None:
         for o in outs[1:]:
             np.testing.assert_array_equal(o.view(np.uint32), outs[0].view(np.uint32))
     assert compile_cpu(chain, threads=3).threads == 3
+    assert '@"k0.flat"' in compile_cpu(chain, threads=2).llvm_ir  # a 1-d kernel splits its flat range too
 
 
 def test_large_outputs_are_recycled_without_new_allocations() -> None:

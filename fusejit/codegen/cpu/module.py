@@ -37,7 +37,11 @@ from .kernels import (
 from .loops import product
 from .types import I8, I32, I64, PTR, i64
 
-PARALLEL_MIN = 1 << 17  # elements; below this one thread is faster (bench/bench_cpu_backend.py)
+# Elements; below this one thread. Measured (bench_cpu_backend.py thread_crossover, idle box): two
+# threads win from 2^14 when calls come back to back (workers still spinning, GOMP_SPINCOUNT) but
+# only from 2^19 after an idle gap (~60 us futex wake-up on this VM); at 2^17 back-to-back calls
+# gain 1.6-1.9x and post-idle ones lose 1.3-1.4x (52 -> 72 us): the balance point.
+PARALLEL_MIN = 1 << 17
 FLAT_ALIGN = 1024
 MAX_THREADS = 64
 GENERIC, CONTIGUOUS, FLAT = 0, 1, 2
@@ -175,7 +179,7 @@ def _kernel_fn(module: ir.Module, k: Kernel, layout: abi.ArgLayout, isa: str, co
     With ``pointer`` the generic version is called through it (see ``lazy_generic``)."""
     emit = _emitter(k)
     generic = pointer is None and bool(_reads_inputs(k, layout.graph))
-    flat = is_flat(k) and len(k.space) > 1
+    flat = is_flat(k) and len(k.space) >= 1  # 1-d too: its flat range is what threads split
     # a flat kernel never runs its nd contiguous version: flat covers contiguous inputs
     versions = {FLAT: emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.flat", True, True))} if flat else {
         CONTIGUOUS: emit(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.contig", True, False))}
