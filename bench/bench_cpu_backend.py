@@ -189,7 +189,8 @@ def thread_crossover(sizes: range) -> None:
     for line in r.stdout.splitlines():
         w, lg, b1, b2, i1, i2 = line.split()
         b1, b2, i1, i2 = map(float, (b1, b2, i1, i2))
-        print(f"{'':4s}{w:8s} 2^{lg:<3s} {b1:8.1f} / {b2:8.1f}  x{b1 / b2:4.2f}   |  {i1:8.1f} / {i2:8.1f}  x{i1 / i2:4.2f}")
+        print(f"{'':4s}{w:8s} 2^{lg:<3s} {b1:8.1f} / {b2:8.1f}  x{b1 / b2:4.2f}   |  "
+              f"{i1:8.1f} / {i2:8.1f}  x{i1 / i2:4.2f}")
 
 
 def main() -> None:
