@@ -16,6 +16,21 @@ the measured roofline); GELU [4096,4096] 7.5-15.6 (NumPy 69-118); softmax [4096,
 dispatch of x+1 on 8 f32 1.1-1.6 us (NumPy 0.5-1.0); 0 page faults per call in steady state;
 compile in a new process: chain 62-215 ms cold, 11-31 ms from the disk cache; softmax 220-700 ms
 cold, 8-23 ms from the disk cache.
+
+Second session (05:00-05:50 UTC, box mostly idle, then one other job at nice -10 on both cores):
+- compile_cpu in a new process, CPU ms (= wall), before -> after lazy generic-stride versions:
+  chain 85-89 -> 55-76, softmax 147-220 -> 100-144, layer norm 196-256 -> 110-149; from the disk
+  cache 8-13 ms. (This box sets PYTHONDONTWRITEBYTECODE=1: a first ``@jit`` call also compiles
+  ~30 fusejit modules from source, ~60 ms that a normal install with .pyc files does not pay.)
+- softmax [4096,1024] with float32 exp inline instead of libmvec: 2 threads 1.81-2.19 -> 1.25-1.51
+  ms, 1 thread 2.54-3.35 -> 1.47-2.41 (NumPy 10-13); layer norm 0.84-1.07 ms.
+- threads (thread_crossover below, idle box): a 1-d chain never used the second core before; now
+  2^20 f32 runs in 337-349 us vs 532-578 on one thread. With workers spinning ~0.2 ms after a
+  kernel, two threads win from 2^14 elements on back-to-back calls; after an idle gap the ~60 us
+  futex wake-up moves the crossover to ~2^19; PARALLEL_MIN = 2^17 balances the two. When another
+  process holds the second core, any parallel kernel waits ~1 ms for its worker to be scheduled
+  (the loaded rows of the table): a fork-join with a barrier cannot avoid it; a pool whose caller
+  runs the chunks no worker has claimed could.
 """
 
 from __future__ import annotations
