@@ -25,12 +25,14 @@ Second session (05:00-05:50 UTC, box mostly idle, then one other job at nice -10
 - softmax [4096,1024] with float32 exp inline instead of libmvec: 2 threads 1.81-2.19 -> 1.25-1.51
   ms, 1 thread 2.54-3.35 -> 1.47-2.41 (NumPy 10-13); layer norm 0.84-1.07 ms.
 - threads (thread_crossover below, idle box): a 1-d chain never used the second core before; now
-  2^20 f32 runs in 337-349 us vs 532-578 on one thread. With workers spinning ~0.2 ms after a
-  kernel, two threads win from 2^14 elements on back-to-back calls; after an idle gap the ~60 us
-  futex wake-up moves the crossover to ~2^19; PARALLEL_MIN = 2^17 balances the two. When another
-  process holds the second core, any parallel kernel waits ~1 ms for its worker to be scheduled
-  (the loaded rows of the table): a fork-join with a barrier cannot avoid it; a pool whose caller
-  runs the chunks no worker has claimed could.
+  chain 1e7 runs in 3.9 ms vs 6.6 on one thread (TF XLA's 5.25), 2^20 in 245-255 us vs 490-524.
+  Workers now spin like libgomp's default (GOMP_SPINCOUNT=300000, a few ms) instead of sleeping
+  at once (OMP_WAIT_POLICY=passive), which cost every parallel kernel a ~60 us wake-up back to
+  back and ~1 ms after a 2 ms gap (chain 2^18: 1441 -> 247 us). Two threads win from 2^13
+  elements on back-to-back calls (x1.7-1.85 at 2^17), from 2^18 after a 10 ms idle gap (x0.7-0.86
+  at 2^17); PARALLEL_MIN stays 2^17. When another process holds the second core, a parallel
+  kernel waits ~1 ms for its worker to be scheduled: a fork-join with a barrier cannot avoid it;
+  a pool whose caller runs the chunks no worker has claimed could.
 """
 
 from __future__ import annotations
@@ -174,7 +176,7 @@ def med(f, idle):
     ts = []
     for _ in range(41 if idle else 201):
         if idle:
-            time.sleep(0.003)  # workers are asleep again: the call pays the wake-up
+            time.sleep(0.01)  # workers are asleep again: the call pays the wake-up
         t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
     return float(np.median(ts)) * 1e6
 
@@ -193,13 +195,13 @@ for lg in map(int, sys.argv[1:]):
 
 
 def thread_crossover(sizes: range) -> None:
-    """1 vs 2 threads per element count, back to back and after 3 ms idle (workers asleep):
+    """1 vs 2 threads per element count, back to back and after 10 ms idle (workers asleep):
     the data behind ``PARALLEL_MIN``."""
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, FUSEJIT_CACHE_DIR="off", PYTHONPATH=str(root))
     r = subprocess.run([sys.executable, "-c", _CROSSOVER, *map(str, sizes)], capture_output=True, text=True,
                        env=env, check=True, cwd=root)
-    print(f"{'threads crossover':28s} us, 1 thread / 2 threads: back to back | after 3 ms idle"
+    print(f"{'threads crossover':28s} us, 1 thread / 2 threads: back to back | after 10 ms idle"
           f"  (PARALLEL_MIN = 2^{PARALLEL_MIN.bit_length() - 1})")
     for line in r.stdout.splitlines():
         w, lg, b1, b2, i1, i2 = line.split()

@@ -22,7 +22,7 @@ import numpy as np
 from ..codegen import vecmath
 
 _lock = threading.RLock()
-SPIN_COUNT = 20_000  # libgomp pause-loop iterations before a worker sleeps (~0.2-0.3 ms here)
+SPIN_COUNT = 300_000  # pause-loop iterations before a worker sleeps: libgomp's own default, ~2-3 ms here
 
 
 @functools.cache
@@ -48,8 +48,9 @@ def bind_symbols() -> None:
     """Make every external function the generated code calls resolvable by the JIT."""
     host()
     if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-        # workers spin ~0.2 ms after a parallel kernel, then sleep: back-to-back calls skip the
-        # ~60 us futex wake-up (measured: bench/bench_cpu_backend.py), idle ones burn no core
+        # workers spin a few ms after a parallel kernel, then sleep: calls that come within that
+        # window skip the futex wake-up, which costs ~60 us and ~1 ms once this VM's idle vCPU has
+        # halted (bench/bench_cpu_backend.py thread_crossover); passive waiting paid it every call
         os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     vecmath.ensure_libmvec_loaded()
     llvm.load_library_permanently("libgomp.so.1")

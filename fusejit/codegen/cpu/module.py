@@ -37,10 +37,10 @@ from .kernels import (
 from .loops import product
 from .types import I8, I32, I64, PTR, i64
 
-# Elements; below this one thread. Measured (bench_cpu_backend.py thread_crossover, idle box): two
-# threads win from 2^14 when calls come back to back (workers still spinning, GOMP_SPINCOUNT) but
-# only from 2^19 after an idle gap (~60 us futex wake-up on this VM); at 2^17 back-to-back calls
-# gain 1.6-1.9x and post-idle ones lose 1.3-1.4x (52 -> 72 us): the balance point.
+# Elements; below this one thread. Measured (bench_cpu_backend.py thread_crossover, idle box,
+# libgomp workers spinning GOMP_SPINCOUNT): back-to-back calls gain from 2 threads from 2^13 on
+# (x1.7-1.85 at 2^17); calls after a 10 ms idle gap pay ~80 us of wake-up and break even at 2^18
+# (x0.7-0.86 at 2^17). 2^17 is where the product of the two ratios is still clearly above 1.
 PARALLEL_MIN = 1 << 17
 FLAT_ALIGN = 1024
 MAX_THREADS = 64
