@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,15 +118,19 @@ def test_describe_shows_kernels_and_the_code(add) -> None:
     assert "define i32" in add.llvm_ir and "ret" in add.asm and "fj_" in add.asm
 
 
+def two_processes(code: str, ir_text: str, cache: Path) -> list[list[str]]:
+    """The words ``code`` prints in two fresh processes in turn, sharing the disk cache ``cache``."""
+    env = dict(os.environ, FUSEJIT_CACHE_DIR=str(cache))
+    return [subprocess.run([sys.executable, "-c", code], input=ir_text, capture_output=True, text=True, env=env,
+                           check=True).stdout.split() for _ in range(2)]
+
+
 def test_disk_cache_serves_a_new_process(tmp_path) -> None:
     code = ("import sys; from fusejit.ir import parse; from fusejit.codegen.cpu import compile_cpu; "
             "import numpy as np; e = compile_cpu(parse(sys.stdin.read())); "
             "x = np.arange(6, dtype=np.float32).reshape(2, 3); assert (e(x, x)[0] == 2 * x).all(); "
             "print(e.from_cache)")
-    env = dict(os.environ, FUSEJIT_CACHE_DIR=str(tmp_path))
-    runs = [subprocess.run([sys.executable, "-c", code], input=ADD, capture_output=True, text=True, env=env,
-                           check=True).stdout.split() for _ in range(2)]
-    assert runs == [["False"], ["True"]]
+    assert two_processes(code, ADD, tmp_path) == [["False"], ["True"]]
     assert len(list(tmp_path.glob("*.o"))) == 1
 
 
@@ -140,10 +145,7 @@ def test_generic_stride_versions_compile_on_first_strided_call(tmp_path) -> None
             "t = np.ascontiguousarray(c.T).T; np.testing.assert_allclose(e(t)[0], ref, rtol=1e-6); "
             "np.testing.assert_allclose(e(t[:3])[0], ref[:3], rtol=1e-6); "
             "print(e.from_cache, n0, len(list(Path(disk_cache.cache_dir()).glob('*-generic.o'))))")
-    env = dict(os.environ, FUSEJIT_CACHE_DIR=str(tmp_path))
-    runs = [subprocess.run([sys.executable, "-c", code], input=SOFTMAX, capture_output=True, text=True, env=env,
-                           check=True).stdout.split() for _ in range(2)]
-    assert runs == [["False", "0", "1"], ["True", "1", "1"]]
+    assert two_processes(code, SOFTMAX, tmp_path) == [["False", "0", "1"], ["True", "1", "1"]]
     from fusejit.codegen.cpu import build_cpu_module
 
     assert "_genptr" not in build_cpu_module(parse(SOFTMAX)).llvm_ir  # AOT builds keep every version inline
