@@ -10,11 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.special
 
 from .dtypes import BOOL, INT64, is_float, is_int
 from .registry import IRTypeError, OpDef, register
 from .shapes import Dim, Shape, Size, TensorType, format_shape, normalize_axis
+
+
+def _special() -> Any:
+    """scipy.special, imported on first use (it costs ~200 ms: too much for every ``import fusejit``)."""
+    import scipy.special
+
+    return scipy.special
 
 
 def _same_shape(name: str, types: list[TensorType]) -> Shape:
@@ -60,8 +66,8 @@ for _name, _ref in {
     "log10": np.log10, "log1p": np.log1p, "sqrt": np.sqrt, "cbrt": np.cbrt, "sin": np.sin,
     "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan,
     "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "arcsinh": np.arcsinh,
-    "arccosh": np.arccosh, "arctanh": np.arctanh, "erf": scipy.special.erf,
-    "logistic": scipy.special.expit,
+    "arccosh": np.arccosh, "arctanh": np.arctanh, "erf": lambda x: _special().erf(x),
+    "logistic": lambda x: _special().expit(x),
 }.items():
     _elementwise(_name, _ref, 1, operand="float")
 

@@ -6,10 +6,10 @@ weak operands), so promotion is NumPy's by construction, including its errors.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
-import scipy.special
 
 from ..ir import Node, make
 from ..ir.graph import same_value
@@ -34,8 +34,17 @@ PRIMITIVE: dict[Any, str] = {
     np.cos: "cos", np.tan: "tan", np.arcsin: "arcsin", np.arccos: "arccos", np.arctan: "arctan",
     np.sinh: "sinh", np.cosh: "cosh", np.tanh: "tanh", np.arcsinh: "arcsinh",
     np.arccosh: "arccosh", np.arctanh: "arctanh",
-    scipy.special.erf: "erf", scipy.special.expit: "logistic",
 }
+# scipy.special ufuncs that are primitives; looked up only if the user imported scipy.special
+SCIPY_PRIMITIVE = {"erf": "erf", "expit": "logistic"}
+
+
+def scipy_primitive(ufunc: Any) -> str | None:
+    special = sys.modules.get("scipy.special")
+    name = getattr(ufunc, "__name__", "")
+    if special is not None and name in SCIPY_PRIMITIVE and getattr(special, name, None) is ufunc:
+        return SCIPY_PRIMITIVE[name]
+    return None
 
 
 def _square(x: Node) -> Node:
@@ -155,7 +164,8 @@ def apply_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict[str, Any]) 
         from .functions import matmul
 
         return matmul(*inputs, **kwargs)
-    if ufunc not in PRIMITIVE and ufunc not in DECOMPOSED:
+    prim = PRIMITIVE.get(ufunc) or scipy_primitive(ufunc)
+    if prim is None and ufunc not in DECOMPOSED:
         raise UnsupportedFunctionError(
             f"{name} is not supported in a traced function (fusejit has no translation for it)")
     out = kwargs.pop("out", None)
@@ -173,7 +183,7 @@ def apply_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict[str, Any]) 
         # NumPy 2 compares integer arrays with out-of-range Python ints exactly; so do we, widened
         wide = np.dtype(np.float64 if loop[0] == np.uint64 else np.int64)
         loop = (wide, wide, loop[-1])
-    result = elementwise(DECOMPOSED.get(ufunc) or PRIMITIVE[ufunc], operands, loop, name)
+    result = elementwise(DECOMPOSED.get(ufunc) or prim, operands, loop, name)
     if out is None:
         if where is not True:
             raise UnsupportedFunctionError(f"{name}: `where=` without `out=` leaves values undefined")
