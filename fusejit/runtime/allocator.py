@@ -6,12 +6,17 @@ handed to the caller keeps its block alive through a small ndarray subclass (``_
 that is the array's ``base``: when the caller drops the array, the block returns to the
 pool, so steady-state calls touch only warm pages. Blocks are ``madvise(MADV_HUGEPAGE)``d.
 Memory held idle is capped by ``MAX_IDLE_BYTES``.
+
+Blocks are mapped with ``mmap`` at 2 MiB alignment and the alignment slack is unmapped at once,
+so a block costs exactly its size; it is reported to ``tracemalloc`` like any Python allocation
+(``PyTraceMalloc_Track``), so memory measurements see it.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
+import weakref
 
 import numpy as np
 
@@ -21,10 +26,44 @@ _HUGE = 2 << 20
 _MADV_HUGEPAGE = 14
 
 try:
-    _madvise = ctypes.CDLL(None, use_errno=True).madvise
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _madvise = _libc.madvise
     _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    _mmap, _munmap = _libc.mmap, _libc.munmap
+    _mmap.restype = ctypes.c_void_p
+    _mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    _munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    _track, _untrack = ctypes.pythonapi.PyTraceMalloc_Track, ctypes.pythonapi.PyTraceMalloc_Untrack
+    _track.argtypes = [ctypes.c_uint, ctypes.c_size_t, ctypes.c_size_t]
+    _untrack.argtypes = [ctypes.c_uint, ctypes.c_size_t]
 except (OSError, AttributeError):  # pragma: no cover - non-Linux
-    _madvise = None
+    _madvise = _mmap = None
+
+_PROT_RW, _MAP_PRIVATE_ANON, _MAP_FAILED = 0x3, 0x22, ctypes.c_void_p(-1).value
+
+
+def _release(addr: int, size: int) -> None:
+    _untrack(0, addr)
+    _munmap(addr, size)
+
+
+def _map_aligned(size: int) -> np.ndarray | None:
+    """``size`` bytes at a 2 MiB boundary, as a uint8 array that unmaps itself when collected."""
+    if _mmap is None:
+        return None
+    raw = _mmap(None, size + _HUGE, _PROT_RW, _MAP_PRIVATE_ANON, -1, 0)
+    if raw in (None, _MAP_FAILED):
+        return None
+    head = (-raw) % _HUGE
+    if head:
+        _munmap(raw, head)
+    if _HUGE - head:
+        _munmap(raw + head + size, _HUGE - head)
+    addr = raw + head
+    _track(0, addr, size)
+    memory = (ctypes.c_uint8 * size).from_address(addr)
+    weakref.finalize(memory, _release, addr, size)
+    return np.frombuffer(memory, np.uint8)
 
 
 def _size_class(n: int) -> int:
@@ -49,12 +88,13 @@ class BufferPool:
                 self.idle -= size
                 return lst.pop()
         self.allocated += 1
-        raw = np.empty(size + _HUGE, dtype=np.uint8)
-        addr = raw.__array_interface__["data"][0]
-        start = (-addr) % _HUGE
-        block = raw[start:start + size]
+        block = _map_aligned(size)
+        if block is None:  # no mmap: over-allocate and align inside the slack
+            raw = np.empty(size + _HUGE, dtype=np.uint8)
+            start = (-raw.__array_interface__["data"][0]) % _HUGE
+            block = raw[start:start + size]
         if _madvise is not None and size >= _HUGE:
-            _madvise(addr + start, size - size % _HUGE, _MADV_HUGEPAGE)
+            _madvise(block.__array_interface__["data"][0], size - size % _HUGE, _MADV_HUGEPAGE)
         return block
 
     def give(self, block: np.ndarray) -> None:
