@@ -39,3 +39,23 @@ def test_expanded_powers_match_numpy(dtype, c):
         np.testing.assert_array_max_ulp(got, want, maxulp=4)
     else:
         np.testing.assert_array_equal(got, want)
+
+
+def test_shared_constant_broadcasts_are_copied_per_reader():
+    from fusejit.codegen.cpu.lowering import unshare_constant_broadcasts
+
+    g = parse("""func @two(%x: f64[N], %y: f64[N]) -> (f64[N], f64[N]) {
+  %0 = constant {value=2.0} : f64[]
+  %1 = broadcast(%0) {shape=[N]} : f64[N]
+  %2 = mul(%x, %1) : f64[N]
+  %3 = add(%y, %1) : f64[N]
+  %4 = exp(%3) : f64[N]
+  return %2, %4
+}""")
+    lowered = unshare_constant_broadcasts(g)
+    assert sum(n.op == "broadcast" for n in lowered.nodes) == 2
+    x, y = np.arange(5.0), np.linspace(-1, 1, 5)
+    exe = compile_cpu(g)
+    for got, want in zip(exe(x, y), g.evaluate(x, y)):
+        np.testing.assert_array_max_ulp(got, want, maxulp=4)
+    assert all(k.ops != ["broadcast"] for k in exe.kernels)

@@ -74,10 +74,10 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None) 
     from ...runtime.engine import bind_blas, engine, host
     from ..vecmath import host_isa
     from . import abi
-    from .lowering import expand_small_powers
+    from .lowering import lower_for_cpu
 
     t0 = time.perf_counter()
-    graph = expand_small_powers(graph)
+    graph = lower_for_cpu(graph)
     threads = threads if threads is not None else (os.cpu_count() or 1)
     threads = max(1, min(int(threads), MAX_THREADS))
     text = print_graph(graph)

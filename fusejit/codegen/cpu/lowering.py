@@ -1,4 +1,10 @@
-"""Backend lowering before fusion: ``x ** c`` for c in {2, 3, 4} becomes multiplications.
+"""Backend lowering before fusion.
+
+``unshare_constant_broadcasts``: a broadcast scalar constant read by several kernels would be
+materialized as a full-size array (CSE merges the broadcasts the optimizer sank to each consumer);
+one private copy per reader lets every kernel fold it into its loop instead.
+
+``expand_small_powers``: ``x ** c`` for c in {2, 3, 4} becomes multiplications.
 
 A general vector ``pow`` costs a log, a multiply and an exp per element (libmvec ``powf`` is
 ~20x a multiply); ``x*x*x`` is two correctly rounded multiplies, within 2 ulp of the exact
@@ -15,6 +21,31 @@ import numpy as np
 from ...ir import Graph, Node, make
 
 SMALL_POWERS = (2.0, 3.0, 4.0)
+
+
+def _is_constant_broadcast(node: Node) -> bool:
+    return node.op == "broadcast" and node.args[0].op == "constant" and node.args[0].ndim == 0
+
+
+def lower_for_cpu(graph: Graph) -> Graph:
+    return unshare_constant_broadcasts(expand_small_powers(graph))
+
+
+def unshare_constant_broadcasts(graph: Graph) -> Graph:
+    """Every reader of a broadcast scalar constant gets its own copy of the broadcast node."""
+    uses: dict[int, int] = {}
+    for node in graph.nodes:
+        for a in node.args:
+            uses[id(a)] = uses.get(id(a), 0) + 1
+    if not any(_is_constant_broadcast(n) and uses.get(id(n), 0) > 1 for n in graph.nodes):
+        return graph
+    memo: dict[int, Node] = {id(n): n for n in graph.inputs}
+    for node in graph.nodes:
+        args = tuple(Node(a.op, a.args, a.attrs, a.type) if _is_constant_broadcast(a) and uses[id(a)] > 1
+                     else memo[id(a)] for a in node.args)
+        memo[id(node)] = Node(node.op, args, node.attrs, node.type) if any(
+            x is not y for x, y in zip(args, node.args)) else node
+    return Graph(graph.inputs, [memo[id(o)] for o in graph.outputs], name=graph.name)
 
 
 def _splat(node: Node) -> float | None:
