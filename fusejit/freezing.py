@@ -10,7 +10,7 @@ import numpy as np
 
 from .driver import JitFunction, Spec, optimize_graph
 from .ir import Graph, constant
-from .ir.graph import substitute
+from .ir.graph import rebuild
 from .tracer import TracingError
 from .tracer.variables import Variable
 
@@ -42,7 +42,7 @@ def freeze(fn: Callable[..., Any] | JitFunction, *specs_or_examples: Spec | np.n
             kept_inputs.append(node)
         else:
             replacements[id(node)] = constant(var.numpy().copy(), var.dtype)
-    graph = substitute(graph, replacements, kept_inputs)
+    graph = rebuild(graph, replacements=replacements, inputs=kept_inputs)
     graph.name = name or graph.name
     if optimize:
         graph = optimize_graph(graph, fold_affine=True)

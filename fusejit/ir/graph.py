@@ -7,7 +7,7 @@ build new nodes instead of editing old ones, so a node can be shared by several 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -143,8 +143,13 @@ def same_value(a: Node, b: Node) -> bool:
     return all(same_value(x, y) for x, y in zip(a.args, b.args))
 
 
-def substitute(graph: Graph, replacements: dict[int, Node], inputs: Sequence[Node] | None = None) -> Graph:
-    """A copy of ``graph`` where node ``id -> replacement`` (e.g. inputs frozen into constants)."""
+def rebuild(graph: Graph, transform: Callable[[Node, tuple[Node, ...]], Node | None] | None = None, *,
+            replacements: dict[int, Node] | None = None, inputs: Sequence[Node] | None = None) -> Graph:
+    """A copy of ``graph``: nodes listed in ``replacements`` (by id; e.g. inputs frozen into
+    constants) are swapped, and ``transform(node, rebuilt_args)`` may return a new node for any
+    other node. Nodes whose operands did not change are shared, not copied. ``inputs`` defaults to
+    the inputs that were not replaced."""
+    replacements = replacements or {}
     memo: dict[int, Node] = dict(replacements)
     for n in graph.inputs:
         memo.setdefault(id(n), n)
@@ -152,7 +157,9 @@ def substitute(graph: Graph, replacements: dict[int, Node], inputs: Sequence[Nod
         if id(node) in memo:
             continue
         args = tuple(memo[id(a)] for a in node.args)
-        same = all(a is b for a, b in zip(args, node.args))
-        memo[id(node)] = node if same else Node(node.op, args, node.attrs, node.type)
+        new = transform(node, args) if transform is not None else None
+        if new is None:
+            new = node if all(a is b for a, b in zip(args, node.args)) else Node(node.op, args, node.attrs, node.type)
+        memo[id(node)] = new
     kept = [n for n in graph.inputs if id(n) not in replacements] if inputs is None else list(inputs)
     return Graph(kept, [memo[id(o)] for o in graph.outputs], name=graph.name)

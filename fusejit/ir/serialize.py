@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import Graph, Node
+from .graph import Graph, Node, rebuild
 from .parser import parse
 from .printer import print_graph
 from .shapes import TensorType
@@ -263,9 +263,6 @@ def _constant_view(path: PathLike, buf: np.ndarray, k: int, type_: TensorType, o
 
 def _substitute(lifted: Graph, nparams: int, values: list[np.ndarray]) -> Graph:
     """Undo ``lift_constants``: trailing parameters become constant nodes holding ``values``."""
-    new: dict[int, Node] = {id(n): n for n in lifted.inputs[:nparams]}
-    for param, value in zip(lifted.inputs[nparams:], values):
-        new[id(param)] = Node("constant", (), {"value": value}, param.type)
-    for node in lifted.nodes:
-        new[id(node)] = Node(node.op, [new[id(a)] for a in node.args], node.attrs, node.type)
-    return Graph(lifted.inputs[:nparams], [new[id(o)] for o in lifted.outputs], lifted.name)
+    constants = {id(param): Node("constant", (), {"value": value}, param.type)
+                 for param, value in zip(lifted.inputs[nparams:], values)}
+    return rebuild(lifted, replacements=constants)

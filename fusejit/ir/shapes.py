@@ -8,7 +8,7 @@ reshape and element counts need: ``[N,28,28] -> [N,784]`` is provably size-prese
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,11 +73,6 @@ class Size:
         if self.factor == 1 and len(self.syms) == 1:
             return self.syms[0]
         return None
-
-
-def concrete(shape: Shape, bindings: Mapping[str, int]) -> tuple[int, ...]:
-    """The shape with every symbol replaced by its bound size."""
-    return tuple(d if isinstance(d, int) else int(bindings[d]) for d in shape)
 
 
 def broadcast_shapes(*shapes: Shape) -> Shape:

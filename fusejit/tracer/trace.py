@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import Graph, Node
-from ..ir.shapes import Shape, TensorType
+from ..ir.shapes import TensorType
 from . import indexing as _indexing  # noqa: F401  (installs __getitem__/__setitem__)
 from .array import TracedArray
 from .context import TraceContext, tracing
@@ -99,7 +99,3 @@ def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
     outputs += [ctx.variables[id(v)][1].node for v in updated]
     graph = Graph(inputs, outputs, name=input_name(fn_name))
     return TraceResult(graph, out_tree, out_map, ctx)
-
-
-def spec_type(shape: Shape, dtype: np.dtype) -> TensorType:
-    return TensorType(np.dtype(dtype), tuple(shape))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import Graph, Node, make
+from ...ir.graph import rebuild
 
 SMALL_POWERS = (2.0, 3.0, 4.0)
 
@@ -37,15 +38,15 @@ def unshare_constant_broadcasts(graph: Graph) -> Graph:
     for node in graph.nodes:
         for a in node.args:
             uses[id(a)] = uses.get(id(a), 0) + 1
-    if not any(_is_constant_broadcast(n) and uses.get(id(n), 0) > 1 for n in graph.nodes):
-        return graph
-    memo: dict[int, Node] = {id(n): n for n in graph.inputs}
-    for node in graph.nodes:
-        args = tuple(Node(a.op, a.args, a.attrs, a.type) if _is_constant_broadcast(a) and uses[id(a)] > 1
-                     else memo[id(a)] for a in node.args)
-        memo[id(node)] = Node(node.op, args, node.attrs, node.type) if any(
-            x is not y for x, y in zip(args, node.args)) else node
-    return Graph(graph.inputs, [memo[id(o)] for o in graph.outputs], name=graph.name)
+
+    def copy_shared(node: Node, args: tuple[Node, ...]) -> Node | None:
+        if not any(_is_constant_broadcast(a) and uses[id(a)] > 1 for a in node.args):
+            return None
+        copies = tuple(Node(a.op, a.args, a.attrs, a.type) if _is_constant_broadcast(a) and uses[id(a)] > 1
+                       else b for a, b in zip(node.args, args))
+        return Node(node.op, copies, node.attrs, node.type)
+
+    return rebuild(graph, copy_shared)
 
 
 def _splat(node: Node) -> float | None:
@@ -71,18 +72,10 @@ def _power(x: Node, c: float) -> Node:
 
 def expand_small_powers(graph: Graph) -> Graph:
     """The graph with ``pow(x, c)``, c a splat 2, 3 or 4, as multiplications (same types)."""
-    memo: dict[int, Node] = {id(n): n for n in graph.inputs}
-    changed = False
-    for node in graph.nodes:
-        args = tuple(memo[id(a)] for a in node.args)
-        c = _splat(args[1]) if node.op == "pow" and node.dtype.kind in "fiu" else None
-        if c in SMALL_POWERS:
-            memo[id(node)] = _power(args[0], c)
-            changed = True
-        elif any(a is not b for a, b in zip(args, node.args)):
-            memo[id(node)] = Node(node.op, args, node.attrs, node.type)
-        else:
-            memo[id(node)] = node
-    if not changed:
-        return graph
-    return Graph(graph.inputs, [memo[id(o)] for o in graph.outputs], name=graph.name)
+    def expand(node: Node, args: tuple[Node, ...]) -> Node | None:
+        if node.op != "pow" or node.dtype.kind not in "fiu":
+            return None
+        c = _splat(args[1])
+        return _power(args[0], c) if c in SMALL_POWERS else None
+
+    return rebuild(graph, expand)
