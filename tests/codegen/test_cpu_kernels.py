@@ -225,3 +225,19 @@ def test_multi_output_row_and_sibling_kernels(rng: np.random.Generator) -> None:
       %3 = mul(%x, %y) : f32[N,D]
       return %0, %1, %2, %3
     }""", *(rng.standard_normal((9, 2000)).astype(np.float32) for _ in range(2)), rtol=1e-5)
+
+
+def test_column_max_over_an_empty_axis_raises_like_numpy():
+    """Regression: the column-tile path (reduce over a leading axis) returned -inf for an empty axis."""
+    import pytest
+
+    from fusejit.codegen.cpu import compile_cpu
+    from fusejit.ir import parse
+
+    g = parse("""func @r(%x: f32[0,3]) -> (f32[3]) {
+  %0 = reduce_max(%x) {axes=[0]} : f32[3]
+  return %0
+}""")
+    for fuse in (True, False):
+        with pytest.raises(ValueError, match="zero-size array to reduction operation maximum"):
+            compile_cpu(g, fuse=fuse)(np.zeros((0, 3), np.float32))

@@ -139,24 +139,32 @@ def reduction_phases(kernel: Kernel) -> list[list[Node]]:
     return phases
 
 
+def bail_if_empty(bb: BodyBuilder, nred: ir.Value) -> None:
+    """max/min/argmax/argmin over an empty axis: NumPy raises even when there are no rows, so
+    the kernel returns the error before touching anything (any/all have identities)."""
+    k, b, env = bb.kernel, bb.b, bb.env
+    needs_items = [n for n in k.nodes if n.op in ("argmax", "argmin")
+                   or (n.op in ("reduce_max", "reduce_min") and n.dtype.kind != "b")]
+    if not needs_items:
+        return
+    empty = b.icmp_signed("==", nred, i64(0))
+    code = abi.ERR_EMPTY_ARG if any(n.op.startswith("arg") for n in needs_items) else abi.ERR_EMPTY_REDUCE
+    env.raise_if(empty, code)
+    cont = b.append_basic_block("nonempty")
+    bail = b.append_basic_block("empty")
+    b.cbranch(empty, bail, cont)
+    b.position_at_end(bail)
+    b.ret(ir.Constant(I32, code))
+    b.position_at_end(cont)
+
+
 def emit_row_body(bb: BodyBuilder) -> ir.Function:
     k, b, ex, env = bb.kernel, bb.b, bb.expr, bb.env
     nouter = len(k.outer)
     outer = env.dims(k.outer)
     red = env.dims(k.space[nouter:])
     nred = product(b, red)
-    needs_items = [n for n in k.nodes if n.op in ("argmax", "argmin")
-                   or (n.op in ("reduce_max", "reduce_min") and n.dtype.kind != "b")]  # any/all have identities
-    if needs_items:
-        empty = b.icmp_signed("==", nred, i64(0))  # NumPy raises even when there are no rows
-        code = abi.ERR_EMPTY_ARG if any(n.op.startswith("arg") for n in needs_items) else abi.ERR_EMPTY_REDUCE
-        env.raise_if(empty, code)
-        cont = b.append_basic_block("nonempty")
-        bail = b.append_basic_block("empty")
-        b.cbranch(empty, bail, cont)
-        b.position_at_end(bail)
-        b.ret(ir.Constant(I32, code))
-        b.position_at_end(cont)
+    bail_if_empty(bb, nred)
     phases = reduction_phases(k)
     full = tuple(range(len(k.space)))
     if is_chunked(k):  # [lo, hi) are chunks of the one reduced dim; partials go to scratch
@@ -302,6 +310,7 @@ def emit_column_body(bb: BodyBuilder) -> ir.Function:
     outer = env.dims(k.outer)
     red = env.dims(k.space[nouter:])
     inner = outer[-1]
+    bail_if_empty(bb, product(b, red))  # the column path must refuse empty max/min like the row path
     tiles = column_tiles(b, inner)
     hb = env._hoisted()
     accs = [Acc(n) for n in phase]
