@@ -43,7 +43,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--threads", type=click.IntRange(min=1), help="Thread budget for every variant and library.")
 @click.option("--variants", "variants", multiple=True, metavar="KEYS",
               help="Variants to run (numpy is always in): numpy, fusejit_unfused, fusejit, numexpr, numba, jax, "
-                   "torch. Default: all (--quick: numpy, fusejit_unfused, fusejit, numexpr).")
+                   "torch_eager, torch. Default: all (--quick: numpy, fusejit_unfused, fusejit, numexpr).")
 @click.option("--json", "json_path", type=OUT, help="Write every raw figure and the machine facts here.")
 @click.option("--plot", "plot_path", type=OUT, help="Write a PNG chart of speedups and roofline shares here.")
 @click.option("--markdown", "md_path", type=OUT, help="Also write the Markdown table to this file.")

@@ -44,7 +44,7 @@ def apply_threads(n: int | None, variants: set[str]) -> dict[str, Any]:
 
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
         applied["numba"] = numba.get_num_threads()
-    if "torch" in variants and importlib.util.find_spec("torch"):
+    if variants & {"torch", "torch_eager"} and importlib.util.find_spec("torch"):
         import torch
 
         torch.set_num_threads(n)

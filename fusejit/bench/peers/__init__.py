@@ -22,4 +22,5 @@ def missing_module(*names: str) -> str | None:
 def peer_variants() -> list[Variant]:
     from . import jax_peer, numba_peer, numexpr_peer, torch_peer
 
-    return [numexpr_peer.variant(), numba_peer.variant(), jax_peer.variant(), torch_peer.variant()]
+    return [numexpr_peer.variant(), numba_peer.variant(), jax_peer.variant(), torch_peer.eager_variant(),
+            torch_peer.variant()]

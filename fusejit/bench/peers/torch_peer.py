@@ -1,5 +1,7 @@
-"""PyTorch: ``torch.compile`` (inductor, CPU) of the workload's own body with ``torch`` as the
-namespace. Inputs are shared with NumPy (``torch.from_numpy``, no copy)."""
+"""PyTorch, two ways: eager, with torch's own fused operators where a torch user would call one
+(``F.softmax``, ``F.layer_norm``, ``F.gelu``) and the workload's body op by op otherwise; and
+``torch.compile`` (inductor, CPU) of the workload's own body. Inputs are shared with NumPy
+(``torch.from_numpy``, no copy)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,24 @@ def build(workload: Workload) -> Callable:
     return lambda *args: compiled(xp, *args)
 
 
+def _eager_natives() -> dict[str, Callable]:
+    import torch.nn.functional as F
+
+    return {
+        "softmax": lambda x: F.softmax(x, dim=-1),
+        "layer_norm": lambda x, gamma, beta: F.layer_norm(x, x.shape[-1:], gamma, beta, eps=1e-5),
+        "gelu": lambda x: F.gelu(x, approximate="tanh"),
+    }
+
+
+def build_eager(workload: Workload) -> Callable:
+    native = _eager_natives().get(workload.name)
+    if native is not None:
+        return native
+    xp = _namespace()
+    return lambda *args: workload.body(xp, *args)
+
+
 def to_native(arrays: Sequence[np.ndarray]) -> tuple:
     import torch
 
@@ -45,4 +65,9 @@ def to_numpy(result) -> tuple[np.ndarray, ...]:
 
 def variant() -> Variant:
     return Variant("torch", "torch.compile", build, lambda: missing_module("torch"), to_native=to_native,
+                   to_numpy=to_numpy, tracemalloc_visible=False)
+
+
+def eager_variant() -> Variant:
+    return Variant("torch_eager", "torch", build_eager, lambda: missing_module("torch"), to_native=to_native,
                    to_numpy=to_numpy, tracemalloc_visible=False)
