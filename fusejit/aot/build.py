@@ -26,7 +26,7 @@ from ..ir import Graph, verify
 from ..ir.serialize import lift_constants
 from .header import generate_header, prototypes
 from .program import emit_program
-from .runtime_c import gemm_source, threads_source
+from .runtime_c import gemm_source
 from .signature import AotError, Signature, signature_of
 from .wrapper import Layout, generate_wrapper
 
@@ -41,7 +41,8 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
     ``target_cpu`` is a CPU name LLVM and gcc both know (``x86-64-v3`` by default: AVX2/FMA, any
     x86 from 2015 on; ``x86-64-v4``, ``znver4``, ...) or ``native``. The library needs nothing but
     libc and libm (and libmvec if the program calls vector math). ``threads > 1`` lets kernels over
-    large arrays use up to that many POSIX threads per call (capped at the cores online).
+    large arrays use up to that many threads per call (capped at the cores online): the caller and
+    the library's own pool of POSIX threads, started on the first such call.
     """
     verify(graph)
     sig = signature_of(graph, name, target_cpu)
@@ -55,11 +56,10 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
     with tempfile.TemporaryDirectory(prefix=f"fusejit-aot-{name}-") as tmp_dir:
         tmp = Path(tmp_dir)
         (tmp / "program.o").write_bytes(program.object_code)
-        libs = link_libraries(tmp / "program.o") + (["pthread"] if program.threaded else [])
+        libs = link_libraries(tmp / "program.o")
         (out / f"{name}.h").write_text(generate_header(sig, libs, threads if program.threaded else 1))
         (tmp / "api.c").write_text(generate_wrapper(sig, layout))
         (tmp / "gemm.c").write_text(gemm_source(name, program.gemms))
-        (tmp / "threads.c").write_text(threads_source(name))
         (tmp / "weights.S").write_text(weights_assembly(name, values, tmp))
         cflags = ["-O2", "-fPIC", "-fvisibility=hidden", "-std=c11", "-Wall", "-Werror"]
         run([cc, "-c", *cflags, f"-I{out}", str(tmp / "api.c"), "-o", str(tmp / "api.o")])
@@ -67,9 +67,6 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
              str(tmp / "gemm.o")])
         run([cc, "-c", "-fPIC", str(tmp / "weights.S"), "-o", str(tmp / "weights.o")])
         objects = [str(tmp / f) for f in ("api.o", "gemm.o", "weights.o", "program.o")]
-        if program.threaded:
-            run([cc, "-c", *cflags, str(tmp / "threads.c"), "-o", str(tmp / "threads.o")])
-            objects.append(str(tmp / "threads.o"))
         (tmp / "exports.map").write_text(version_script(sig))
         so, archive = out / f"lib{name}.so", out / f"lib{name}.a"
         run([cc, "-shared", f"-Wl,-soname,{so.name}", "-o", str(tmp / so.name), *objects,

@@ -5,9 +5,10 @@ layout in :mod:`fusejit.codegen.cpu.abi`); here it is optimized and emitted as p
 code for ``target_cpu`` instead of the host, with vector math for that CPU's widest libmvec ISA.
 The BLAS symbols it calls (``fj_sgemm``/``fj_dgemm``) are renamed to ``<prefix>__sgemm``/``__dgemm``,
 which the library's own GEMM (:mod:`.runtime_c`) defines, so no BLAS is needed at run time and two
-AOT libraries never clash; likewise libgomp's ``GOMP_parallel`` and thread queries become the
-library's own POSIX-threads versions. Programs are single-threaded by default: a served model is
-usually called from several threads at once.
+AOT libraries never clash. A threaded program gets the thread pool compiled into the same object
+with internal linkage (:mod:`fusejit.codegen.cpu.threadpool`: POSIX threads, a futex, no libgomp),
+plus a destructor that joins its workers. Programs are single-threaded by default: a served model
+is usually called from several threads at once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from .runtime_c import OMP_SYMBOLS
 from .signature import AotError
 
 GEMM_SYMBOLS = {"fj_sgemm": "sgemm", "fj_dgemm": "dgemm"}
@@ -29,7 +29,7 @@ class Program:
     object_code: bytes
     layout: Any  # fusejit.codegen.cpu.abi.ArgLayout of the compiled graph
     gemms: list[str]  # which of 'sgemm', 'dgemm' the program calls
-    threaded: bool  # whether it calls the OpenMP entry points (then the library defines them)
+    threaded: bool  # whether kernels run on the library's thread pool
     cpu: str  # the LLVM CPU name code was generated for
     isa: str  # libmvec ISA: 'avx512', 'avx2' or 'none'
 
@@ -70,6 +70,7 @@ def emit_program(graph: Any, symbol: str, prefix: str, target_cpu: str, threads:
     try:
         import llvmlite.binding as llvm
 
+        from ..codegen.cpu import threadpool
         from ..codegen.cpu.module import build_module
         from ..passes.fusion import plan_fusion
         from ..runtime.engine import optimize
@@ -79,17 +80,17 @@ def emit_program(graph: Any, symbol: str, prefix: str, target_cpu: str, threads:
     tm, cpu = _target_machine(target_cpu)
     plan = plan_fusion(graph, fuse=True)
     cm = build_module(graph, plan, isa=isa, threads=threads, name=symbol)
+    threaded = threadpool.RUN in cm.module.globals
+    if threaded:
+        threadpool.define_pool(cm.module, internal=True, destructor=True)
     mod = llvm.parse_assembly(cm.llvm_ir)
     mod.triple = llvm.get_process_triple()
     mod.data_layout = str(tm.target_data)
     mod.verify()
-    gemms, threaded = [], False
+    gemms = []
     for fn in mod.functions:
         if fn.name in GEMM_SYMBOLS:
             gemms.append(GEMM_SYMBOLS[fn.name])
             fn.name = f"{prefix}__{GEMM_SYMBOLS[fn.name]}"
-        elif fn.name in OMP_SYMBOLS:
-            threaded = True
-            fn.name = f"{prefix}__{OMP_SYMBOLS[fn.name]}"
     optimize(mod, tm)
     return Program(tm.emit_object(mod), cm.layout, sorted(gemms), threaded, cpu, isa)

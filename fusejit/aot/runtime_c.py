@@ -1,5 +1,6 @@
-"""C source compiled into every AOT library: the GEMM behind ``dot`` (so no BLAS is needed), and
-the three OpenMP entry points threaded kernels call, on POSIX threads (so no libgomp is needed).
+"""C source compiled into every AOT library: the GEMM behind ``dot`` (so no BLAS is needed).
+(Threaded kernels need no C: the thread pool is LLVM IR compiled into the program object, see
+:mod:`fusejit.codegen.cpu.threadpool`.)
 
 ``<prefix>__sgemm``/``<prefix>__dgemm`` have the Fortran BLAS signature the generated code calls
 (column-major, every argument by pointer, ``C = alpha * op(A) @ op(B) + beta * C``; with
@@ -132,68 +133,3 @@ def gemm_source(prefix: str, gemms: list[str]) -> str:
     """C source defining ``<prefix>__<g>`` for each g in ``gemms`` ('sgemm', 'dgemm')."""
     types = {"sgemm": "float, fj_vf", "dgemm": "double, fj_vd"}
     return GEMM_C + "".join(f"FJ_DEFINE_GEMM({prefix}__{g}, {types[g]})\n" for g in gemms)
-
-
-THREADS_C = r"""
-#define _POSIX_C_SOURCE 200809L
-#include <pthread.h>
-#include <unistd.h>
-
-/* GOMP_parallel(fn, data, n, flags) as the generated code uses it: run fn(data) on n threads, the
-   caller being thread 0, and return when all are done. Capped at the online cores (the kernels'
-   results do not depend on the thread count). If a thread cannot be started, the caller runs that
-   thread's share itself, so the work is always complete. */
-enum { FJ_MAX_THREADS = 64 };
-/* initial-exec TLS: 8 bytes of static TLS instead of __tls_get_addr, which would add ld-linux.so
-   to the library's dependencies (glibc keeps static TLS in reserve for dlopen'ed libraries). */
-static _Thread_local int PREFIX__tid __attribute__((tls_model("initial-exec"))) = 0;
-static _Thread_local int PREFIX__nth __attribute__((tls_model("initial-exec"))) = 1;
-struct PREFIX__job { void (*fn)(void *); void *data; int tid, nth; };
-
-static void *PREFIX__start(void *arg) {
-    struct PREFIX__job *job = arg;
-    PREFIX__tid = job->tid;
-    PREFIX__nth = job->nth;
-    job->fn(job->data);
-    return NULL;
-}
-
-__attribute__((visibility("hidden"))) int PREFIX__omp_get_thread_num(void) { return PREFIX__tid; }
-__attribute__((visibility("hidden"))) int PREFIX__omp_get_num_threads(void) { return PREFIX__nth; }
-
-__attribute__((visibility("hidden")))
-void PREFIX__gomp_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags) {
-    (void)flags;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int n = (int)(num_threads < FJ_MAX_THREADS ? num_threads : FJ_MAX_THREADS);
-    if (cores > 0 && n > cores) n = (int)cores;
-    if (n < 1) n = 1;
-    pthread_t threads[FJ_MAX_THREADS];
-    struct PREFIX__job jobs[FJ_MAX_THREADS];
-    int started[FJ_MAX_THREADS] = {0};
-    for (int t = 1; t < n; t++) {
-        jobs[t] = (struct PREFIX__job){fn, data, t, n};
-        started[t] = pthread_create(&threads[t], NULL, PREFIX__start, &jobs[t]) == 0;
-    }
-    int tid = PREFIX__tid, nth = PREFIX__nth;
-    PREFIX__nth = n;
-    for (int t = 0; t < n; t++) {
-        if (t == 0 || !started[t]) {
-            PREFIX__tid = t;
-            fn(data);
-        }
-    }
-    PREFIX__tid = tid;
-    PREFIX__nth = nth;
-    for (int t = 1; t < n; t++)
-        if (started[t]) pthread_join(threads[t], NULL);
-}
-"""
-
-OMP_SYMBOLS = {"GOMP_parallel": "gomp_parallel", "omp_get_thread_num": "omp_get_thread_num",
-               "omp_get_num_threads": "omp_get_num_threads"}
-
-
-def threads_source(prefix: str) -> str:
-    """C source defining ``<prefix>__gomp_parallel`` and the two thread queries (see THREADS_C)."""
-    return THREADS_C.replace("PREFIX", prefix)

@@ -2,16 +2,15 @@
 
 Modules are optimized at O3 for the host CPU (name and features) and added to a single
 long-lived MCJIT engine. External symbols the generated code calls are made visible here:
-libmvec (vector math), libgomp (threads), and scipy's BLAS ``sgemm``/``dgemm`` function
-pointers bound to ``fj_sgemm``/``fj_dgemm``. An object cache keyed by IR text lets a new
-process skip LLVM's code generation (see :mod:`.disk_cache`).
+libmvec (vector math), the thread pool (``fj_pool_run``, compiled once per process), and
+scipy's BLAS ``sgemm``/``dgemm`` function pointers bound to ``fj_sgemm``/``fj_dgemm``. An
+object cache keyed by IR text lets a new process skip LLVM's code generation (see :mod:`.disk_cache`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,6 @@ import numpy as np
 from ..codegen import vecmath
 
 _lock = threading.RLock()
-SPIN_COUNT = 300_000  # pause-loop iterations before a worker sleeps: libgomp's own default, ~2-3 ms here
 
 
 @functools.cache
@@ -47,14 +45,37 @@ def _capsule_pointer(capsule: object) -> int:
 def bind_symbols() -> None:
     """Make every external function the generated code calls resolvable by the JIT."""
     host()
-    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-        # workers spin a few ms after a parallel kernel, then sleep: calls that come within that
-        # window skip the futex wake-up, which costs ~60 us and ~1 ms once this VM's idle vCPU has
-        # halted (bench/bench_cpu_backend.py thread_crossover); passive waiting paid it every call
-        os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     vecmath.ensure_libmvec_loaded()
-    llvm.load_library_permanently("libgomp.so.1")
+    _bind_thread_pool()
     llvm.load_library_permanently("libgcc_s.so.1")  # half-precision conversions (__truncdfhf2, ...)
+
+
+_pool_engines: list[llvm.ExecutionEngine] = []  # the thread pool's code lives as long as the process
+
+
+def _bind_thread_pool() -> None:
+    """Compile :mod:`fusejit.codegen.cpu.threadpool` (or load it from the disk cache) into an
+    engine of its own and bind ``fj_pool_run`` for every module compiled after it."""
+    from ..codegen.cpu import threadpool
+    from . import disk_cache
+
+    triple, cpu, features = host()
+    text = str(threadpool.pool_module())
+    key = disk_cache.key(text, cpu, features)
+    obj = disk_cache.load(key)
+    if obj is None:
+        mod = llvm.parse_assembly(text)
+        mod.triple = triple
+        tm = target_machine()
+        mod.data_layout = str(tm.target_data)
+        optimize(mod, tm)
+        obj = tm.emit_object(mod)
+        disk_cache.store(key, obj)
+    ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+    ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    ee.finalize_object()
+    llvm.add_symbol(threadpool.RUN, ee.get_function_address(threadpool.RUN))
+    _pool_engines.append(ee)
 
 
 def _numpy_blas() -> dict[str, int] | None:

@@ -3,10 +3,11 @@
 ``int32 <name>(int64 *args)`` (layout in :mod:`.abi`) runs the kernels in order and returns
 0 or the first error code. Per kernel it picks a version at run time — generic strides,
 unit-innermost-stride inputs, or one flat loop when every access is the identity — and runs it on
-one thread or, above ``PARALLEL_MIN`` elements, on ``threads`` threads through libgomp's
-``GOMP_parallel``. Chunks of the parallel range are aligned (1024 elements for flat loops)
-so every element takes the same code path whatever the thread count: results are bitwise
-independent of it. This module only builds IR; :mod:`fusejit.runtime.engine` compiles it.
+one thread or, above ``PARALLEL_MIN`` elements, on up to ``threads`` threads of the process's
+pool (:mod:`.threadpool`), which the caller joins. Chunks of the parallel range are aligned
+(1024 elements for flat loops) so every element takes the same code path whatever thread runs
+it and however many there are: results are bitwise independent of both. This module only
+builds IR; :mod:`fusejit.runtime.engine` compiles it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from llvmlite import ir
 
 from ...ir import Graph, Node
 from ...passes.fusion import FusionPlan, Kernel
-from . import abi
+from . import abi, threadpool
 from .blas import emit_dot
 from .kernels import (
     MAX_CHUNKS,
@@ -44,6 +45,7 @@ from .types import I8, I32, I64, PTR, i64
 PARALLEL_MIN = 1 << 17
 FLAT_ALIGN = 1024
 MAX_THREADS = 64
+CHUNKS_PER_THREAD = 8  # a late or descheduled worker holds up at most one small chunk
 GENERIC, CONTIGUOUS, FLAT = 0, 1, 2
 GENERIC_FN = ir.FunctionType(I32, [PTR, I64, I64, PTR])  # a lazily compiled generic version
 ERR_NEED_GENERIC = 101  # lazy module: a kernel needs its generic-stride version, not compiled yet
@@ -254,7 +256,7 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
         with b.if_else(par) as (then, other):
             with then:
                 align = b.select(b.icmp_signed("==", mode, ir.Constant(I32, FLAT)), i64(FLAT_ALIGN), i64(1))
-                rc_par = _parallel(b, module, kern, ki, args, mode, total, align, threads, scratch)
+                rc_par = _parallel(b, module, kern, args, mode, total, align, threads, scratch)
                 par_end = b.block
             with other:
                 rc_one = b.call(kern, [args, mode, i64(0), total, scratch])
@@ -267,57 +269,11 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
     _check(b, rc)
 
 
-def _gomp(module: ir.Module) -> tuple[ir.Function, ir.Function, ir.Function]:
-    g = module.globals
-    par = g.get("GOMP_parallel") or ir.Function(
-        module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]), "GOMP_parallel")
-    tid = g.get("omp_get_thread_num") or ir.Function(module, ir.FunctionType(I32, []), "omp_get_thread_num")
-    num = g.get("omp_get_num_threads") or ir.Function(module, ir.FunctionType(I32, []), "omp_get_num_threads")
-    return par, tid, num
-
-
-def _parallel(b: ir.IRBuilder, module: ir.Module, kern: ir.Function, ki: int, args: ir.Value,
-              mode: ir.Value, total: ir.Value, align: ir.Value, threads: int, scratch: ir.Value) -> ir.Value:
-    """Split ``[0, total)`` into aligned chunks, one per thread; OR of the threads' codes."""
-    par, tid_fn, num_fn = _gomp(module)
-    tramp = module.globals.get(f"par{ki}")
-    if tramp is None:
-        tramp = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), f"par{ki}")
-        tramp.linkage = "internal"
-        tb = ir.IRBuilder(tramp.append_basic_block())
-        data = tramp.args[0]
-
-        def field(i: int) -> ir.Value:
-            return tb.load(tb.gep(data, [i64(i)], source_etype=I64), typ=I64)
-
-        t_args = tb.inttoptr(field(0), PTR)
-        t_mode, t_total, t_align = tb.trunc(field(1), I32), field(2), field(3)
-        tid = tb.sext(tb.call(tid_fn, []), I64)
-        nt = tb.sext(tb.call(num_fn, []), I64)
-        chunk = tb.udiv(tb.add(t_total, tb.sub(nt, i64(1))), nt)
-        chunk = tb.mul(tb.udiv(tb.add(chunk, tb.sub(t_align, i64(1))), t_align), t_align)
-        lo = tb.mul(tid, chunk)
-        lo = tb.select(tb.icmp_signed("<", lo, t_total), lo, t_total)
-        hi = tb.add(lo, chunk)
-        hi = tb.select(tb.icmp_signed("<", hi, t_total), hi, t_total)
-        rc = tb.call(kern, [t_args, t_mode, lo, hi, tb.inttoptr(field(4), PTR)])
-        tb.store(tb.sext(rc, I64), tb.gep(data, [tb.add(tid, i64(5))], source_etype=I64))
-        tb.ret_void()
-    fn = b.function
-    hb = ir.IRBuilder(fn.entry_basic_block)
-    hb.position_at_start(fn.entry_basic_block)
-    data = hb.alloca(I64, size=i64(5 + threads), name="par")
-    slot = [b.gep(data, [i64(i)], source_etype=I64) for i in range(5 + threads)]
-    b.store(b.ptrtoint(args, I64), slot[0])
-    b.store(b.zext(mode, I64), slot[1])
-    b.store(total, slot[2])
-    b.store(align, slot[3])
-    b.store(b.ptrtoint(scratch, I64), slot[4])
-    for s in slot[5:]:
-        b.store(i64(0), s)
-    b.call(par, [tramp, data, ir.Constant(I32, threads), ir.Constant(I32, 0)])
-    rc: ir.Value = i64(0)
-    for s in reversed(slot[5:]):
-        v = b.load(s, typ=I64)
-        rc = b.select(b.icmp_signed("!=", v, i64(0)), v, rc)
-    return b.trunc(rc, I32)
+def _parallel(b: ir.IRBuilder, module: ir.Module, kern: ir.Function, args: ir.Value, mode: ir.Value,
+              total: ir.Value, align: ir.Value, threads: int, scratch: ir.Value) -> ir.Value:
+    """Run ``[0, total)`` on the thread pool in chunks of ``align``-multiples, ``CHUNKS_PER_THREAD``
+    per thread: workers that are late or not scheduled leave their chunks to the caller."""
+    parts = i64(threads * CHUNKS_PER_THREAD)
+    chunk = b.udiv(b.add(total, b.sub(parts, i64(1))), parts)
+    chunk = b.mul(b.udiv(b.add(chunk, b.sub(align, i64(1))), align), align)
+    return b.call(threadpool.declare_run(module), [kern, args, mode, total, chunk, scratch, ir.Constant(I32, threads)])
