@@ -3,13 +3,17 @@
 Row-major ``C[M,N] = A[M,K] @ B[K,N]`` is column-major ``C^T = B^T A^T``; an operand whose
 inner stride is 1 is passed as is ('N'), one whose row stride is 1 (a transposed view) with
 'T', each with its leading dimension — no copies. Batched operands loop over the batch dims.
-Operands BLAS cannot take (other strides, negative strides) and non-float dtypes use a
-plain triple loop. The symbols ``fj_sgemm``/``fj_dgemm`` are bound to scipy's function
+Operands BLAS cannot take (other strides, negative strides) use a plain triple loop: for
+float dtypes one shared, never-inlined ``fj.naive_gemm.<dtype>`` per module taking the sizes at
+run time (a rare path; specializing it to every dot's constant shapes made LLVM unroll and
+vectorize it per call site, 2/3 of an MLP's compile time); non-float dtypes, whose only path
+it is, keep it inline. The symbols ``fj_sgemm``/``fj_dgemm`` are bound to scipy's function
 pointers by :mod:`fusejit.runtime.engine` (an AOT build links them against a BLAS).
 """
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 
 from ...ir import Node
@@ -80,7 +84,7 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
         pa, pb = base(pointers[id(la)], sa, la), base(pointers[id(lb)], sb, lb)
         pc = base(pointers[id(kernel.alias)], sc, kernel.alias)
         if not use_blas:
-            _naive(b, dot, acc, pa, sa[-2:], pb, sb[-2:], pc, n, m, k)
+            _naive(b, dt, acc, pa, sa[-2:], pb, sb[-2:], pc, n, m, k)
             return
         # B as the column-major first operand (N x K), A as the second (K x M)
         b_rows_ok, b_ld_r = _layout(b, k, n, sb[-2], sb[-1])  # B row-major: 'N'
@@ -110,7 +114,7 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
                                    [ta_, tb_, scratch["M"], scratch["N"], scratch["K"], alpha, pb,
                                     scratch["lda"], pa, scratch["ldb"], beta, pc, scratch["ldc"]])
             with other:
-                _naive(b, dot, acc, pa, sa[-2:], pb, sb[-2:], pc, n, m, k)
+                b.call(_naive_fn(module, dt), [pa, pb, pc, *sa[-2:], *sb[-2:], m, n, k])
 
     def nest(idx: list[ir.Value]) -> None:
         if len(idx) == len(batch):
@@ -136,16 +140,35 @@ def _layout(b: ir.IRBuilder, rows: ir.Value, cols: ir.Value, srow: ir.Value, sco
     return b.and_(unit, ld_ok), ld
 
 
+def _naive_fn(module: ir.Module, dt: np.dtype) -> ir.Function:
+    """The module's out-of-line triple loop for ``dt``: (pa, pb, pc, sa0, sa1, sb0, sb1, m, n, k)."""
+    name = f"fj.naive_gemm.{dt}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * 3 + [I64] * 7), name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("cold")
+    fn.attributes.add("minsize")
+    fn.attributes.add("optsize")
+    pa, pb, pc, sa0, sa1, sb0, sb1, m, n, k = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    acc = b.alloca(mem_type(dt), name="acc")
+    _naive(b, dt, acc, pa, [sa0, sa1], pb, [sb0, sb1], pc, n, m, k)
+    b.ret_void()
+    return fn
+
+
 def _fill_zero(b: ir.IRBuilder, p: ir.Value, count: ir.Value, dt) -> None:
     ty = mem_type(dt)
     with for_range(b, i64(0), count, "z") as i:
         b.store(ir.Constant(ty, 0.0 if dt.kind == "f" else 0), b.gep(p, [i], source_etype=ty))
 
 
-def _naive(b: ir.IRBuilder, dot: Node, acc: ir.Value, pa: ir.Value, sa: list[ir.Value], pb: ir.Value,
+def _naive(b: ir.IRBuilder, dt: np.dtype, acc: ir.Value, pa: ir.Value, sa: list[ir.Value], pb: ir.Value,
            sb: list[ir.Value], pc: ir.Value, n: ir.Value, m: ir.Value, k: ir.Value) -> None:
     """C[i, j] = sum_p A[i, p] B[p, j] in the operand dtype (float16 accumulates in float32)."""
-    dt = dot.dtype
     ty = mem_type(dt)
     acc_ty = acc.allocated_type
     is_f = dt.kind == "f"
