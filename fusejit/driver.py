@@ -51,20 +51,74 @@ def _symbolize(specs: Sequence[Spec]) -> list[TensorType]:
 
 @dataclass
 class CompiledEntry:
-    """One cache entry: the trace and the executable for one input signature."""
+    """One cache entry: the trace and the executable for one input signature. ``call(*arrays)``
+    runs it on the graph's array arguments (variables appended) and returns the user's result."""
 
     traced: TraceResult
     executable: Executable
     array_positions: list[int]  # which flattened leaves are graph inputs
-    single_output: bool = field(default=False)
-    variables_read: list[Any] = field(default_factory=list)
-    variables_assigned: list[Any] = field(default_factory=list)
+    call: Callable[..., Any] = field(init=False)
 
-    @property
-    def plain(self) -> bool:
-        """One array result and no variables: the call is just the executable's first output."""
-        return (self.single_output and isinstance(self.traced.out_leaves[0], int)
-                and not self.variables_read and not self.variables_assigned)
+    def __post_init__(self) -> None:
+        self.call = _make_call(self.traced, self.executable)
+
+
+def _make_call(traced: TraceResult, exe: Executable) -> Callable[..., Any]:
+    """Source-generate the call of one compiled signature: the variables' buffers (stable for their
+    lives) appended to the arguments, the variable updates the program did not write in place
+    copied into their buffers, the result tree rebuilt — straight-line code, no per-call lookups."""
+    read, assigned = traced.variables_read, traced.variables_assigned
+    nout = len(traced.graph.outputs)
+    env: dict[str, Any] = {"exe": exe, "copyto": np.copyto, "copy_static": _copy_static}
+    for k, v in enumerate(read):
+        env[f"v{k}"] = v._value
+    extra = "".join(f", v{k}" for k in range(len(read)))
+    lines = ["def call(*args):", f"    r = exe(*args{extra})"]
+    fresh = getattr(exe, "fresh_results", False)
+    if not fresh and read:  # results may share memory with a buffer: copy them first
+        lines.append(f"    r = own(r, ({''.join(f'v{k}, ' for k in range(len(read)))}))")
+        env["own"], env["host"] = _own_results, _host
+    inplace = getattr(exe, "inplace", {})
+    for k, v in enumerate(assigned):
+        ri, vi = nout - len(assigned) + k, next(j for j, u in enumerate(read) if u is v)
+        if inplace.get(ri) == len(traced.graph.inputs) - len(read) + vi:
+            lines += [f"    if r[{ri}] is not v{vi}:", f"        copyto(v{vi}, r[{ri}])"]
+        else:
+            value = f"r[{ri}]" if fresh else f"host(r[{ri}])"
+            lines.append(f"    copyto(v{vi}, {value})")
+    leaves = iter(traced.out_leaves)
+
+    def build(tree: Any) -> str:
+        kind = tree[0]
+        if kind == "leaf":
+            leaf = next(leaves)
+            if isinstance(leaf, int):
+                return f"r[{leaf}]"
+            env[f"k{len(env)}"] = leaf[1]
+            return f"copy_static(k{len(env) - 1})"
+        if kind == "none":
+            return "None"
+        if kind == "dict":
+            keys = f"d{len(env)}"
+            env[keys] = tree[1]
+            return "{" + "".join(f"{keys}[{i}]: {build(t)}, " for i, t in enumerate(tree[2])) + "}"
+        items = "".join(build(t) + ", " for t in tree[1])
+        return f"({items})" if kind == "tuple" else f"[{items}]"
+
+    lines.append(f"    return {build(traced.out_tree)}")
+    exec("\n".join(lines), env)  # noqa: S102 - generated from the trace's own structure
+    return env["call"]
+
+
+def _own_results(results: list[Any], buffers: tuple[np.ndarray, ...]) -> list[Any]:
+    """Results of a backend that may return views of its arguments (the reference evaluator): a
+    result sharing memory with a variable's buffer is copied, or the in-place update would change it."""
+    return [np.array(r, copy=True) if isinstance(r, np.ndarray) and any(np.may_share_memory(r, b) for b in buffers)
+            else r for r in results]
+
+
+def _host(r: Any) -> np.ndarray:
+    return r.copy_to_host() if hasattr(r, "copy_to_host") else r  # a device array from the GPU backend
 
 
 class ArgumentError(TypeError):
@@ -99,7 +153,7 @@ class JitFunction:
         self._symbolic_types = _symbolize(self.input_signature) if self.input_signature is not None else None
         self._cache: dict[Any, CompiledEntry] = {}
         # the hot path: calls with only positional ndarrays, keyed by (type, shape, dtype) per argument
-        self._fast: dict[tuple, CompiledEntry] = {}
+        self._fast: dict[tuple, Callable[..., Any]] = {}
         self.trace_count = 0
 
     # ---- signature handling ----------------------------------------------------------------
@@ -204,46 +258,35 @@ class JitFunction:
             specs = self._arg_specs(leaves, positions, arrays)
             traced = trace(self.fn, specs, rebuild, name=self.__name__)
             self.trace_count += 1
-            entry = CompiledEntry(traced, self._compile(traced.graph), positions,
-                                  single_output=traced.out_tree == ("leaf",),
-                                  variables_read=traced.variables_read,
-                                  variables_assigned=traced.variables_assigned)
+            entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions)
             self._cache[key] = entry
         return entry, arrays
 
-    def _compile(self, graph: Graph) -> Executable:
+    def _compile(self, graph: Graph, donate: dict[int, int]) -> Executable:
         root = self.dump_dir or os.environ.get("FUSEJIT_DUMP")
         dump_dir = os.path.join(root, f"{graph.name}.{self.trace_count}") if root else None  # one per signature
         graph = optimize_graph(graph, disabled=self.disabled_passes, dump_dir=dump_dir, fast_math=self.fast_math)
         return compile_graph(graph, fuse=self.fuse, device=_device_key(self.device), threads=self.threads,
-                             backend=self.backend)
+                             backend=self.backend, donate=donate)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fast_key = None
         if not kwargs:
             try:
                 fast_key = tuple([(type(a), a.shape, a.dtype) for a in args])
             except AttributeError:
-                fast_key = None
-            entry = self._fast.get(fast_key) if fast_key is not None else None
-            if entry is not None:
-                return entry.executable(*args)[0]
+                pass
+            else:
+                call = self._fast.get(fast_key)
+                if call is not None:
+                    return call(*args)
         entry, arrays = self._get_entry(args, kwargs)
-        if not kwargs and entry.plain and self._symbolic_types is None and not self.static_names \
+        if fast_key is not None and not self.static_names \
                 and all(type(a) is np.ndarray for a in args) and entry.array_positions == list(range(len(args))):
-            self._fast[fast_key] = entry  # type: ignore[index]
-        traced = entry.traced
-        if entry.variables_read:
-            arrays = arrays + [v._value for v in entry.variables_read]
-        results = entry.executable(*arrays)
-        if entry.variables_assigned:
-            n = len(entry.variables_assigned)
-            for var, value in zip(entry.variables_assigned, results[-n:]):
-                var._value = value  # a fresh array the program wrote: rebinding is the in-place update
-            results = results[:-n]
-        if entry.single_output and isinstance(traced.out_leaves[0], int):
-            return results[0]
-        out = [results[leaf] if isinstance(leaf, int) else _copy_static(leaf[1]) for leaf in traced.out_leaves]
-        return unflatten(traced.out_tree, out)
+            if len(self._fast) >= _FAST_MAX:  # e.g. a dynamic dim called with ever new sizes
+                self._fast.clear()
+            self._fast[fast_key] = entry.call
+        return entry.call(*arrays)
 
     def trace(self, *args: Any, **kwargs: Any) -> Graph:
         """The traced (unoptimized) graph for these arguments; its ``str`` is the IR text."""
@@ -258,6 +301,17 @@ class JitFunction:
 
     def __repr__(self) -> str:
         return f"<fusejit.jit {self.__name__}: {len(self._cache)} compiled signature(s)>"
+
+
+_FAST_MAX = 256
+
+
+def _donations(traced: TraceResult) -> dict[int, int]:
+    """Each assigned variable's new value (an output) may overwrite its old value (an input)."""
+    graph, read = traced.graph, traced.variables_read
+    first_var, nout, assigned = len(graph.inputs) - len(read), len(graph.outputs), traced.variables_assigned
+    return {nout - len(assigned) + k: first_var + next(j for j, u in enumerate(read) if u is v)
+            for k, v in enumerate(assigned)}
 
 
 @dataclass(frozen=True)
@@ -288,8 +342,9 @@ def optimize_graph(graph: Graph, *, disabled: Sequence[str] = (), dump_dir: str 
 
 
 def compile_graph(graph: Graph, *, fuse: bool = True, device: str = "cpu", threads: int | None = None,
-                  backend: str = "auto") -> Executable:
-    """Hand an optimized graph to the backend for ``device``."""
+                  backend: str = "auto", donate: dict[int, int] | None = None) -> Executable:
+    """Hand an optimized graph to the backend for ``device``. ``donate`` (output index -> input
+    index): outputs the CPU program may write into that input's buffer (variable updates)."""
     if device.startswith("gpu") or device.startswith("cuda"):
         from .codegen.cuda import compile_cuda
 
@@ -302,7 +357,7 @@ def compile_graph(graph: Graph, *, fuse: bool = True, device: str = "cpu", threa
         if backend == "cpu":
             raise
         return ReferenceExecutable(graph)
-    return compile_cpu(graph, fuse=fuse, threads=threads)
+    return compile_cpu(graph, fuse=fuse, threads=threads, donate=donate)
 
 
 def jit(fn: Callable[..., Any] | None = None, **options: Any) -> Any:

@@ -12,7 +12,8 @@ which converts or raises a precise exception.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,8 @@ from ..passes.fusion import FusionPlan
 from . import allocator
 
 _CFUNC = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
+ARENA_MAX = allocator.MIN_POOLED  # scratch up to this size lives in a per-table arena kept between calls
+SLOT_ALIGN = abi.SLOT_ALIGN
 
 
 def _check_array_layout() -> None:
@@ -53,7 +56,14 @@ _check_array_layout()
 
 
 class CpuExecutable:
-    """A compiled program; see :class:`fusejit.runtime.executable.Executable`."""
+    """A compiled program; see :class:`fusejit.runtime.executable.Executable`.
+
+    ``inplace`` (output index -> input index): outputs the program writes straight into that
+    input's buffer (variable updates, :func:`fusejit.codegen.cpu.abi.inplace_outputs`); the
+    result for such an output *is* the input array. Every other result is a fresh array.
+    """
+
+    fresh_results = True  # no result shares memory with an argument (except ``inplace`` ones)
 
     def __init__(self, graph: Graph, plan: FusionPlan, layout: abi.ArgLayout, threads: int, address: int,
                  llvm_ir_fn, asm_fn, fuse: bool, compile_ms: float, from_cache: bool,
@@ -64,13 +74,13 @@ class CpuExecutable:
         self.threads = threads
         self.compile_ms = compile_ms
         self.from_cache = from_cache
+        self.inplace = dict(layout.inplace)
         self._llvm_ir_fn = llvm_ir_fn
         self._asm_fn = asm_fn
         self._asm: str | None = None
         self._load_generic = load_generic  # links the generic-stride versions on first need
         self._layout = layout
         self._fn = _CFUNC(address)
-        self._table = ctypes.c_int64 * layout.nwords
         self._nin = len(graph.inputs)
         self._dtypes = [np.empty(0, n.dtype).dtype for n in graph.inputs]  # NumPy's singletons
         self._sym_src: list[tuple[int, int]] = []
@@ -81,67 +91,21 @@ class CpuExecutable:
         self._out_specs = [(tuple(d if isinstance(d, int) else -1 - sym_pos[d] for d in n.shape), n.dtype)
                            for n in layout.output_nodes]
         self._nslots = len(layout.slots)
-        self._pad = [0] * (layout.nwords - self._nin - len(self._out_specs) - self._nslots - len(layout.symbols))
-        direct = {id(n): k for k, n in enumerate(layout.output_nodes)}
-        self._result_plan = []  # per graph output: ('out', k) | ('copy', k) | ('src', node)
-        used: set[int] = set()
-        for o in graph.outputs:
-            k = direct.get(id(o))
-            if k is None:
-                self._result_plan.append(("src", o))
-            else:
-                self._result_plan.append(("copy" if k in used else "out", k))
-                used.add(k)
-        self._simple = all(p[0] == "out" for p in self._result_plan)
+        self._result_plan = _result_plan(graph, layout)
         self._tables: list = []
-        if self._simple and not self._nslots:
-            # a per-instance subclass whose __call__ *is* the generated function: no extra frame
-            fast = self._make_fast_call()
-            self.__class__ = type(type(self).__name__, (type(self),), {"__call__": staticmethod(fast),
-                                                                        "__module__": __name__})
+        self._table = type("Table", (ctypes.c_int64 * layout.nwords,), {})  # instances carry .arena
+        self._fast, self._exact = _CallBuilder(self).build()
+        # a per-instance subclass whose __call__ *is* the generated function: no extra frame
+        self.__class__ = type(type(self).__name__, (type(self),), {"__call__": staticmethod(self._fast),
+                                                                    "__module__": __name__})
 
-    def _make_fast_call(self):
-        """Source-generate the hot path for this signature (unrolled checks, no loops)."""
-        nin, nout = self._nin, len(self._out_specs)
-        a = [f"a{i}" for i in range(nin)]
-        o = [f"o{k}" for k in range(nout)]
-        syms = [f"a{i}.shape[{j}]" for i, j in self._sym_src]
-        lines = ["def fast(*args):",
-                 f"    if len(args) != {nin}:",
-                 "        return call(args, True)",
-                 f"    {''.join(x + ', ' for x in a)}= args" if nin else "    pass"]
-        for i in range(nin):
-            lines += [f"    if type(a{i}) is not ndarray or a{i}.dtype is not dt{i}:",
-                      "        return call(args, True)"]
-        lines += ["    try:", "        pass"]
-        for k, s in enumerate(syms):
-            lines.append(f"        s{k} = {s}")
-        lines += ["    except IndexError:", "        return call(args, True)"]
-        env: dict = {"ndarray": np.ndarray, "call": self._call, "empty": allocator.empty,
-                     "np_empty": np.empty, "fn": self._fn, "tables": self._tables, "Table": self._table,
-                     "fail": self._fail}
-        for i, dt in enumerate(self._dtypes):
-            env[f"dt{i}"] = dt
-        for k, (shape, dt) in enumerate(self._out_specs):
-            env[f"odt{k}"] = dt
-            dims = [str(d) if d >= 0 else f"s{-1 - d}" for d in shape]
-            tup = "(" + "".join(d + ", " for d in dims) + ")"
-            static = all(d >= 0 for d in shape)
-            small = static and int(np.prod(shape, dtype=np.int64)) * dt.itemsize < allocator.MIN_POOLED
-            lines.append(f"    o{k} = {'np_empty' if small else 'empty'}({tup}, odt{k})")
-        words = [f"id({x})" for x in a + o] + [f"s{k}" for k in range(len(syms))]
-        lines += ["    try:", "        t = tables.pop()", "    except IndexError:", "        t = Table()",
-                  f"    t[0:{len(words)}] = ({''.join(w + ', ' for w in words)})",
-                  "    rc = fn(t)", "    tables.append(t)", "    if rc:",
-                  "        return fail(rc, args)", f"    return [{', '.join(o)}]"]
-        exec("\n".join(lines), env)  # noqa: S102 - generated from our own signature only
-        return env["fast"]
-
-    def _fail(self, rc: int, arrays: tuple) -> list[np.ndarray]:
+    def _fail(self, rc: int, arrays: tuple, exact: bool) -> list[np.ndarray]:
         if rc == ERR_ARGS:
+            if exact:
+                raise RuntimeError("fusejit: the compiled entry rejected arguments that passed the checks")
             return self._slow(arrays)
         if rc == ERR_NEED_GENERIC and self._generic():
-            return self._call(arrays, True)
+            return self._exact(arrays) if exact else self._fast(*arrays)
         self._raise(rc)
         raise AssertionError("unreachable")
 
@@ -173,6 +137,8 @@ class CpuExecutable:
         lines += [f"  kernel {i}: {k}" for i, k in enumerate(self.plan.kernels)]
         if self._nslots:
             lines.append(f"  {len(self._layout.slots)} scratch slot(s) for intermediates")
+        for o, i in self.inplace.items():
+            lines.append(f"  output {o} written in place into input {i} ({self.graph.inputs[i].name})")
         return "\n".join(lines)
 
     __str__ = describe
@@ -180,69 +146,50 @@ class CpuExecutable:
     def __repr__(self) -> str:
         return f"<CpuExecutable {self.graph.name}: {self.num_kernels} kernels>"
 
-    # ---- calling ------------------------------------------------------------------------
+    # ---- calling (the hot path is generated: see _CallBuilder) -----------------------------
 
-    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
-        return self._call(arrays, True)
+    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:  # replaced per instance
+        return self._fast(*arrays)
 
-    def _call(self, arrays, retry: bool) -> list[np.ndarray]:
-        if len(arrays) != self._nin:
-            raise TypeError(f"{self.graph.name} takes {self._nin} argument(s), got {len(arrays)}")
-        for a, dt in zip(arrays, self._dtypes):
-            if type(a) is not np.ndarray or a.dtype is not dt:
-                if retry:
-                    return self._slow(arrays)
-                if a.dtype != dt:
-                    raise AssertionError("slow path produced a wrong dtype")
-        try:
-            syms = [arrays[i].shape[j] for i, j in self._sym_src]
-        except IndexError:
-            if retry:
-                return self._slow(arrays)
-            raise
-        outs = [allocator.empty(tuple(d if d >= 0 else syms[-1 - d] for d in shape), dt)
-                for shape, dt in self._out_specs]
-        if self._nslots:
-            blocks = self._scratch(syms)
-            slots = [b.__array_interface__["data"][0] for b in blocks]
-        else:
-            blocks, slots = None, []
-        table = self._table(*map(id, arrays), *map(id, outs), *slots, *syms, *self._pad)
-        rc = self._fn(table)
-        if blocks:
-            for b in blocks:
-                allocator.POOL.give(b) if b.nbytes >= allocator.MIN_POOLED else None
-        if rc:
-            if rc == ERR_NEED_GENERIC and self._generic():
-                return self._call(arrays, retry)
-            if rc == ERR_ARGS:
-                if retry:
-                    return self._slow(arrays)
-                raise RuntimeError("fusejit: the compiled entry rejected arguments that passed the checks")
-            self._raise(rc)
-        if self._simple:
-            return outs
-        return self._results(outs, arrays, syms)
+    def _new_table(self):
+        """A call's argument table with a scratch arena of its own (slot words filled for static
+        shapes); tables are recycled through ``self._tables``, one per concurrent call."""
+        t = self._table()
+        t.arena, t.base, t.cap = None, 0, 0
+        static = [self._layout.slot_bytes(s, {}) for s in range(self._nslots)] \
+            if self._nslots and not self._layout.symbols else None
+        if static is not None and sum(_aligned(n) for n in static) <= ARENA_MAX:
+            self._place(t, static)
+        return t
 
-    def _scratch(self, syms: list[int]) -> list[np.ndarray]:
-        bindings = dict(zip(self._layout.symbols, syms))
-        out = []
-        for s in range(self._nslots):
-            n = max(self._layout.slot_bytes(s, bindings), 1)
-            out.append(allocator.POOL.take(n) if n >= allocator.MIN_POOLED else np.empty(n + 64, np.uint8))
-        return out
+    def _place(self, t, sizes: Sequence[int]) -> list[np.ndarray] | None:
+        """Point the slot words of ``t`` at scratch of ``sizes`` bytes: its arena when small,
+        else pooled blocks (returned, for the caller to give back after the call)."""
+        w = len(self._layout.graph.inputs) + len(self._out_specs)
+        need = sum(_aligned(n) for n in sizes)
+        if need > ARENA_MAX:
+            blocks = [allocator.POOL.take(n) if n >= allocator.MIN_POOLED else np.empty(max(n, 1) + SLOT_ALIGN,
+                                                                                         np.uint8)
+                      for n in sizes]
+            for k, b in enumerate(blocks):
+                addr = b.__array_interface__["data"][0]
+                t[w + k] = addr + (-addr) % SLOT_ALIGN
+            return blocks
+        if t.cap < need:
+            t.arena = np.empty(need + SLOT_ALIGN, np.uint8)
+            addr = t.arena.__array_interface__["data"][0]
+            t.base, t.cap = addr + (-addr) % SLOT_ALIGN, need
+        off = t.base
+        for k, n in enumerate(sizes):
+            t[w + k] = off
+            off += _aligned(n)
+        return None
 
-    def _results(self, outs: list[np.ndarray], arrays: tuple, syms: list[int]) -> list[np.ndarray]:
-        bindings = dict(zip(self._layout.symbols, syms))
-        res = []
-        for kind, v in self._result_plan:
-            if kind == "out":
-                res.append(outs[v])
-            elif kind == "copy":
-                res.append(outs[v].copy())
-            else:
-                res.append(self._source_value(v, arrays, bindings))
-        return res
+    @staticmethod
+    def _give(blocks: list[np.ndarray]) -> None:
+        for b in blocks:
+            if b.nbytes >= allocator.MIN_POOLED:
+                allocator.POOL.give(b)
 
     def _source_value(self, node: Node, arrays: tuple, bindings: dict[str, int]) -> np.ndarray:
         if node.op == "input":
@@ -257,6 +204,8 @@ class CpuExecutable:
 
     def _slow(self, arrays: tuple) -> list[np.ndarray]:
         """Convert/verify every argument, then call the fast path with clean arrays."""
+        if len(arrays) != self._nin:
+            raise TypeError(f"{self.graph.name} takes {self._nin} argument(s), got {len(arrays)}")
         clean = []
         for i, (a, node) in enumerate(zip(arrays, self.graph.inputs)):
             label = node.name or f"input {i}"
@@ -272,7 +221,7 @@ class CpuExecutable:
                 a = np.ascontiguousarray(a)
             clean.append(a)
         bind_symbols(self.graph, [a.shape for a in clean])  # raises ShapeBindingError
-        return self._call(clean, retry=False)
+        return self._exact(tuple(clean))
 
     def _generic(self) -> bool:
         """Link the lazily compiled generic-stride kernels; False if there is nothing to link."""
@@ -291,6 +240,140 @@ class CpuExecutable:
         axis = take.attrs["axis"] if take is not None else 0
         size = take.args[0].shape[axis] if take is not None else "?"
         raise exc(msg.format(op=names.get(op, op), axis=axis, size=size))
+
+
+def _aligned(n: int) -> int:
+    """Bytes a slot takes in an arena: whole cache lines, never zero (no null slot pointer)."""
+    return max(-(-n // SLOT_ALIGN) * SLOT_ALIGN, SLOT_ALIGN)
+
+
+def _result_plan(graph: Graph, layout: abi.ArgLayout) -> list[tuple[str, Any]]:
+    """Per graph output: ('out', k) output buffer k; ('copy', k) a copy of it (a value returned
+    twice); ('in', j) input j, written in place; ('incopy', j) a copy of that input after the
+    call; ('src', node) a source value (input, constant, numel) made after the call."""
+    direct = {id(n): k for k, n in enumerate(layout.output_nodes)}
+    into = {id(graph.outputs[o]): i for o, i in layout.inplace.items()}
+    plan: list[tuple[str, Any]] = []
+    used: set[int] = set()
+    for oi, o in enumerate(graph.outputs):
+        if oi in layout.inplace:
+            plan.append(("in", layout.inplace[oi]))
+        elif id(o) in into:
+            plan.append(("incopy", into[id(o)]))
+        elif id(o) in direct:
+            k = direct[id(o)]
+            plan.append(("copy" if k in used else "out", k))
+            used.add(k)
+        else:
+            plan.append(("src", o))
+    return plan
+
+
+class _CallBuilder:
+    """Source-generates the call path of one executable: unrolled argument checks, the outputs,
+    the scratch, one native call, the results — no loops and no allocation but the outputs
+    (scratch comes with the recycled argument table). ``fast(*args)`` falls back to the slow
+    path on anything unusual; ``exact(args)`` is the same code for arguments the slow path
+    has already converted (a fallback there is a bug)."""
+
+    def __init__(self, exe: CpuExecutable) -> None:
+        self.exe = exe
+        layout = exe._layout
+        self.nin, self.nout = exe._nin, len(exe._out_specs)
+        self.syms = [f"a{i}.shape[{j}]" for i, j in exe._sym_src]
+        self.sym_word = self.nin + self.nout + len(layout.slots)
+        self.env: dict[str, Any] = {
+            "ndarray": np.ndarray, "empty": allocator.empty, "np_empty": np.empty, "array": np.array,
+            "fn": exe._fn, "tables": exe._tables, "new_table": exe._new_table, "place": exe._place,
+            "give": exe._give, "fail": exe._fail, "slow": exe._slow, "bad": _bad_conversion,
+            "source": lambda node, arrays, syms: exe._source_value(node, arrays, dict(zip(layout.symbols, syms)))}
+
+    def _sym(self, d: int | str) -> str:
+        return str(d) if isinstance(d, int) else f"s{self.exe._layout.symbols.index(d)}"
+
+    def _scratch(self) -> list[str]:
+        """Code placing the scratch slots (nothing when the table's arena is fixed at creation)."""
+        layout = self.exe._layout
+        if not layout.slots:
+            return []
+        if not layout.symbols and sum(_aligned(layout.slot_bytes(s, {})) for s in range(len(layout.slots))) \
+                <= ARENA_MAX:
+            return []
+        sizes = []
+        for slot in layout.slots:
+            terms = ["*".join([str(size.factor * item)] + [self._sym(d) for d in size.syms])
+                     for size, item in slot.sizes]
+            sizes.append(terms[0] if len(terms) == 1 else f"max({', '.join(terms)})")
+        return [f"    blocks = place(t, ({''.join(x + ', ' for x in sizes)}))"]
+
+    def _outputs(self) -> list[str]:
+        lines = []
+        for k, (shape, dt) in enumerate(self.exe._out_specs):
+            self.env[f"odt{k}"] = dt
+            dims = [str(d) if d >= 0 else f"s{-1 - d}" for d in shape]
+            static = all(d >= 0 for d in shape)
+            small = static and int(np.prod(shape, dtype=np.int64)) * dt.itemsize < allocator.MIN_POOLED
+            lines.append(f"    o{k} = {'np_empty' if small else 'empty'}(({''.join(d + ', ' for d in dims)}), odt{k})")
+        return lines
+
+    def _results(self) -> str:
+        graph, out = self.exe.graph, []
+        for r, (kind, v) in enumerate(self.exe._result_plan):
+            if kind in ("out", "in"):
+                out.append(f"{'o' if kind == 'out' else 'a'}{v}")
+            elif kind in ("copy", "incopy"):
+                out.append(f"{'o' if kind == 'copy' else 'a'}{v}.copy()")
+            elif v.op == "input":
+                out.append(f"array(a{next(i for i, n in enumerate(graph.inputs) if n is v)}, copy=True)")
+            elif v.op == "constant":
+                self.env[f"c{r}"] = v.attrs["value"]
+                out.append(f"array(c{r}, copy=True)")
+            else:
+                self.env[f"n{r}"] = v
+                syms = "".join(f"s{k}, " for k in range(len(self.syms)))
+                out.append(f"source(n{r}, args, ({syms}))")
+        return f"[{', '.join(out)}]"
+
+    def _body(self, exact: bool) -> list[str]:
+        nin, fallback = self.nin, "return bad(args)" if exact else "return slow(args)"
+        a = [f"a{i}" for i in range(nin)]
+        o = [f"o{k}" for k in range(self.nout)]
+        lines = ["def exact(args):" if exact else "def fast(*args):",
+                 f"    if len(args) != {nin}:", f"        {fallback}"]
+        if nin:
+            lines.append(f"    {''.join(x + ', ' for x in a)}= args")
+        for i, dt in enumerate(self.exe._dtypes):
+            self.env[f"dt{i}"] = dt
+            lines += [f"    if type(a{i}) is not ndarray or a{i}.dtype is not dt{i}:", f"        {fallback}"]
+        if self.syms:
+            lines += ["    try:"] + [f"        s{k} = {x}" for k, x in enumerate(self.syms)]
+            lines += ["    except IndexError:", f"        {fallback}"]
+        lines += self._outputs()
+        lines += ["    try:", "        t = tables.pop()", "    except IndexError:", "        t = new_table()"]
+        scratch = self._scratch()
+        lines += scratch
+        head = [f"id({x})" for x in a + o]
+        syms = [f"s{k}" for k in range(len(self.syms))]
+        if syms and self.sym_word == len(head):
+            head, syms = head + syms, []
+        lines.append(f"    t[0:{len(head)}] = ({''.join(w + ', ' for w in head)})")
+        if syms:
+            lines.append(f"    t[{self.sym_word}:{self.sym_word + len(syms)}] = ({''.join(w + ', ' for w in syms)})")
+        lines.append("    rc = fn(t)")
+        if scratch:
+            lines += ["    if blocks is not None:", "        give(blocks)"]
+        lines += ["    tables.append(t)", "    if rc:", f"        return fail(rc, args, {exact})",
+                  f"    return {self._results()}"]
+        return lines
+
+    def build(self) -> tuple[Callable[..., list[np.ndarray]], Callable[[tuple], list[np.ndarray]]]:
+        source = "\n".join(self._body(False) + [""] + self._body(True))
+        exec(source, self.env)  # noqa: S102 - generated from our own signature only
+        return self.env["fast"], self.env["exact"]
+
+
+def _bad_conversion(args: tuple) -> list[np.ndarray]:
+    raise AssertionError("fusejit: the slow path produced arguments the fast path rejects")
 
 
 __all__ = ["CpuExecutable", "format_shape", "bind_attrs"]

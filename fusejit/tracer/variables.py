@@ -1,8 +1,15 @@
 """``fusejit.Variable``: a named, typed, mutable array, read by reference inside jitted functions.
 
 Inside a trace a variable is an extra graph input (its current value is passed at every call,
-so changing it never retraces) and ``assign*`` calls become extra graph outputs written back
-after the call, in program order — the ``tf.Variable`` contract.
+so changing it never retraces) and ``assign*`` calls become extra graph outputs, in program
+order — the ``tf.Variable`` contract.
+
+A variable owns one C-contiguous buffer for its whole life (``_value``: same array, same data
+pointer). Every update writes into it: ``assign*`` outside jit with ``np.copyto``, a jitted
+call either directly (the CPU program writes the new value over the old one when that is safe,
+see :func:`fusejit.codegen.cpu.abi.inplace_outputs`) or by copying its fresh result in. The
+buffer never escapes: ``numpy()`` and every NumPy use of a variable outside jit see a snapshot
+copy, so an array a caller holds never changes under them.
 """
 
 from __future__ import annotations
@@ -46,10 +53,9 @@ class Variable:
         return self._value.ndim
 
     def numpy(self) -> np.ndarray:
-        """The current value (a read-only view; use ``assign`` to change it)."""
-        view = self._value.view()
-        view.flags.writeable = False
-        return view
+        """A snapshot of the current value: a fresh array the caller owns (later updates, which
+        write into the variable's buffer in place, do not change it)."""
+        return self._value.copy()
 
     def read(self) -> Any:
         """The value: a traced array inside a trace, the NumPy array outside."""
@@ -83,7 +89,7 @@ class Variable:
             if np.broadcast_shapes(new.shape, self.shape) != self.shape:
                 raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape {format_shape(new.shape)} "
                                  f"to a variable of shape {format_shape(self.shape)}")
-            self._value = np.array(np.broadcast_to(new, self.shape), dtype=self.dtype)
+            np.copyto(self._value, new, casting="unsafe")  # the buffer stays; NumPy handles overlap
             return self
         from .array import TracedArray, broadcast, cast, lift, to_node
 

@@ -30,12 +30,14 @@ _lock = threading.Lock()
 
 
 def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = None,
-                     name: str | None = None, blas_ilp64: bool = False, lazy_generic: bool = False) -> CpuModule:
+                     name: str | None = None, blas_ilp64: bool = False, lazy_generic: bool = False,
+                     donate: dict[int, int] | None = None) -> CpuModule:
     """The LLVM module for ``graph`` (entry ``name``, C ABI in :mod:`.abi`), not compiled.
 
     For ahead-of-time builds: emit an object from ``str(result.module)``; link with
     ``-lmvec -lm -lgomp`` and a BLAS providing ``fj_sgemm``/``fj_dgemm``.
-    ``lazy_generic``: see :func:`.module.build_module` (the JIT's choice).
+    ``lazy_generic``: see :func:`.module.build_module` (the JIT's choice). ``donate``: output
+    index -> input index that output may be written over (:func:`.abi.inplace_outputs`).
     """
     from ..vecmath import host_isa
     from .pyentry import emit_pyentry
@@ -46,7 +48,7 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
         digest = hashlib.sha256(f"{fuse}|{threads}|{print_graph(graph)}".encode()).hexdigest()[:20]
         name = f"fj_{digest}"
     cm = build_module(graph, plan, isa=host_isa(), threads=threads, name=name, blas_ilp64=blas_ilp64,
-                      lazy_generic=lazy_generic)
+                      lazy_generic=lazy_generic, donate=donate)
     emit_pyentry(cm.module, graph, cm.layout, cm.module.globals[name])
     return cm
 
@@ -62,9 +64,12 @@ def _source_digest() -> str:
     return h.hexdigest()
 
 
-def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None) -> CpuExecutable:
+def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None,
+                donate: dict[int, int] | None = None) -> CpuExecutable:
     """Compile ``graph`` for this CPU. ``fuse=False``: one kernel per op. ``threads``:
     maximum threads per kernel (default: all cores); results do not depend on it.
+    ``donate``: output index -> input index whose buffer that output may overwrite (variable
+    updates); the executable's ``inplace`` says which ones it does.
 
     Cache hits (in this process, or on disk from an earlier one) skip building the IR: the
     key is the graph's IR text, the options, the host CPU and the source of this backend.
@@ -82,10 +87,12 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None) 
     threads = max(1, min(int(threads), MAX_THREADS))
     text = print_graph(graph)
     plan = plan_fusion(graph, fuse=fuse)
-    layout = abi.ArgLayout(graph, plan)
+    donate = dict(sorted((donate or {}).items()))
+    layout = abi.ArgLayout(graph, plan, donate)
     eng = engine()
     ilp64 = bind_blas() if any(k.kind == "dot" for k in plan.kernels) else False
-    name = "fj_" + hashlib.sha256(f"{fuse}|{threads}|{ilp64}|{text}".encode()).hexdigest()[:20]
+    inplace = f"|inplace={layout.inplace}" if layout.inplace else ""
+    name = "fj_" + hashlib.sha256(f"{fuse}|{threads}|{ilp64}{inplace}|{text}".encode()).hexdigest()[:20]
     _, cpu, features = host()
     key = disk_cache.key(f"{name}|{_source_digest()}|{text}", cpu, features)
     built: list[CpuModule] = []
@@ -93,7 +100,7 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None) 
     def module() -> CpuModule:
         if not built:
             built.append(build_cpu_module(graph, fuse=fuse, threads=threads, name=name, blas_ilp64=ilp64,
-                                          lazy_generic=True))
+                                          lazy_generic=True, donate=donate))
         return built[0]
 
     from_cache = False

@@ -25,9 +25,13 @@ ConstFn = Callable[[Node], ir.Value]
 
 
 def buffer_nodes(kernel: Kernel, layout: abi.ArgLayout) -> list[Node]:
-    """The kernel's buffers in parameter order: inputs read from memory, then outputs."""
-    out = [n for n in kernel.inputs if layout.has(n)]
-    out += [n for n in kernel.outputs if layout.has(n) and all(n is not m for m in out)]
+    """The kernel's buffers in parameter order: inputs read from memory, then outputs (one per
+    word: an output written in place over an input shares that input's parameter)."""
+    out, words = [], set()
+    for n in [*kernel.inputs, *kernel.outputs]:
+        if layout.has(n) and layout.word[id(n)] not in words:
+            words.add(layout.word[id(n)])
+            out.append(n)
     return out
 
 
@@ -71,6 +75,10 @@ class BodyBuilder:
         body = fn.append_basic_block("body")
         self.b = b = ir.IRBuilder(body)
         pointers = {id(n): fn.args[i] for i, n in enumerate(self.bufs)}
+        by_word = {layout.word[id(n)]: fn.args[i] for i, n in enumerate(self.bufs)}
+        for n in kernel.outputs:  # in-place outputs: the input's pointer (see abi.inplace_outputs)
+            if layout.has(n):
+                pointers.setdefault(id(n), by_word[layout.word[id(n)]])
         if kernel.anchor is not None and kernel.alias is not kernel.anchor:
             pointers[id(kernel.anchor)] = pointers[id(kernel.alias)]
         self.env = FnEnv(b, entry, args, layout, pointers, contiguous)

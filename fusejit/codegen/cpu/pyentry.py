@@ -8,6 +8,11 @@ every shape against the static dims and the symbol sizes Python bound, converts 
 strides to element strides, rewrites the table into the plain C ABI of :mod:`.abi` and
 calls the program entry. A mismatch returns ``ERR_ARGS`` and Python re-checks slowly to
 raise a precise error (or copies an argument whose strides are not whole elements).
+
+A program with in-place outputs (:func:`.abi.inplace_outputs`) overwrites an input, so it
+cannot be rerun after a kernel asks for its lazily compiled generic-stride version
+(``ERR_NEED_GENERIC``): this entry asks first — before any kernel runs — whenever an input
+is not C-contiguous and a generic version is still missing.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from llvmlite import ir
 
 from ...ir import Graph
 from . import abi
+from .module import ERR_NEED_GENERIC
 from .types import I32, I64, PTR, i64
 
 ERR_ARGS = 100
@@ -61,7 +67,31 @@ def emit_pyentry(module: ir.Module, graph: Graph, layout: abi.ArgLayout, entry: 
     go = b.append_basic_block("go")
     b.cbranch(ok_cond, go, bad)
     b.position_at_end(go)
+    generic = [g for name, g in module.globals.items() if name.startswith(entry.name + "_genptr")]
+    if layout.inplace and generic:
+        missing = _not_contiguous(b, graph, layout, slot)
+        unlinked: ir.Value = ir.Constant(ir.IntType(1), 0)
+        for g in generic:
+            unlinked = b.or_(unlinked, b.icmp_unsigned("==", b.load(g, typ=PTR), ir.Constant(PTR, None)))
+        with b.if_then(b.and_(missing, unlinked), likely=False):
+            b.ret(ir.Constant(I32, ERR_NEED_GENERIC))
     b.ret(b.call(entry, [table]))
     b.position_at_end(bad)
     b.ret(ir.Constant(I32, ERR_ARGS))
     return fn
+
+
+def _not_contiguous(b: ir.IRBuilder, graph: Graph, layout: abi.ArgLayout, slot) -> ir.Value:
+    """Some input is not C-contiguous over its non-1 dims (what makes a kernel pick its generic
+    version; see ``module._run``), from the element strides and dims already in the table."""
+    bad: ir.Value = ir.Constant(ir.IntType(1), 0)
+    for node in graph.inputs:
+        expect: ir.Value = i64(1)
+        for j in reversed(range(node.ndim)):
+            d = node.shape[j]
+            if d == 1:
+                continue
+            st = b.load(slot(layout.stride_word[id(node)] + j), typ=I64)
+            bad = b.or_(bad, b.icmp_signed("!=", st, expect))
+            expect = b.mul(expect, i64(d) if isinstance(d, int) else b.load(slot(layout.symbol_word[d]), typ=I64))
+    return bad
