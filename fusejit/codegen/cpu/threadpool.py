@@ -1,9 +1,11 @@
 """The thread pool parallel kernels run on, as LLVM IR: one implementation for the JIT and AOT libraries.
 
-``i32 fj_pool_run(ptr kern, ptr args, i32 mode, i64 total, i64 chunk, ptr scratch, i32 threads)``
-runs ``kern(args, mode, lo, hi, scratch)`` over ``[0, total)`` cut into chunks of ``chunk`` units
-(the last one shorter) and returns 0 or the code of the lowest-numbered failing chunk (what one
-call over the whole range returns, since every kernel stops at its first failing unit).
+``i32 fj_pool_run(ptr kern, ptr args, i32 mode, i64 total, i64 chunk, ptr scratch, i32 threads,
+i1 wake)`` runs ``kern(args, mode, lo, hi, scratch)`` over ``[0, total)`` cut into chunks of
+``chunk`` units (the last one shorter) and returns 0 or the code of the lowest-numbered failing
+chunk (what one call over the whole range returns, since every kernel stops at its first failing
+unit). ``wake``: wake sleeping workers; without it only workers still spinning from an earlier
+job help, so a kernel too short to repay a wake-up never pays for the system call.
 
 Caller-participating, not fork-join: the caller publishes the job, wakes sleeping workers and
 claims chunks itself from one atomic counter; workers claim from the same counter. The caller
@@ -33,9 +35,10 @@ from .types import I32, I64, PTR, i64
 
 RUN = "fj_pool_run"
 KERN_FN = ir.FunctionType(I32, [PTR, I32, I64, I64, PTR])
-RUN_FN = ir.FunctionType(I32, [PTR, PTR, I32, I64, I64, PTR, I32])
+RUN_FN = ir.FunctionType(I32, [PTR, PTR, I32, I64, I64, PTR, I32, ir.IntType(1)])
 SPIN = 2_000  # pause instructions a worker spins after a job before it sleeps: ~60 us here
-YIELD_AFTER = 4096  # pauses the caller spins on a claimed chunk before it yields its core
+YIELD_AFTER = 256  # pauses the caller spins on a claimed chunk before it yields its core
+YIELD_EVERY = 64  # a spinning worker yields its core every so many pauses (a power of 2)
 MAX_WORKERS = 63
 _FIELDS = ("kern", "args", "mode", "total", "chunk", "nchunks", "scratch", "nworkers")
 _FUTEX = {"x86_64": 202, "aarch64": 98}  # syscall numbers
@@ -161,8 +164,8 @@ class _Pool:
         spins = b.alloca(I32, name="spins")
         b.store(b.trunc(b.lshr(arg, i64(32)), I32), seen)  # so it joins the job that started it
         b.store(ir.Constant(I32, 0), spins)
-        wait, job, work, idle, spin, sleep, block, awake, stop = (fn.append_basic_block(n) for n in (
-            "wait", "job", "work", "idle", "spin", "sleep", "block", "awake", "stop"))
+        wait, job, work, idle, spin, give, sleep, block, awake, stop = (fn.append_basic_block(n) for n in (
+            "wait", "job", "work", "idle", "spin", "give", "sleep", "block", "awake", "stop"))
         b.branch(wait)
         b.position_at_end(wait)
         s = self.load(b, "seq")
@@ -177,9 +180,14 @@ class _Pool:
         b.position_at_end(idle)
         n = b.load(spins)
         b.cbranch(b.icmp_unsigned("<", n, ir.Constant(I32, SPIN)), spin, sleep)
-        b.position_at_end(spin)
+        b.position_at_end(spin)  # yielding now and then: if the caller waits for this core, it gets it
         self.pause(b)
-        b.store(b.add(n, ir.Constant(I32, 1)), spins)
+        n = b.add(n, ir.Constant(I32, 1))
+        b.store(n, spins)
+        polite = b.icmp_unsigned("==", b.and_(n, ir.Constant(I32, YIELD_EVERY - 1)), ir.Constant(I32, 0))
+        b.cbranch(polite, give, wait)
+        b.position_at_end(give)
+        b.call(self.libc["sched_yield"], [])
         b.branch(wait)
         b.position_at_end(sleep)  # announce, re-check, sleep (the caller wakes only announced sleepers)
         b.atomic_rmw("add", self.g["sleepers"], ir.Constant(I32, 1), "seq_cst")
@@ -198,7 +206,7 @@ class _Pool:
         fn = declare_run(self.m)
         if internal:
             fn.linkage = "internal"
-        kern, args, mode, total, chunk, scratch, threads = fn.args
+        kern, args, mode, total, chunk, scratch, threads, wake = fn.args
         blocks = {n: fn.append_basic_block(n) for n in (
             "entry", "take", "grab", "owned", "reset", "ready", "cores", "sized", "spawn", "start", "started",
             "publish", "wake", "work", "wait", "pause", "yield", "finish", "release", "serial")}
@@ -268,7 +276,7 @@ class _Pool:
         self.store(b, "word", b.shl(gen, i64(32)))  # next chunk 0 of a new generation
         b.atomic_rmw("add", self.g["seq"], one, "seq_cst")
         sleepers = self.load(b, "sleepers", "seq_cst")
-        b.cbranch(b.icmp_signed("!=", sleepers, ir.Constant(I32, 0)), blocks["wake"], blocks["work"])
+        b.cbranch(b.and_(wake, b.icmp_signed("!=", sleepers, ir.Constant(I32, 0))), blocks["wake"], blocks["work"])
         at("wake")
         self.futex(b, FUTEX_WAKE_PRIVATE, i64(MAX_WORKERS))
         b.branch(blocks["work"])
