@@ -210,6 +210,40 @@ def thread_crossover(sizes: range) -> None:
               f"{i1:8.1f} / {i2:8.1f}  x{i1 / i2:4.2f}")
 
 
+def streaming_ab(quick: bool) -> None:
+    """Streaming (non-temporal) output stores on vs off, same kernels otherwise, interleaved calls:
+    median and best ms per variant (the machine is shared: the best is the uncontended figure)."""
+    from fusejit.codegen.cpu import streaming
+
+    rng = np.random.default_rng(1)
+    n = 10**6 if quick else 10**7
+    side, rows = (2048, 1024) if quick else (4096, 4096)
+    cases = {
+        "chain": (CHAIN, [rng.standard_normal(n).astype(np.float32) for _ in range(3)]),
+        "gelu": (GELU, [rng.standard_normal((side, side)).astype(np.float32)]),
+        "softmax": (SOFTMAX, [rng.standard_normal((rows, 1024)).astype(np.float32)]),
+        "layernorm": (LAYERNORM, [rng.standard_normal((rows, 1024)).astype(np.float32)]),
+    }
+    print(f"{'streaming stores':28s} ms off / on, median (best) of interleaved calls")
+    old = streaming.STREAM_MIN_BYTES
+    for name, (text, args) in cases.items():
+        for threads in (1, 2):
+            exes = []
+            for threshold in (1 << 62, old):
+                streaming.STREAM_MIN_BYTES = threshold
+                exes.append(compile_cpu(parse(text), threads=threads))
+            streaming.STREAM_MIN_BYTES = old
+            ts: list[list[float]] = [[], []]
+            for _ in range(15 if quick else 41):
+                for e, t in zip(exes, ts):
+                    t0 = time.perf_counter()
+                    e(*args)
+                    t.append((time.perf_counter() - t0) * 1e3)
+            off, on = (np.median(t) for t in ts)
+            print(f"{'':4s}{name:10s} {threads} thread(s)  {off:7.3f} ({min(ts[0]):6.3f}) / {on:7.3f} "
+                  f"({min(ts[1]):6.3f})  x{off / on:4.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -268,6 +302,7 @@ def main() -> None:
     us_fj = median_ms(lambda: [exe(a8) for _ in range(1000)], 9)
     print(f"{'dispatch x+1 on 8 f32':28s} numpy {us_np:8.3f} us   fusejit {us_fj:8.3f} us")
 
+    streaming_ab(opts.quick)
     thread_crossover(range(14, 21, 2) if opts.quick else range(13, 21))
 
     cold, cached = cold_compile_subprocess(CHAIN)

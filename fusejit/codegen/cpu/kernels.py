@@ -19,6 +19,7 @@ from . import abi
 from .exprs import Expr, FnEnv
 from .loops import delinearize, for_range, product
 from .reductions import BLOCK, Acc
+from .streaming import can_stream, stream_flat, stream_rows
 from .types import I1, I32, I64, PTR, i64, reg_type
 
 ConstFn = Callable[[Node], ir.Value]
@@ -62,6 +63,7 @@ class BodyBuilder:
                  constant: ConstFn, name: str, contiguous: bool, flat: bool) -> None:
         self.kernel = kernel
         self.layout = layout
+        self.isa = isa
         self.bufs = buffer_nodes(kernel, layout)
         fnty = ir.FunctionType(I32, [PTR] * len(self.bufs) + [PTR, I64, I64, PTR])
         self.fn = fn = ir.Function(module, fnty, name)
@@ -100,7 +102,8 @@ def emit_loop_body(bb: BodyBuilder) -> ir.Function:
             ex.reset()
             for o in outs:
                 ex.store(o, [i], ex.value(o, [i]))
-        return bb.finish()
+        fn = bb.finish()
+        return stream_flat(bb, fn, outs) if can_stream(bb.isa, outs, k.space) and k.anchor is None else fn
     env = bb.env
     if not k.space:
         with b.if_then(b.icmp_signed("<", bb.lo, bb.hi)):
@@ -200,7 +203,9 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
         row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
         if row_outs:
             _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
-    return bb.finish()
+    fn = bb.finish()
+    row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
+    return stream_rows(bb, fn, row_outs) if can_stream(bb.isa, row_outs, k.space) and k.anchor is None else fn
 
 
 def _reachable(root: Node, members: set[int]) -> set[int]:
