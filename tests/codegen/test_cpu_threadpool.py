@@ -28,8 +28,7 @@ KERN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32, ctypes.
 def pool_run():
     engine()  # binds fj_pool_run
     return ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64,
-                            ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_bool)(
-        llvm.address_of_symbol(threadpool.RUN))
+                            ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32)(llvm.address_of_symbol(threadpool.RUN))
 
 
 class Recorder:
@@ -60,7 +59,7 @@ class Recorder:
 def test_every_unit_runs_once(pool_run, total: int, chunk: int) -> None:
     for threads in (1, 2, 8):
         k = Recorder()
-        assert pool_run(k.pointer, None, 0, total, chunk, None, threads, True) == 0
+        assert pool_run(k.pointer, None, 0, total, chunk, None, threads) == 0
         assert sorted(u for _, u in k.units) == list(range(total))
 
 
@@ -68,7 +67,7 @@ def test_every_unit_runs_once(pool_run, total: int, chunk: int) -> None:
 def test_a_worker_takes_chunks_the_caller_left(pool_run) -> None:
     """The caller's first chunk blocks until another thread has run one: only a worker can."""
     k = Recorder(wait_for_help=True)
-    assert pool_run(k.pointer, None, 0, 64, 1, None, 2, True) == 0
+    assert pool_run(k.pointer, None, 0, 64, 1, None, 2) == 0
     assert sorted(u for _, u in k.units) == list(range(64))
     assert len({t for t, _ in k.units}) == 2
 
@@ -77,7 +76,7 @@ def test_the_lowest_failing_chunk_decides_the_code(pool_run) -> None:
     for threads in (1, 2, 4):
         for _ in range(5):
             k = Recorder(fail={900: 9, 37: 5, 38: 6})
-            assert pool_run(k.pointer, None, 0, 1000, 10, None, threads, True) == 5
+            assert pool_run(k.pointer, None, 0, 1000, 10, None, threads) == 5
             assert sorted(u for _, u in k.units) == list(range(1000))  # other chunks still ran
 
 
@@ -89,7 +88,7 @@ def test_concurrent_callers(pool_run) -> None:
     def call(t: int) -> None:
         for _ in range(20):
             k = Recorder(fail={t * 10 + 3: t + 1})
-            rc = pool_run(k.pointer, None, 0, 200, 3, None, 2, True)
+            rc = pool_run(k.pointer, None, 0, 200, 3, None, 2)
             if rc != t + 1 or sorted(u for _, u in k.units) != list(range(200)):
                 errors.append(f"thread {t}: rc {rc}")
 
@@ -140,12 +139,3 @@ def test_a_forked_child_gets_a_pool_of_its_own() -> None:
     child.join(timeout=60)
     assert child.exitcode == 0
     assert got.tobytes() == want.tobytes()
-
-
-def test_without_wake_sleeping_workers_are_left_asleep(pool_run) -> None:
-    k = Recorder()
-    assert pool_run(k.pointer, None, 0, 8, 1, None, 2, True) == 0
-    time.sleep(0.5)  # the worker has stopped spinning and sleeps
-    k = Recorder()
-    assert pool_run(k.pointer, None, 0, 64, 1, None, 2, False) == 0
-    assert {t for t, _ in k.units} == {k.caller} and sorted(u for _, u in k.units) == list(range(64))

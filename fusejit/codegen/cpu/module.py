@@ -38,14 +38,12 @@ from .kernels import (
 from .loops import product
 from .types import I8, I32, I64, PTR, i64
 
-# Elements; below PARALLEL_MIN one thread. Measured with bench_cpu_backend.py's thread_crossover
-# protocol on the caller-participating pool (box shared, load 6-9 on 2 cores): when the second core
-# is free, back-to-back calls gain from 2^16 (x1.3 at 2^16, x1.5-1.8 at 2^17-2^19); when it is
-# not, a parallel call costs <= 1 us more than one thread. Waking a sleeping worker costs the
-# caller ~10-20 us (futex wake, the worker arriving on its core) and the worker joins ~50-80 us
-# later, so only kernels from WAKE_MIN on wake workers; smaller ones take help from spinning ones.
+# Elements; below this one thread. Measured with bench_cpu_backend.py's thread_crossover protocol
+# on the caller-participating pool (box shared, load 6-9 on 2 cores): when the second core is free,
+# back-to-back calls gain from 2^16 (x1.3 at 2^16, x1.5-1.8 at 2^17-2^19); when it is not, a
+# parallel call costs <= 1 us more than one thread. After a 10 ms idle gap the worker sleeps: its
+# wake-up costs the caller 5-17 us (x0.88-0.95 at 2^16-2^17; libgomp's join cost ~80 us).
 PARALLEL_MIN = 1 << 16
-WAKE_MIN = 1 << 18
 FLAT_ALIGN = 1024
 MAX_THREADS = 64
 CHUNKS_PER_THREAD = 8  # a late or descheduled worker holds up at most one small chunk
@@ -261,8 +259,7 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
         with b.if_else(par) as (then, other):
             with then:
                 align = b.select(b.icmp_signed("==", mode, ir.Constant(I32, FLAT)), i64(FLAT_ALIGN), i64(1))
-                wake = b.icmp_signed(">=", work, i64(WAKE_MIN))
-                rc_par = _parallel(b, module, kern, args, mode, total, align, threads, scratch, wake)
+                rc_par = _parallel(b, module, kern, args, mode, total, align, threads, scratch)
                 par_end = b.block
             with other:
                 rc_one = b.call(kern, [args, mode, i64(0), total, scratch])
@@ -276,11 +273,11 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
 
 
 def _parallel(b: ir.IRBuilder, module: ir.Module, kern: ir.Function, args: ir.Value, mode: ir.Value,
-              total: ir.Value, align: ir.Value, threads: int, scratch: ir.Value, wake: ir.Value) -> ir.Value:
+              total: ir.Value, align: ir.Value, threads: int, scratch: ir.Value) -> ir.Value:
     """Run ``[0, total)`` on the thread pool in chunks of ``align``-multiples, ``CHUNKS_PER_THREAD``
     per thread: workers that are late or not scheduled leave their chunks to the caller."""
     parts = i64(threads * CHUNKS_PER_THREAD)
     chunk = b.udiv(b.add(total, b.sub(parts, i64(1))), parts)
     chunk = b.mul(b.udiv(b.add(chunk, b.sub(align, i64(1))), align), align)
     return b.call(threadpool.declare_run(module),
-                  [kern, args, mode, total, chunk, scratch, ir.Constant(I32, threads), wake])
+                  [kern, args, mode, total, chunk, scratch, ir.Constant(I32, threads)])

@@ -1,11 +1,9 @@
 """The thread pool parallel kernels run on, as LLVM IR: one implementation for the JIT and AOT libraries.
 
-``i32 fj_pool_run(ptr kern, ptr args, i32 mode, i64 total, i64 chunk, ptr scratch, i32 threads,
-i1 wake)`` runs ``kern(args, mode, lo, hi, scratch)`` over ``[0, total)`` cut into chunks of
-``chunk`` units (the last one shorter) and returns 0 or the code of the lowest-numbered failing
-chunk (what one call over the whole range returns, since every kernel stops at its first failing
-unit). ``wake``: wake sleeping workers; without it only workers still spinning from an earlier
-job help, so a kernel too short to repay a wake-up never pays for the system call.
+``i32 fj_pool_run(ptr kern, ptr args, i32 mode, i64 total, i64 chunk, ptr scratch, i32 threads)``
+runs ``kern(args, mode, lo, hi, scratch)`` over ``[0, total)`` cut into chunks of ``chunk`` units
+(the last one shorter) and returns 0 or the code of the lowest-numbered failing chunk (what one
+call over the whole range returns, since every kernel stops at its first failing unit).
 
 Caller-participating, not fork-join: the caller publishes the job, wakes sleeping workers and
 claims chunks itself from one atomic counter; workers claim from the same counter. The caller
@@ -35,12 +33,12 @@ from .types import I32, I64, PTR, i64
 
 RUN = "fj_pool_run"
 KERN_FN = ir.FunctionType(I32, [PTR, I32, I64, I64, PTR])
-RUN_FN = ir.FunctionType(I32, [PTR, PTR, I32, I64, I64, PTR, I32, ir.IntType(1)])
+RUN_FN = ir.FunctionType(I32, [PTR, PTR, I32, I64, I64, PTR, I32])
 SPIN = 2_000  # pause instructions a worker spins after a job before it sleeps: ~60 us here
 YIELD_AFTER = 256  # pauses the caller spins on a claimed chunk before it yields its core
-YIELD_EVERY = 64  # a spinning worker yields its core every so many pauses (a power of 2)
+YIELD_EVERY = 64  # a worker spinning on its caller's core yields it every so many pauses (a power of 2)
 MAX_WORKERS = 63
-_FIELDS = ("kern", "args", "mode", "total", "chunk", "nchunks", "scratch", "nworkers")
+_FIELDS = ("kern", "args", "mode", "total", "chunk", "nchunks", "scratch", "nworkers", "cpu")
 _FUTEX = {"x86_64": 202, "aarch64": 98}  # syscall numbers
 _PAUSE = {"x86_64": ("llvm.x86.sse2.pause", ()), "aarch64": ("llvm.aarch64.hint", (1,))}  # spin-wait hints
 FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE = 128, 129
@@ -75,7 +73,8 @@ class _Pool:
             ("job", ir.ArrayType(I64, len(_FIELDS))), ("handles", ir.ArrayType(I64, MAX_WORKERS)))}
         self.libc = {name: self._extern(name, ty) for name, ty in (
             ("getpid", ir.FunctionType(I32, [])), ("sysconf", ir.FunctionType(I64, [I32])),
-            ("sched_yield", ir.FunctionType(I32, [])), ("syscall", ir.FunctionType(I64, [I64], var_arg=True)),
+            ("sched_yield", ir.FunctionType(I32, [])), ("sched_getcpu", ir.FunctionType(I32, [])),
+            ("syscall", ir.FunctionType(I64, [I64], var_arg=True)),
             ("pthread_create", ir.FunctionType(I32, [PTR, PTR, PTR, PTR])),
             ("pthread_join", ir.FunctionType(I32, [I64, PTR])),
             ("pthread_sigmask", ir.FunctionType(I32, [I32, PTR, PTR])))}
@@ -162,6 +161,8 @@ class _Pool:
         who = b.and_(arg, i64(0xFFFFFFFF))
         seen = b.alloca(I32, name="seen")
         spins = b.alloca(I32, name="spins")
+        shared = b.alloca(ir.IntType(1), name="shared")  # on the core of the last job's caller
+        b.store(ir.Constant(ir.IntType(1), 0), shared)
         b.store(b.trunc(b.lshr(arg, i64(32)), I32), seen)  # so it joins the job that started it
         b.store(ir.Constant(I32, 0), spins)
         wait, job, work, idle, spin, give, sleep, block, awake, stop = (fn.append_basic_block(n) for n in (
@@ -176,15 +177,18 @@ class _Pool:
         b.position_at_end(work)
         b.call(claim, [who])
         b.store(ir.Constant(I32, 0), spins)
+        caller = b.trunc(b.load_atomic(self.field(b, "cpu"), "monotonic", 8, typ=I64), I32)
+        b.store(b.icmp_signed("==", b.call(self.libc["sched_getcpu"], []), caller), shared)
         b.branch(wait)
         b.position_at_end(idle)
         n = b.load(spins)
         b.cbranch(b.icmp_unsigned("<", n, ir.Constant(I32, SPIN)), spin, sleep)
-        b.position_at_end(spin)  # yielding now and then: if the caller waits for this core, it gets it
+        b.position_at_end(spin)  # on the caller's core, yielding now and then so the caller gets it
         self.pause(b)
         n = b.add(n, ir.Constant(I32, 1))
         b.store(n, spins)
         polite = b.icmp_unsigned("==", b.and_(n, ir.Constant(I32, YIELD_EVERY - 1)), ir.Constant(I32, 0))
+        polite = b.and_(polite, b.load(shared))
         b.cbranch(polite, give, wait)
         b.position_at_end(give)
         b.call(self.libc["sched_yield"], [])
@@ -206,7 +210,7 @@ class _Pool:
         fn = declare_run(self.m)
         if internal:
             fn.linkage = "internal"
-        kern, args, mode, total, chunk, scratch, threads, wake = fn.args
+        kern, args, mode, total, chunk, scratch, threads = fn.args
         blocks = {n: fn.append_basic_block(n) for n in (
             "entry", "take", "grab", "owned", "reset", "ready", "cores", "sized", "spawn", "start", "started",
             "publish", "wake", "work", "wait", "pause", "yield", "finish", "release", "serial")}
@@ -267,7 +271,7 @@ class _Pool:
         at("publish")
         values = {"kern": b.ptrtoint(kern, I64), "args": b.ptrtoint(args, I64), "mode": b.zext(mode, I64),
                   "total": total, "chunk": chunk, "nchunks": nchunks, "scratch": b.ptrtoint(scratch, I64),
-                  "nworkers": b.zext(want, I64)}
+                  "nworkers": b.zext(want, I64), "cpu": b.sext(b.call(self.libc["sched_getcpu"], []), I64)}
         for name in _FIELDS:
             b.store_atomic(values[name], self.field(b, name), "release", 8)
         self.store(b, "done", 0, "monotonic")
@@ -276,7 +280,7 @@ class _Pool:
         self.store(b, "word", b.shl(gen, i64(32)))  # next chunk 0 of a new generation
         b.atomic_rmw("add", self.g["seq"], one, "seq_cst")
         sleepers = self.load(b, "sleepers", "seq_cst")
-        b.cbranch(b.and_(wake, b.icmp_signed("!=", sleepers, ir.Constant(I32, 0))), blocks["wake"], blocks["work"])
+        b.cbranch(b.icmp_signed("!=", sleepers, ir.Constant(I32, 0)), blocks["wake"], blocks["work"])
         at("wake")
         self.futex(b, FUTEX_WAKE_PRIVATE, i64(MAX_WORKERS))
         b.branch(blocks["work"])
