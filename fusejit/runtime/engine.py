@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -56,19 +57,18 @@ _pool_engines: list[llvm.ExecutionEngine] = []  # the thread pool's code lives a
 def _bind_thread_pool() -> None:
     """Compile :mod:`fusejit.codegen.cpu.threadpool` (or load it from the disk cache) into an
     engine of its own and bind ``fj_pool_run`` for every module compiled after it."""
-    from ..codegen.cpu import threadpool
+    from ..codegen.cpu import threadpool, types
     from . import disk_cache
 
     triple, cpu, features = host()
-    text = str(threadpool.pool_module())
-    key = disk_cache.key(text, cpu, features)
-    obj = disk_cache.load(key)
+    source = b"".join(Path(m.__file__).read_bytes() for m in (threadpool, types))  # the IR is theirs alone
+    key = disk_cache.key(f"fj_threadpool {hashlib.sha256(source).hexdigest()}", cpu, features)
+    obj = disk_cache.load(key)  # keyed by source: building the IR text to hash it costs more than loading
     if obj is None:
-        mod = llvm.parse_assembly(text)
+        mod = llvm.parse_assembly(str(threadpool.pool_module()))
         mod.triple = triple
-        tm = target_machine()
+        tm = target_machine(opt=0)  # not optimized: its loops wait; O3 would cost ~50 ms of a cold start
         mod.data_layout = str(tm.target_data)
-        optimize(mod, tm)
         obj = tm.emit_object(mod)
         disk_cache.store(key, obj)
     ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
@@ -109,10 +109,10 @@ def bind_blas() -> bool:
     return False
 
 
-def target_machine() -> llvm.TargetMachine:
+def target_machine(opt: int = 3) -> llvm.TargetMachine:
     triple, cpu, features = host()
     target = llvm.Target.from_triple(triple)
-    return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc="default", codemodel="jitdefault")
+    return target.create_target_machine(cpu=cpu, features=features, opt=opt, reloc="default", codemodel="jitdefault")
 
 
 def optimize(mod: llvm.ModuleRef, tm: llvm.TargetMachine) -> None:
