@@ -34,8 +34,9 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
                      donate: dict[int, int] | None = None) -> CpuModule:
     """The LLVM module for ``graph`` (entry ``name``, C ABI in :mod:`.abi`), not compiled.
 
-    For ahead-of-time builds: emit an object from ``str(result.module)``; link with
-    ``-lmvec -lm -lgomp`` and a BLAS providing ``fj_sgemm``/``fj_dgemm``.
+    For ahead-of-time builds: give the module its thread pool (``threadpool.define_pool(result.module,
+    internal=True, destructor=True)`` when ``threads > 1``), emit an object from ``str(result.module)``;
+    link with ``-lmvec -lm -lpthread`` and a BLAS providing ``fj_sgemm``/``fj_dgemm``.
     ``lazy_generic``: see :func:`.module.build_module` (the JIT's choice). ``donate``: output
     index -> input index that output may be written over (:func:`.abi.inplace_outputs`).
     """
