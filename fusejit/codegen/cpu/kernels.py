@@ -208,7 +208,9 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
     return stream_rows(bb, fn, row_outs) if can_stream(bb.isa, row_outs, k.space) and k.anchor is None else fn
 
 
-def _reachable(root: Node, members: set[int]) -> set[int]:
+def _reachable(root: Node, members: set[int], reductions: set[int]) -> set[int]:
+    """The members ``root`` is evaluated from per element: a reduction's operand is not, its
+    result comes from the pass that computed it."""
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -216,7 +218,8 @@ def _reachable(root: Node, members: set[int]) -> set[int]:
         if id(n) in seen or id(n) not in members:
             continue
         seen.add(id(n))
-        stack.extend(n.args)
+        if id(n) not in reductions:
+            stack.extend(n.args)
     return seen
 
 
@@ -231,14 +234,15 @@ def _stash_plan(k: Kernel, phases: list[list[Node]]) -> dict[int, tuple[Node, in
         return {}
     members = {id(n) for n in k.nodes}
     outs = [o for o in k.outputs if k.maps[id(o)] == full]
-    in_out = {o: _reachable(o, members) for o in outs}
+    reds = set(k.reduce_maps)
+    in_out = {o: _reachable(o, members, reds) for o in outs}
     plan: dict[int, tuple[Node, int]] = {}
     used: set[int] = set()
     for n in k.nodes:
         if n.op not in MATH_OPS or k.maps.get(id(n)) != full:
             continue
-        last = max((pi for pi, ph in enumerate(phases) if any(id(n) in _reachable(r.args[0], members) for r in ph)),
-                   default=None)
+        last = max((pi for pi, ph in enumerate(phases)
+                    if any(id(n) in _reachable(r.args[0], members, reds) for r in ph)), default=None)
         target = next((o for o in outs if o is not n and id(o) not in used and o.dtype == n.dtype
                        and id(n) in in_out[o]), None)
         if last is not None and target is not None:
