@@ -122,7 +122,7 @@ def reduce_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], space: 
             if row_strategy:
                 br.block_reduce(rowblk, r, f"acc{j}", warp_size)
             rowblk.add(f"red{j} = {br.result(r, f'acc{j}')}")
-            em.special[id(r)] = _row_value(r, f"red{j}", rowblk, kn)
+            em.special[id(r)] = _row_value(r, f"red{j}", rowblk, kn, reduce_maps[id(r)])
 
     full_outs = []
     for k, o in enumerate(outputs):
@@ -151,9 +151,14 @@ def reduce_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], space: 
                         outputs, em.loads, em.symbols)
 
 
-def _row_value(r: Node, var: str, rowblk: Block, kn: list[str]):
+def _row_value(r: Node, var: str, rowblk: Block, kn: list[str], rmap: tuple[int, ...]):
+    """``r``'s result, readable only at its own row: each result dim longer than 1 indexed by
+    the row variable of the outer axis its operand dim sits on (a dim of size 1 is index 0)."""
+    axes = {r.attrs["axis"] % r.args[0].ndim} if "axis" in r.attrs else set(r.attrs["axes"])
+    own = [kn[rmap[d]] for d in range(r.args[0].ndim) if d not in axes]
+
     def special(idx, block):
-        if [i.code for i in idx] != kn:
+        if any(n != 1 and i.code != k for i, k, n in zip(idx, own, r.shape)):
             raise CudaLoweringError(f"GPU backend: {r.op} result read outside its row")
         return var, rowblk
     return special
