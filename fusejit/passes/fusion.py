@@ -18,10 +18,14 @@ it is the output of exactly one kernel. Kinds:
   the remaining nodes are a fused epilogue over ``space`` (bias, activation, scaling).
 
 How groups form (one backwards sweep, as in XLA's instruction fusion): a node joins the
-kernel of its users when all its users are in that one kernel and they all read it
-through the same index map; otherwise it is materialized and starts a kernel. Index maps
-(one entry per dim of the node: a space axis, ``None`` for index 0, or a token for
-slices/reshapes/concat) are what make the rules precise:
+kernel of its users when they all read it through the same index map; otherwise it is
+materialized and starts a kernel. When its users sit in several kernels with the same loops
+(none reading, even indirectly, what another writes), those kernels first merge into one
+multi-output kernel, so the node is computed once per point for all of them instead of
+being written to memory and read back (Black-Scholes: call and put share d1, d2, exp(-rt)
+in one loop). Index maps (one entry per dim of the node: a space axis, ``None`` for index
+0, or a token for slices/reshapes/concat) are what make the rules precise; they are
+compared up to dims of size 1 (always index 0), so a (1, D) softmax plans like an (N, D) one:
 
 - a computing op is never fused where its value would be re-evaluated for many points
   (its map drops a space axis other than the innermost loop, or passes through concat /
@@ -34,12 +38,14 @@ slices/reshapes/concat) are what make the rules precise:
   its operands stay in memory (BLAS reads them), except a transpose of the last two axes,
   which becomes a BLAS transpose flag.
 
-Groups are convex (every member reaches the group's first node through members only), so
-kernels run in the order of their first node. ``fuse=False`` gives one kernel per op.
+Groups are convex (every member reaches the group's first node through members only).
+After the sweep, kernels with the same loops that read a common input merge (horizontal
+fusion), and kernels are scheduled producers first. ``fuse=False`` gives one kernel per op.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,6 +119,21 @@ def _tokens(m: Map) -> set[str]:
     return {e[0] for e in m if isinstance(e, tuple)}
 
 
+def canonical(m: Map, node: Node, space: Shape) -> Map:
+    """``m`` with size-1 dims made exact: a dim of size 1 is read at index 0 whatever its entry
+    says, so its entry is ``None``, unless the map is the identity into a prefix of ``space``
+    up to such dims (the axis it names has size 1 too), in which case it is that identity.
+    Equal canonical maps read the same elements: f32[1] through reshape/broadcast into a
+    (1, D) row space is the reduction's own identity, as it is for (N, D)."""
+    shape = node.shape
+    m = tuple(None if d == 1 else e for d, e in zip(shape, m))
+    ident = tuple(range(len(shape)))
+    if len(shape) <= len(space) and all(e == j if d != 1 else space[j] == 1
+                                        for j, (d, e) in enumerate(zip(shape, m))):
+        return ident
+    return m
+
+
 def is_computing(node: Node) -> bool:
     return get_op(node.op).fusion in ("elementwise", "reduce", "opaque") or node.op == "take"
 
@@ -179,9 +200,40 @@ def map_to_arg(user: Node, umap: Map, i: int) -> Map | None:
     return None
 
 
+def _reduced_axes(node: Node) -> list[int]:
+    return sorted(node.attrs["axes"]) if "axes" in node.attrs else [node.attrs["axis"] % node.args[0].ndim]
+
+
+def operand_map(node: Node, m: Map, space: Shape, nred: int) -> tuple[int, ...] | None:
+    """The operand map of reduction ``node`` in a row kernel over ``space`` (``nred`` trailing
+    reduced axes) where the reduction's result is read through ``m``; None unless every row
+    computes exactly one result element: its reduced dims are the kernel's, its kept dims
+    land on the outer axes (a kept dim of size 1 on an outer axis of size 1) and cover every
+    outer axis longer than 1. So (N,) = sum over D of (N, D) fits (N, 1, D) rows."""
+    axes, src = _reduced_axes(node), node.args[0].shape
+    nouter = len(space) - nred
+    if len(axes) != nred or any(space[nouter + i] != src[d] for i, d in enumerate(axes)):
+        return None
+    ones = [a for a in range(nouter) if space[a] == 1]
+    out: list[int] = [0] * len(src)
+    kept = [d for d in range(len(src)) if d not in axes]
+    for j, d in enumerate(kept):
+        e = m[j]
+        if e is None and ones:
+            e = ones[0]
+        if not isinstance(e, int) or isinstance(e, bool) or not 0 <= e < nouter:
+            return None
+        out[d] = e
+    for i, d in enumerate(axes):
+        out[d] = nouter + i
+    if not {a for a in range(nouter) if space[a] != 1} <= {out[d] for d in kept}:
+        return None
+    return tuple(out)
+
+
 def reduce_operand_map(node: Node) -> tuple[tuple[int, ...], Shape]:
     """A reduction's operand map into its row space (kept dims first, then reduced) and that space."""
-    axes = sorted(node.attrs["axes"]) if "axes" in node.attrs else [node.attrs["axis"] % node.args[0].ndim]
+    axes = _reduced_axes(node)
     src = node.args[0].shape
     kept = [d for d in range(len(src)) if d not in axes]
     order = kept + axes
@@ -223,9 +275,7 @@ class _Planner:
                         seen.add(id(a))
                         k.inputs.append(a)
             kernels.append(k)
-        kernels.sort(key=lambda k: order[id(k.nodes[-1])])
-        if self.fuse:
-            kernels = _merge_siblings(kernels, order)
+        kernels = _merge_siblings(kernels, order) if self.fuse else _schedule(kernels, order)
         return FusionPlan(self.graph, kernels)
 
     def _add(self, k: Kernel, node: Node, m: Map) -> None:
@@ -249,19 +299,22 @@ class _Planner:
 
     def _try_join(self, node: Node) -> bool:
         users = self.users[id(node)]
-        groups = {id(self.group[id(u)]): self.group[id(u)] for u in users}
-        if len(groups) != 1:
+        groups = list({id(self.group[id(u)]): self.group[id(u)] for u in users}.values())
+        if not groups:
             return False
-        (k,) = groups.values()
+        if len(groups) == 1:
+            k = groups[0]
+        else:  # consumers in several kernels: one multi-output kernel computes node once for all
+            k = combine(groups) if node.op != "dot" and self._independent(groups) else None
+            if k is None:
+                return False
         maps = set()
         for u in users:
             umap = k.maps[id(u)]
             for i, a in enumerate(u.args):
                 if a is node:
-                    if get_op(u.op).fusion == "reduce":
-                        maps.add(k.reduce_maps[id(u)])
-                    else:
-                        maps.add(map_to_arg(u, umap, i))
+                    m = k.reduce_maps[id(u)] if get_op(u.op).fusion == "reduce" else map_to_arg(u, umap, i)
+                    maps.add(None if m is None else canonical(m, node, k.space))
         if len(maps) != 1 or None in maps:
             return False
         (m,) = maps
@@ -275,11 +328,33 @@ class _Planner:
         elif node.op == "dot":
             if not self._join_dot(k, node, m):
                 return False
-        elif is_computing(node) and not self._compute_ok(k, m):
+        elif is_computing(node) and not compute_ok(k, m):
             return False
+        if len(groups) > 1:
+            self.kernels = [g for g in self.kernels if all(g is not h for h in groups)] + [k]
+            for n in k.nodes:
+                self.group[id(n)] = k
         self._add(k, node, m)
         if is_out:
             k.outputs.append(node)
+        return True
+
+    def _independent(self, groups: list[Kernel]) -> bool:
+        """No kernel of ``groups`` reads, even through other kernels, what another one writes:
+        merged, they stay convex (one kernel cannot wait for itself)."""
+        targets = {id(g) for g in groups}
+        for g in groups:
+            stack, seen = [g], {id(g)}
+            while stack:
+                for n in stack.pop().nodes:
+                    for a in n.args:
+                        ka = self.group.get(id(a))
+                        if ka is None or id(ka) in seen:
+                            continue
+                        if id(ka) in targets:
+                            return False
+                        seen.add(id(ka))
+                        stack.append(ka)
         return True
 
     def _output_ok(self, k: Kernel, m: Map) -> bool:
@@ -291,30 +366,28 @@ class _Planner:
     def _trailing_rows(self, k: Kernel) -> bool:
         return all(rm == tuple(range(len(k.space))) for rm in k.reduce_maps.values())
 
-    def _compute_ok(self, k: Kernel, m: Map) -> bool:
-        if _tokens(m) & {"c", "dot"}:
-            return False
-        covered = set().union(*(axes_of(e) for e in m)) if m else set()
-        needed = set(range(len(k.outer))) if k.kind == "row" else set(range(max(len(k.space) - 1, 0)))
-        return needed <= covered
-
     def _join_reduce(self, k: Kernel, node: Node, m: Map) -> bool:
-        if k.kind == "dot" or m != tuple(range(node.ndim)) or not _num_reduced(node) or not node.args[0].ndim:
+        if k.kind == "dot" or not _num_reduced(node) or not node.args[0].ndim:
             return False
         rmap, space = reduce_operand_map(node)
         nred = _num_reduced(node)
+        full = tuple(range(len(space)))
         if k.kind == "loop":
-            if tuple(k.space) == tuple(node.shape):  # reduction epilogue: promote to a row kernel
-                k.kind, k.space, k.reduce_ndim = "row", space, nred
-            elif tuple(k.space) == tuple(space) and rmap == tuple(range(len(space))):  # row fusion
+            if tuple(k.space) == tuple(space) and rmap == full and m == tuple(range(node.ndim)):  # row fusion
                 k.kind, k.reduce_ndim = "row", nred
-            else:
+            else:  # reduction epilogue: the loop runs over the reduction's result, promote it to a row kernel
+                row_space = tuple(k.space) + tuple(space[len(space) - nred:])
+                rmap = operand_map(node, m, row_space, nred)
+                if rmap is None:
+                    return False
+                k.kind, k.space, k.reduce_ndim = "row", row_space, nred
+        else:
+            if k.reduce_ndim != nred:
                 return False
-        elif tuple(k.space) != tuple(space) or k.reduce_ndim != nred:
-            return False
-        elif rmap != tuple(range(len(space))) and any(
-                k.maps[id(o)] == tuple(range(len(k.space))) for o in k.outputs):
-            return False  # a space-shaped output needs every reduction to be trailing
+            rmap = operand_map(node, m, k.space, nred)
+            full = tuple(range(len(k.space)))
+            if rmap is None or (rmap != full and any(k.maps[id(o)] == full for o in k.outputs)):
+                return False  # a space-shaped output needs every reduction to be trailing
         k.reduce_maps[id(node)] = rmap
         return True
 
@@ -328,28 +401,83 @@ class _Planner:
         return True
 
 
-def _siblings(a: Kernel, b: Kernel) -> bool:
-    """Can ``a`` and ``b`` run as one multi-output kernel (same loops, a shared input)?"""
-    if a.kind != b.kind or a.kind == "dot" or tuple(a.space) != tuple(b.space) or a.reduce_ndim != b.reduce_ndim:
+def compute_ok(k: Kernel, m: Map) -> bool:
+    """May a computing op read through ``m`` be evaluated inside ``k``? Only when it is not
+    re-evaluated for many points: ``m`` covers every axis the kernel loops over (all but the
+    innermost loop, whose invariants LLVM hoists; the outer axes of a row kernel), except axes
+    of size 1."""
+    if _tokens(m) & {"c", "dot"}:
         return False
-    if a.kind == "row":
-        full = tuple(range(len(a.space)))
-        trailing = all(m == full for k in (a, b) for m in k.reduce_maps.values())
-        rows_out = any(k.maps[id(o)] == full for k in (a, b) for o in k.outputs)
-        if rows_out and not trailing:
-            return False
-    return any(x is y for x in a.inputs for y in b.inputs)
+    covered = set().union(*(axes_of(e) for e in m)) if m else set()
+    loops = range(len(k.outer)) if k.kind == "row" else range(max(len(k.space) - 1, 0))
+    return {a for a in loops if k.space[a] != 1} <= covered
+
+
+def combine(kernels: Sequence[Kernel]) -> Kernel | None:
+    """One multi-output kernel doing the work of ``kernels`` in the same loops, or None when
+    their loops differ. Loop kernels join a row kernel over its whole space (row outputs: every
+    reduction must then be trailing) or over its outer shape (epilogue outputs). Nodes keep
+    their index maps; the caller orders them."""
+    if any(k.kind == "dot" for k in kernels):
+        return None
+    rows = [k for k in kernels if k.kind == "row"]
+    base = rows[0] if rows else kernels[0]
+    space, nred = tuple(base.space), base.reduce_ndim
+    outer = space[:len(space) - nred]
+    for k in kernels:
+        if (k.kind == "row" and (tuple(k.space) != space or k.reduce_ndim != nred)) or \
+                (k.kind == "loop" and tuple(k.space) != space and not (rows and tuple(k.space) == outer)):
+            return None
+    c = Kernel(base.kind, base.space, reduce_ndim=nred)
+    for k in kernels:
+        c.nodes += k.nodes
+        c.outputs += k.outputs
+        c.inputs += [n for n in k.inputs if all(n is not m for m in c.inputs)]
+        c.maps.update(k.maps)
+        c.reduce_maps.update(k.reduce_maps)
+    if rows:
+        full = tuple(range(len(space)))
+        if any(c.maps[id(o)] == full for o in c.outputs) and any(m != full for m in c.reduce_maps.values()):
+            return None  # a row output needs the rows in the order the reductions walk them
+        if not all(compute_ok(c, k.maps[id(n)]) for k in kernels if k.kind == "loop"
+                   for n in k.nodes if is_computing(n)):
+            return None
+    return c
+
+
+def _dependencies(kernels: list[Kernel]) -> list[set[int]]:
+    producer = {id(o): i for i, k in enumerate(kernels) for o in k.outputs}
+    return [{producer[id(n)] for n in k.inputs if id(n) in producer} for k in kernels]
+
+
+def _schedule(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel]:
+    """Kernels in an order that runs every producer before its readers (among the ready ones,
+    the one whose last node comes first in the graph)."""
+    deps = _dependencies(kernels)
+    readers: list[list[int]] = [[] for _ in kernels]
+    for i, d in enumerate(deps):
+        for j in d:
+            readers[j].append(i)
+    waiting = [len(d) for d in deps]
+    ready = [(order[id(k.nodes[-1])], i) for i, k in enumerate(kernels) if not waiting[i]]
+    heapq.heapify(ready)
+    out: list[Kernel] = []
+    while ready:
+        _, i = heapq.heappop(ready)
+        out.append(kernels[i])
+        for j in readers[i]:
+            waiting[j] -= 1
+            if not waiting[j]:
+                heapq.heappush(ready, (order[id(kernels[j].nodes[-1])], j))
+    assert len(out) == len(kernels), "fusion planner: kernels depend on each other in a cycle"
+    return out
 
 
 def _merge_siblings(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel]:
-    """Horizontal fusion: kernels over the same space reading a common input, neither
+    """Horizontal fusion: kernels with the same loops reading a common input, neither
     depending on the other (even through a third kernel), become one kernel that reads the
     input once (``x.sum()`` and ``x.max()``, ``a+b`` and ``a*b``)."""
-    producer: dict[int, int] = {}
-    for i, k in enumerate(kernels):
-        for o in k.outputs:
-            producer[id(o)] = i
-    deps = [{producer[id(n)] for n in k.inputs if id(n) in producer} for k in kernels]
+    deps = _dependencies(kernels)
 
     def reaches(src: int, dst: int) -> bool:  # does kernel dst depend on kernel src?
         stack, seen = [dst], set()
@@ -368,14 +496,16 @@ def _merge_siblings(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel
         merged = False
         for ai in alive:
             for bi in alive:
-                if bi <= ai or not _siblings(kernels[ai], kernels[bi]) or reaches(ai, bi) or reaches(bi, ai):
-                    continue
                 a, b = kernels[ai], kernels[bi]
-                a.nodes = sorted(a.nodes + b.nodes, key=lambda n: order[id(n)])
-                a.outputs = sorted(a.outputs + b.outputs, key=lambda n: order[id(n)])
-                a.inputs += [n for n in b.inputs if all(n is not m for m in a.inputs)]
-                a.maps.update(b.maps)
-                a.reduce_maps.update(b.reduce_maps)
+                if bi <= ai or not any(x is y for x in a.inputs for y in b.inputs) \
+                        or reaches(ai, bi) or reaches(bi, ai):
+                    continue
+                c = combine([a, b])
+                if c is None:
+                    continue
+                c.nodes.sort(key=lambda n: order[id(n)])
+                c.outputs.sort(key=lambda n: order[id(n)])
+                kernels[ai] = c
                 deps[ai] |= deps[bi]
                 for d in deps:
                     if bi in d:
@@ -386,7 +516,7 @@ def _merge_siblings(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel
                 break
             if merged:
                 break
-    return [kernels[i] for i in alive]
+    return _schedule([kernels[i] for i in alive], order)
 
 
 def _inline(node: Node) -> bool:
