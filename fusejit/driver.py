@@ -18,7 +18,8 @@ import numpy as np
 from .ir import Graph
 from .ir.dtypes import as_dtype
 from .ir.shapes import Dim, TensorType, format_shape
-from .runtime.executable import Executable, ReferenceExecutable
+from .runtime.executable import MISS, Executable, ReferenceExecutable
+from .runtime.placement import current_device
 from .tracer import ArgSpec, TraceResult, flatten, trace, unflatten
 from .tracer.array import TracedArray
 from .tracer.errors import TracingError
@@ -58,22 +59,28 @@ class CompiledEntry:
     executable: Executable
     array_positions: list[int]  # which flattened leaves are graph inputs
     call: Callable[..., Any] = field(init=False)
+    hot: Callable[..., Any] | None = field(init=False)  # call, or MISS when the arrays do not fit
 
     def __post_init__(self) -> None:
         self.call = _make_call(self.traced, self.executable)
+        probe = getattr(self.executable, "fresh_results", False) and hasattr(self.executable, "probe")
+        self.hot = _make_call(self.traced, self.executable, probe=True) if probe else None
 
 
-def _make_call(traced: TraceResult, exe: Executable) -> Callable[..., Any]:
+def _make_call(traced: TraceResult, exe: Executable, probe: bool = False) -> Callable[..., Any]:
     """Source-generate the call of one compiled signature: the variables' buffers (stable for their
     lives) appended to the arguments, the variable updates the program did not write in place
-    copied into their buffers, the result tree rebuilt — straight-line code, no per-call lookups."""
+    copied into their buffers, the result tree rebuilt — straight-line code, no per-call lookups.
+    ``probe``: through ``exe.probe``, returning ``MISS`` when the arrays are not its signature."""
     read, assigned = traced.variables_read, traced.variables_assigned
     nout = len(traced.graph.outputs)
-    env: dict[str, Any] = {"exe": exe, "copyto": np.copyto, "copy_static": _copy_static}
+    env: dict[str, Any] = {"exe": exe, "copyto": np.copyto, "copy_static": _copy_static, "MISS": MISS}
     for k, v in enumerate(read):
         env[f"v{k}"] = v._value
     extra = "".join(f", v{k}" for k in range(len(read)))
-    lines = ["def call(*args):", f"    r = exe(*args{extra})"]
+    lines = ["def call(*args):", f"    r = exe{'.probe' if probe else ''}(*args{extra})"]
+    if probe:
+        lines += ["    if r is MISS:", "        return r"]
     fresh = getattr(exe, "fresh_results", False)
     if not fresh and read:  # results may share memory with a buffer: copy them first
         lines.append(f"    r = own(r, ({''.join(f'v{k}, ' for k in range(len(read)))}))")
@@ -153,7 +160,9 @@ class JitFunction:
         self._symbolic_types = _symbolize(self.input_signature) if self.input_signature is not None else None
         self._cache: dict[Any, CompiledEntry] = {}
         # the hot path: calls with only positional ndarrays, keyed by (type, shape, dtype) per argument
-        self._fast: dict[tuple, Callable[..., Any]] = {}
+        self._fast: dict[tuple, CompiledEntry] = {}
+        self._hot: Callable[..., Any] = _miss  # the last fast entry's probing call: no key to build
+        self._hot_device = ""  # the device _hot and _fast's entries were compiled for
         self.trace_count = 0
 
     # ---- signature handling ----------------------------------------------------------------
@@ -272,20 +281,29 @@ class JitFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         fast_key = None
         if not kwargs:
+            device = self.device or current_device()
+            if device != self._hot_device:  # `with fusejit.device(...)` changed it: forget the fast paths
+                self._hot, self._hot_device = _miss, device
+                self._fast.clear()
+            result = self._hot(*args)  # the compiled program checks the arrays itself
+            if result is not MISS:
+                return result
             try:
                 fast_key = tuple([(type(a), a.shape, a.dtype) for a in args])
             except AttributeError:
                 pass
             else:
-                call = self._fast.get(fast_key)
-                if call is not None:
-                    return call(*args)
+                entry = self._fast.get(fast_key)
+                if entry is not None:
+                    self._hot = entry.hot or _miss
+                    return entry.call(*args)
         entry, arrays = self._get_entry(args, kwargs)
         if fast_key is not None and not self.static_names \
                 and all(type(a) is np.ndarray for a in args) and entry.array_positions == list(range(len(args))):
             if len(self._fast) >= _FAST_MAX:  # e.g. a dynamic dim called with ever new sizes
                 self._fast.clear()
-            self._fast[fast_key] = entry.call
+            self._fast[fast_key] = entry
+            self._hot = entry.hot or _miss
         return entry.call(*arrays)
 
     def trace(self, *args: Any, **kwargs: Any) -> Graph:
@@ -304,6 +322,10 @@ class JitFunction:
 
 
 _FAST_MAX = 256
+
+
+def _miss(*args: Any) -> Any:
+    return MISS
 
 
 def _donations(traced: TraceResult) -> dict[int, int]:

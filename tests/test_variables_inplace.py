@@ -65,6 +65,18 @@ def test_assign_outside_jit_writes_into_the_buffer_with_casts_and_shape_checks()
     assert_same(i.numpy(), np.array([1, -2, 3], np.int32))
 
 
+def test_a_scalar_variable_stays_zero_dimensional_and_counts_in_place() -> None:
+    count = Variable(0.0, name="count")
+    ptr = pointer(count)
+    f = jit(lambda x: [count.assign_add(x.sum()), count * 2][1], **CPU)
+    for _ in range(3):
+        got = f(np.ones(4))
+    assert count.shape == () and got.shape == ()
+    assert_same(count.numpy(), np.array(12.0))
+    assert_same(got, np.array(24.0))
+    assert pointer(count) == ptr and f.lower(np.ones(4)).inplace
+
+
 def test_numpy_is_a_snapshot_that_later_updates_do_not_change() -> None:
     v = Variable(np.arange(4.0), name="v")
     inc = jit(lambda: [v.assign_add(1.0)][:0], **CPU)
@@ -108,6 +120,19 @@ def test_the_alias_rule_gives_numpys_answers(name: str, options: dict) -> None:
     assert pointer(v) == ptr
     if options == CPU:
         assert bool(f.lower(x).inplace) == in_place
+
+
+def test_a_large_update_in_place_with_streaming_stores() -> None:
+    """Outputs of >= 8 MiB are written through stack tiles with non-temporal stores: in place too."""
+    n = 3 << 20
+    v = Variable(np.arange(n, dtype=np.float32), name="big")
+    ptr = pointer(v)
+    x = np.full(n, 0.5, np.float32)
+    f = jit(lambda x: [v.assign(v * 2 + x)][:0], **CPU)
+    f(x)
+    f(x)
+    np.testing.assert_array_equal(v.numpy(), (np.arange(n, dtype=np.float32) * 2 + 0.5) * 2 + 0.5)
+    assert pointer(v) == ptr and f.lower(x).inplace
 
 
 def test_read_after_assign_assign_twice_and_results_do_not_alias_the_buffer() -> None:

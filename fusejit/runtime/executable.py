@@ -2,7 +2,10 @@
 
 Contract: ``exe(*arrays)`` takes NumPy arrays already converted to the graph's input dtypes (any
 strides, shapes matching the graph's input types with symbols bound consistently) and returns a
-list of fresh NumPy arrays the caller owns, one per graph output.
+list of fresh NumPy arrays the caller owns, one per graph output. Optional: ``inplace`` (output
+index -> input index written in place: that result is the input array itself), ``fresh_results``
+(True: no other result shares memory with an argument), ``probe(*arrays)`` (the call, or ``MISS``
+without running anything when the arrays are not exactly the program's types).
 """
 
 from __future__ import annotations
@@ -12,6 +15,17 @@ from typing import Protocol
 import numpy as np
 
 from ..ir import Graph, evaluate
+
+
+class _Miss:
+    """What ``exe.probe(*arrays)`` returns when the arrays do not fit the program exactly (type,
+    dtype, shape, strides): nothing ran; the caller takes its general path."""
+
+    def __repr__(self) -> str:
+        return "MISS"
+
+
+MISS = _Miss()
 
 
 class Executable(Protocol):

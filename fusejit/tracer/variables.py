@@ -39,7 +39,7 @@ class Variable:
                 "Create it once outside the function and read or assign it inside.")
         arr = np.array(value, dtype=dtype, copy=True)
         self.dtype = as_dtype(arr.dtype, f"Variable {name or ''}".strip())
-        self._value = np.ascontiguousarray(arr, dtype=self.dtype)
+        self._value = np.array(arr, dtype=self.dtype, order="C")  # a 0-d value stays 0-d (ascontiguousarray: 1-d)
         self.name = name or f"var{next(_names)}"
 
     # ---- value access ----------------------------------------------------------------------

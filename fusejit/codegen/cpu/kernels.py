@@ -103,7 +103,8 @@ def emit_loop_body(bb: BodyBuilder) -> ir.Function:
             for o in outs:
                 ex.store(o, [i], ex.value(o, [i]))
         fn = bb.finish()
-        return stream_flat(bb, fn, outs) if can_stream(bb.isa, outs, k.space) and k.anchor is None else fn
+        streamed = can_stream(bb.isa, outs, k.space) and k.anchor is None and _own_buffers(bb, outs)
+        return stream_flat(bb, fn, outs) if streamed else fn
     env = bb.env
     if not k.space:
         with b.if_then(b.icmp_signed("<", bb.lo, bb.hi)):
@@ -121,6 +122,12 @@ def emit_loop_body(bb: BodyBuilder) -> ir.Function:
             for o in outs:
                 ex.store(o, idx, ex.value(o, idx))
     return bb.finish()
+
+
+def _own_buffers(bb: BodyBuilder, outs: list[Node]) -> bool:
+    """Every output has a parameter of its own, not an input's it is written in place over
+    (:func:`.abi.inplace_outputs`): the streaming wrapper points output parameters at tiles."""
+    return all(any(o is n for n in bb.bufs) for o in outs)
 
 
 def _depends(node: Node, targets: set[int], members: set[int], memo: dict[int, bool]) -> bool:
