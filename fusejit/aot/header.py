@@ -60,9 +60,9 @@ def generate_header(sig: Signature, libs: list[str], threads: int = 1) -> str:
         *_tensor_lines("Outputs (buffers allocated by the caller; see the size queries)", sig.outputs),
         *([" * float16 values are passed as their IEEE binary16 bit patterns (uint16_t)."] if half else []),
         " *",
-        *([f" * Kernels over large arrays run on up to {threads} threads per call (capped at the cores online):",
-           " * the calling thread and a pool of POSIX threads the library starts on the first such call and",
-           " * joins when it is unloaded. Results do not depend on the number of threads.",
+        *([f" * Kernels over large arrays run on up to {threads} POSIX threads per call (capped at the cores",
+           " * online): the calling thread and a pool of threads the library starts on the first such call",
+           " * and joins when it is unloaded. Results do not depend on the number of threads.",
            " * Thread safety: the pool is the library's only mutable global state, and it is synchronized;",
            " * a call that finds it in use by another runs on its own thread. Concurrent calls are safe as",
            ] if threads > 1 else [

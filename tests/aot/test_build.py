@@ -254,7 +254,7 @@ def test_threaded_kernels_give_the_single_threaded_bits(tmp_path: Path) -> None:
     g = Graph([x], [t, make("reduce_sum", t, axes=[1]), make("reduce_max", t, axes=[0, 1])], "big")
     one = fusejit.aot.load(fusejit.aot.compile(g, tmp_path / "one", "big"))
     four = fusejit.aot.load(fusejit.aot.compile(g, tmp_path / "four", "big", threads=4))
-    assert "up to 4 threads per call" in (tmp_path / "four" / "big.h").read_text()
+    assert "up to 4 POSIX threads per call" in (tmp_path / "four" / "big.h").read_text()
     assert set(needed_libraries(tmp_path / "four" / "libbig.so")) <= ALLOWED_NEEDED
     syms = subprocess.run(["nm", "-D", str(tmp_path / "four" / "libbig.so")], capture_output=True, text=True).stdout
     assert "GOMP" not in syms and "pthread_create" in syms and "fj_pool" not in syms  # its own pool, glibc's threads
