@@ -34,7 +34,7 @@ from .types import I32, I64, PTR, i64
 if TYPE_CHECKING:
     from .kernels import BodyBuilder
 
-STREAM_MIN_BYTES = 1 << 23
+STREAM_MIN_BYTES = 1 << 24  # half this machine's L3: a smaller output may still be in cache for its reader
 STAGE = 512  # elements per flat tile: a multiple of 64, so tiles of any dtype are whole lines
 ROW_TILE_BYTES = 1 << 14  # a row kernel streams rows of up to 16 KiB per output (4096 float32)
 LINE = 64
@@ -42,7 +42,7 @@ VEC = ir.VectorType(I32, 16)  # one cache line; its ABI alignment (64) aligns th
 STREAM_ISAS = ("avx512", "avx2")  # x86 with non-temporal vector stores
 
 
-def can_stream(isa: str, outputs: list[Node], space: tuple) -> bool:
+def can_stream(isa: str, outputs: list[Node], space: tuple[int | str, ...]) -> bool:
     """Worth a streaming wrapper: x86, and outputs that may reach ``STREAM_MIN_BYTES`` (a static
     shape below it gets no wrapper at all: no compile time spent on it)."""
     if isa not in STREAM_ISAS or not outputs:
