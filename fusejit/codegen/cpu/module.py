@@ -39,10 +39,10 @@ from .loops import product
 from .types import I8, I32, I64, PTR, i64
 
 # Elements; below this one thread. Measured with bench_cpu_backend.py's thread_crossover protocol
-# on the caller-participating pool (box shared, load 6-9 on 2 cores): when the second core is free,
-# back-to-back calls gain from 2^16 (x1.3 at 2^16, x1.5-1.8 at 2^17-2^19); when it is not, a
-# parallel call costs <= 1 us more than one thread. After a 10 ms idle gap the worker sleeps: its
-# wake-up costs the caller 5-17 us (x0.88-0.95 at 2^16-2^17; libgomp's join cost ~80 us).
+# (2 cores shared with other jobs, load 6-14): when the second core was free, back-to-back calls
+# gained x1.3 at 2^16 and x1.7-1.9 at 2^17-2^19; when it is not, a parallel call costs <= 1 us
+# more than one thread (the caller runs the chunks). After a 10 ms idle gap the worker sleeps:
+# waking it costs the caller 5-17 us (x0.86-0.96 at 2^16-2^17; libgomp's join cost ~80 us).
 PARALLEL_MIN = 1 << 16
 FLAT_ALIGN = 1024
 MAX_THREADS = 64
