@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -55,6 +56,15 @@ class Recorder:
         return ctypes.cast(self.fn, ctypes.c_void_p).value
 
 
+def in_threads(fn: Callable[[int], None], n: int) -> None:
+    """fn(0) ... fn(n - 1) at once, each on its own Python thread."""
+    threads = [threading.Thread(target=fn, args=(t,)) for t in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+
 @pytest.mark.parametrize("total, chunk", [(1000, 7), (64, 1), (5, 100), (1, 1), (0, 4)])
 def test_every_unit_runs_once(pool_run, total: int, chunk: int) -> None:
     for threads in (1, 2, 8):
@@ -92,11 +102,7 @@ def test_concurrent_callers(pool_run) -> None:
             if rc != t + 1 or sorted(u for _, u in k.units) != list(range(200)):
                 errors.append(f"thread {t}: rc {rc}")
 
-    threads = [threading.Thread(target=call, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    in_threads(call, 4)
     assert errors == []
 
 
@@ -113,11 +119,7 @@ def test_concurrent_compiled_calls_give_the_serial_bits() -> None:
             if any(g.tobytes() != w.tobytes() for g, w in zip(got, want)):
                 bad.append(t)
 
-    threads = [threading.Thread(target=call, args=(t,)) for t in range(3)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    in_threads(call, 3)
     assert bad == []
 
 
