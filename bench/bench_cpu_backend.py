@@ -33,6 +33,28 @@ Second session (05:00-05:50 UTC, box mostly idle, then one other job at nice -10
   at 2^17); PARALLEL_MIN stays 2^17. When another process holds the second core, a parallel
   kernel waits ~1 ms for its worker to be scheduled: a fork-join with a barrier cannot avoid it;
   a pool whose caller runs the chunks no worker has claimed could.
+
+Third session (06:10-07:50 UTC, load average 6-15 all along: other jobs saturated memory, copy
+bandwidth measured 9-18 GB/s instead of 52; every figure below is paired, interleaved calls in one
+process, and still noisy):
+- where each kernel stands, in cache (1 thread, 64-256 rows / 2^14-2^16 elements, compute only):
+  chain 0.29 ns per element (two vdivps per 16 values bound it: libmvec tanhf has none), softmax
+  0.31-0.44 ns per element, layer norm ~0.16 ns per element; in cache fusejit's softmax is 1.7x
+  and its layer norm 2x faster than torch's eager F.softmax / F.layer_norm (26 vs 43 us, 12 vs 25
+  us at 64x1024). Replacing the softmax's division, max or exp by cheaper stand-ins moved nothing
+  (same time): in cache these kernels are not bound by any one instruction.
+- at full size chain, GELU, softmax and layer norm are memory-bound, and a plain store costs a
+  read-for-ownership: chain moves 5 x 40 MB for 4 compulsory, GELU 3 x 64 for 2, softmax and
+  layer norm 48 MB for 32, so without streaming stores they cannot pass 80%, 67% and 67% of a
+  copy-bandwidth roofline (glibc's copy streams). Streaming stores (codegen/cpu/streaming.py) on
+  vs off, median ratio of paired calls under load 9-12: chain 0.96-1.01, GELU 0.99-1.02, softmax
+  0.72-1.11, layer norm 0.94-1.29 (no consistent sign: the memory bus was shared); the one
+  quieter moment (load ~7) gave chain 2 threads 3.16 -> 2.92 ms best-of-80. Cold compile (CPU
+  time, in process): +15 ms for a flat kernel whose shape may reach 16 MiB, +3-10 ms for a row
+  kernel; static shapes below the threshold get no wrapper and pay nothing.
+- tried and dropped, because they measured no faster: float32 tanh inline (expm1-based, <= 3 ulp;
+  0-7% slower in chain and GELU), software prefetch of row r+1/r+2/r+4 in row kernels (ratios
+  0.99-1.02), staging one row instead of 16 KiB of rows.
 """
 
 from __future__ import annotations
