@@ -80,3 +80,23 @@ def test_small_outputs_do_not_stream_at_run_time() -> None:
     for n in (1000, streaming.STREAM_MIN_BYTES // 4 + 5):
         xs = tuple(np.random.default_rng(n).standard_normal(n).astype(np.float32) for _ in range(3))
         assert_same(exe(*xs), parse(CHAIN).evaluate(*xs))
+
+
+def test_streamed_output_written_over_its_donated_input() -> None:
+    """An output donated the buffer of an input (variable updates) is written over it right,
+    threshold 0 or not (such a kernel is not staged today; if it were, each tile reads its
+    inputs before its copy lands)."""
+    rng = np.random.default_rng(7)
+    xs = tuple(rng.standard_normal(70_001).astype(np.float32) for _ in range(3))
+    expected = parse(CHAIN).evaluate(*xs)
+    old = streaming.STREAM_MIN_BYTES
+    streaming.STREAM_MIN_BYTES = 0
+    try:
+        exe = compile_cpu(parse(CHAIN), threads=2, donate={0: 0})
+    finally:
+        streaming.STREAM_MIN_BYTES = old
+    x0 = xs[0].copy()
+    out = exe(x0, xs[1], xs[2])
+    assert_same(out, expected)
+    if exe.inplace:
+        assert np.shares_memory(out[0], x0)
