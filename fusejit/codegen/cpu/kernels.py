@@ -212,7 +212,8 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
             _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
     fn = bb.finish()
     row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
-    return stream_rows(bb, fn, row_outs) if can_stream(bb.isa, row_outs, k.space) and k.anchor is None else fn
+    streamed = can_stream(bb.isa, row_outs, k.space) and k.anchor is None and _own_buffers(bb, row_outs)
+    return stream_rows(bb, fn, row_outs) if streamed else fn
 
 
 def _reachable(root: Node, members: set[int], reductions: set[int]) -> set[int]:

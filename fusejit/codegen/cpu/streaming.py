@@ -66,7 +66,7 @@ class _Wrapper:
         self.args, self.lo, self.hi, self.scratch = fn.args[len(bb.bufs):]
         self.entry = entry = fn.append_basic_block("entry")  # allocas and hoisted loads
         self.b = b = ir.IRBuilder(fn.append_basic_block("body"))
-        self.slots = [bb.bufs.index(o) for o in outputs]
+        self.slots = [next(i for i, n in enumerate(bb.bufs) if n is o) for o in outputs]
         self.env = FnEnv(b, entry, self.args, bb.layout, {}, bb.env.contiguous)
         self.tiles: list[ir.Value] = []
         self.rc = self.env._hoisted().alloca(I32, name="rc")
