@@ -20,12 +20,14 @@ it is the output of exactly one kernel. Kinds:
 How groups form (one backwards sweep, as in XLA's instruction fusion): a node joins the
 kernel of its users when they all read it through the same index map; otherwise it is
 materialized and starts a kernel. When its users sit in several kernels with the same loops
-(none reading, even indirectly, what another writes), those kernels first merge into one
-multi-output kernel, so the node is computed once per point for all of them instead of
-being written to memory and read back (Black-Scholes: call and put share d1, d2, exp(-rt)
-in one loop). Index maps (one entry per dim of the node: a space axis, ``None`` for index
-0, or a token for slices/reshapes/concat) are what make the rules precise; they are
-compared up to dims of size 1 (always index 0), so a (1, D) softmax plans like an (N, D) one:
+(none reading what another writes through a third kernel, and direct reads only at the
+point where the value is computed), those kernels first merge into one multi-output kernel,
+so the node is computed once per point for all of them instead of being written to memory
+and read back (Black-Scholes: call and put share d1, d2, exp(-rt) in one loop; layer norm
+returning its mean and variance reads them from registers). Index maps (one entry per dim
+of the node: a space axis, ``None`` for index 0, or a token for slices/reshapes/concat) are
+what make the rules precise; they are compared up to dims of size 1 (always index 0), so a
+(1, D) softmax plans like an (N, D) one:
 
 - a computing op is never fused where its value would be re-evaluated for many points
   (its map drops a space axis other than the innermost loop, or passes through concat /
@@ -39,8 +41,9 @@ compared up to dims of size 1 (always index 0), so a (1, D) softmax plans like a
   which becomes a BLAS transpose flag.
 
 Groups are convex (every member reaches the group's first node through members only).
-After the sweep, kernels with the same loops that read a common input merge (horizontal
-fusion), and kernels are scheduled producers first. ``fuse=False`` gives one kernel per op.
+After the sweep, kernels with the same loops that read a common input, or one the other's
+outputs at their own points, merge (horizontal fusion), and kernels are scheduled producers
+first. ``fuse=False`` gives one kernel per op.
 """
 
 from __future__ import annotations
@@ -275,7 +278,8 @@ class _Planner:
                         seen.add(id(a))
                         k.inputs.append(a)
             kernels.append(k)
-        kernels = _merge_siblings(kernels, order) if self.fuse else _schedule(kernels, order)
+        kernels = _merge_siblings(kernels, order, self.out_ids, self.users) if self.fuse \
+            else _schedule(kernels, order)
         return FusionPlan(self.graph, kernels)
 
     def _add(self, k: Kernel, node: Node, m: Map) -> None:
@@ -305,8 +309,12 @@ class _Planner:
         if len(groups) == 1:
             k = groups[0]
         else:  # consumers in several kernels: one multi-output kernel computes node once for all
-            k = combine(groups) if node.op != "dot" and self._independent(groups) else None
-            if k is None:
+            k = combine(groups) if node.op != "dot" else None
+            if k is None and get_op(node.op).fusion == "reduce" and _num_reduced(node) and node.args[0].ndim:
+                # the reduction's rows and its outer shape: one row kernel once it joins
+                space = reduce_operand_map(node)[1]
+                k = combine([*groups, Kernel("row", space, reduce_ndim=_num_reduced(node))])
+            if k is None or not self._mergeable(groups, k):
                 return False
         maps = set()
         for u in users:
@@ -334,27 +342,35 @@ class _Planner:
             self.kernels = [g for g in self.kernels if all(g is not h for h in groups)] + [k]
             for n in k.nodes:
                 self.group[id(n)] = k
+            k.outputs = [o for o in k.outputs if id(o) in self.out_ids
+                         or any(self.group[id(u)] is not k for u in self.users[id(o)])]
         self._add(k, node, m)
         if is_out:
             k.outputs.append(node)
         return True
 
-    def _independent(self, groups: list[Kernel]) -> bool:
-        """No kernel of ``groups`` reads, even through other kernels, what another one writes:
-        merged, they stay convex (one kernel cannot wait for itself)."""
-        targets = {id(g) for g in groups}
+    def _mergeable(self, groups: list[Kernel], k: Kernel) -> bool:
+        """Can ``groups`` run as the one kernel ``k``? Only if none reads what another writes
+        through a third kernel (merged, it would wait for itself), and every direct read of a
+        sibling's value is at the index that sibling computes it at, so the merged kernel reads
+        it from a register (layer norm that also returns its mean and variance)."""
+        targets = {id(g): g for g in groups}
         for g in groups:
             stack, seen = [g], {id(g)}
             while stack:
-                for n in stack.pop().nodes:
-                    for a in n.args:
+                kern = stack.pop()
+                for n in kern.nodes:
+                    for i, a in enumerate(n.args):
                         ka = self.group.get(id(a))
-                        if ka is None or id(ka) in seen:
+                        if ka is None or ka is kern or (kern is not g and id(ka) in seen):
                             continue
                         if id(ka) in targets:
-                            return False
-                        seen.add(id(ka))
-                        stack.append(ka)
+                            if kern is not g or not same_point(g, n, i, ka, k.space):
+                                return False
+                            continue
+                        if id(ka) not in seen:
+                            seen.add(id(ka))
+                            stack.append(ka)
         return True
 
     def _output_ok(self, k: Kernel, m: Map) -> bool:
@@ -445,6 +461,14 @@ def combine(kernels: Sequence[Kernel]) -> Kernel | None:
     return c
 
 
+def same_point(k: Kernel, user: Node, i: int, producer: Kernel, space: Shape) -> bool:
+    """Does ``user`` (in ``k``) read its ``i``-th operand, an output of ``producer``, at the
+    index ``producer`` computes it at (so one kernel over ``space`` can do both)?"""
+    a = user.args[i]
+    m = k.reduce_maps[id(user)] if get_op(user.op).fusion == "reduce" else map_to_arg(user, k.maps[id(user)], i)
+    return m is not None and canonical(m, a, space) == producer.maps[id(a)]
+
+
 def _dependencies(kernels: list[Kernel]) -> list[set[int]]:
     producer = {id(o): i for i, k in enumerate(kernels) for o in k.outputs}
     return [{producer[id(n)] for n in k.inputs if id(n) in producer} for k in kernels]
@@ -473,14 +497,17 @@ def _schedule(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel]:
     return out
 
 
-def _merge_siblings(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel]:
+def _merge_siblings(kernels: list[Kernel], order: dict[int, int], out_ids: set[int],
+                    users: dict[int, list[Node]]) -> list[Kernel]:
     """Horizontal fusion: kernels with the same loops reading a common input, neither
-    depending on the other (even through a third kernel), become one kernel that reads the
-    input once (``x.sum()`` and ``x.max()``, ``a+b`` and ``a*b``)."""
+    depending on the other through a third kernel, become one kernel that reads the input
+    once (``x.sum()`` and ``x.max()``, ``a+b`` and ``a*b``). A kernel reading another's outputs
+    at the points that one computes them joins it too (a per-row ``1/sqrt(var)`` output beside
+    layer norm's rows): the values stay in registers, and are written only if still needed."""
     deps = _dependencies(kernels)
 
-    def reaches(src: int, dst: int) -> bool:  # does kernel dst depend on kernel src?
-        stack, seen = [dst], set()
+    def reaches(src: int, dst: int) -> bool:  # does dst depend on src other than by reading it directly?
+        stack, seen = [j for j in deps[dst] if j != src], set()
         while stack:
             j = stack.pop()
             if j == src:
@@ -490,6 +517,11 @@ def _merge_siblings(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel
                 stack.extend(deps[j])
         return False
 
+    def direct_reads_ok(prod: Kernel, cons: Kernel, space: Shape) -> bool:
+        outs = {id(o) for o in prod.outputs}
+        return all(same_point(cons, u, i, prod, space) for u in cons.nodes for i, a in enumerate(u.args)
+                   if id(a) in outs)
+
     alive = list(range(len(kernels)))
     merged = True
     while merged:
@@ -497,20 +529,26 @@ def _merge_siblings(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel
         for ai in alive:
             for bi in alive:
                 a, b = kernels[ai], kernels[bi]
-                if bi <= ai or not any(x is y for x in a.inputs for y in b.inputs) \
-                        or reaches(ai, bi) or reaches(bi, ai):
+                if bi <= ai or reaches(ai, bi) or reaches(bi, ai):
+                    continue
+                direct = ai in deps[bi] or bi in deps[ai]
+                if not direct and not any(x is y for x in a.inputs for y in b.inputs):
                     continue
                 c = combine([a, b])
-                if c is None:
+                if c is None or not (direct_reads_ok(a, b, c.space) and direct_reads_ok(b, a, c.space)):
                     continue
+                members = {id(n) for n in c.nodes}
                 c.nodes.sort(key=lambda n: order[id(n)])
-                c.outputs.sort(key=lambda n: order[id(n)])
+                c.outputs = sorted((o for o in c.outputs if id(o) in out_ids
+                                    or any(id(u) not in members for u in users[id(o)])), key=lambda n: order[id(n)])
+                c.inputs = [n for n in c.inputs if id(n) not in members]
                 kernels[ai] = c
-                deps[ai] |= deps[bi]
+                deps[ai] = (deps[ai] | deps[bi]) - {ai, bi}
                 for d in deps:
                     if bi in d:
                         d.discard(bi)
                         d.add(ai)
+                deps[ai].discard(ai)
                 alive.remove(bi)
                 merged = True
                 break

@@ -37,6 +37,10 @@ def sum_and_product(x, y):
     return x.sum(-1), x * y
 
 
+def layer_norm_with_stats(x):
+    return (x - x.mean(-1, keepdims=True)) / x.std(-1, keepdims=True), x.mean(-1), x.var(-1)
+
+
 def _bs_args(rng):
     n = 37
     return (rng.uniform(10, 200, n), rng.uniform(10, 200, n), rng.uniform(0.1, 2, n), rng.uniform(0.01, 0.05, n),
@@ -55,6 +59,7 @@ CASES = {
     "logsumexp_one_row": (logsumexp, lambda r: (_f32(r, 1, 40),), 1),
     "logsumexp_middle_one": (logsumexp, lambda r: (_f32(r, 2, 1, 40),), 1),
     "sum_and_product": (sum_and_product, lambda r: (_f32(r, 4, 33), _f32(r, 4, 33)), 1),
+    "layer_norm_with_stats": (layer_norm_with_stats, lambda r: (_f32(r, 3, 50),), 1),
 }
 
 
