@@ -51,10 +51,6 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
     cm = build_module(graph, plan, isa=host_isa(), threads=threads, name=name, blas_ilp64=blas_ilp64,
                       lazy_generic=lazy_generic, donate=donate)
     emit_pyentry(cm.module, graph, cm.layout, cm.module.globals[name])
-    for entry in (name, f"{name}_py"):
-        # straight-line dispatch code (the loops are in the kernels it calls): optimized for size,
-        # LLVM stops unrolling and duplicating it — a third of a small program's LLVM work
-        cm.module.globals[entry].attributes.add("optsize")
     return cm
 
 

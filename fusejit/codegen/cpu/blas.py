@@ -48,7 +48,6 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
     assert dot is not None
     fn = ir.Function(module, ir.FunctionType(I32, [PTR]), name)
     fn.linkage = "internal"
-    fn.attributes.add("noinline")  # its loops stay out of the entry, which is optimized for size
     entry = fn.append_basic_block("entry")
     body = fn.append_basic_block("body")
     b = ir.IRBuilder(body)
