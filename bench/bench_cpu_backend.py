@@ -44,15 +44,12 @@ process, and still noisy):
   us at 64x1024). Replacing the softmax's division, max or exp by cheaper stand-ins moved nothing
   (same time): in cache these kernels are not bound by any one instruction.
 - at full size chain, GELU, softmax and layer norm are memory-bound, and a plain store costs a
-  read-for-ownership: chain moves 5 x 40 MB for 4 compulsory, GELU 3 x 64 for 2, softmax and
-  layer norm 48 MB for 32, so without streaming stores they cannot pass 80%, 67% and 67% of a
-  copy-bandwidth roofline (glibc's copy streams). Streaming stores (codegen/cpu/streaming.py) on
-  vs off, median ratio of paired calls under load 9-12: chain 0.96-1.01, GELU 0.99-1.02, softmax
-  0.72-1.11, layer norm 0.94-1.29 (no consistent sign: the memory bus was shared); the one
-  quieter moment (load ~7) gave chain 2 threads 3.16 -> 2.92 ms best-of-80. Cold compile (CPU
-  time, in process): +15 ms for a flat kernel whose shape may reach 16 MiB, +3-10 ms for a row
-  kernel; static shapes below the threshold get no wrapper and pay nothing.
-- tried and dropped, because they measured no faster: float32 tanh inline (expm1-based, <= 3 ulp;
+  read-for-ownership in theory (chain 5 x 40 MB for 4 compulsory). Streaming (non-temporal) stores
+  through aligned stack tiles were built and measured on vs off, interleaved: under load 9-12 chain
+  0.96-1.01, GELU 0.99-1.02, softmax 0.72-1.11, layer norm 0.94-1.29; on a quiet machine (load 0.6,
+  41 paired calls) chain 0.98, GELU 1.00, softmax 1.00-1.02, layer norm 0.99-1.02. No gain, and a
+  second copy of every large kernel doubled the chain's cold compile (55 -> 103 ms): removed.
+- also tried and dropped, because they measured no faster: float32 tanh inline (expm1-based, <= 3 ulp;
   0-7% slower in chain and GELU), software prefetch of row r+1/r+2/r+4 in row kernels (ratios
   0.99-1.02), staging one row instead of 16 KiB of rows.
 """
@@ -232,40 +229,6 @@ def thread_crossover(sizes: range) -> None:
               f"{i1:8.1f} / {i2:8.1f}  x{i1 / i2:4.2f}")
 
 
-def streaming_ab(quick: bool) -> None:
-    """Streaming (non-temporal) output stores on vs off, same kernels otherwise, interleaved calls:
-    median and best ms per variant (the machine is shared: the best is the uncontended figure)."""
-    from fusejit.codegen.cpu import streaming
-
-    rng = np.random.default_rng(1)
-    n = 10**6 if quick else 10**7
-    side, rows = (2048, 1024) if quick else (4096, 4096)
-    cases = {
-        "chain": (CHAIN, [rng.standard_normal(n).astype(np.float32) for _ in range(3)]),
-        "gelu": (GELU, [rng.standard_normal((side, side)).astype(np.float32)]),
-        "softmax": (SOFTMAX, [rng.standard_normal((rows, 1024)).astype(np.float32)]),
-        "layernorm": (LAYERNORM, [rng.standard_normal((rows, 1024)).astype(np.float32)]),
-    }
-    print(f"{'streaming stores':28s} ms off / on, median (best) of interleaved calls")
-    old = streaming.STREAM_MIN_BYTES
-    for name, (text, args) in cases.items():
-        for threads in (1, 2):
-            exes = []
-            for threshold in (1 << 62, old):
-                streaming.STREAM_MIN_BYTES = threshold
-                exes.append(compile_cpu(parse(text), threads=threads))
-            streaming.STREAM_MIN_BYTES = old
-            ts: list[list[float]] = [[], []]
-            for _ in range(15 if quick else 41):
-                for e, t in zip(exes, ts):
-                    t0 = time.perf_counter()
-                    e(*args)
-                    t.append((time.perf_counter() - t0) * 1e3)
-            off, on = (np.median(t) for t in ts)
-            print(f"{'':4s}{name:10s} {threads} thread(s)  {off:7.3f} ({min(ts[0]):6.3f}) / {on:7.3f} "
-                  f"({min(ts[1]):6.3f})  x{off / on:4.2f}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -324,7 +287,6 @@ def main() -> None:
     us_fj = median_ms(lambda: [exe(a8) for _ in range(1000)], 9)
     print(f"{'dispatch x+1 on 8 f32':28s} numpy {us_np:8.3f} us   fusejit {us_fj:8.3f} us")
 
-    streaming_ab(opts.quick)
     thread_crossover(range(14, 21, 2) if opts.quick else range(13, 21))
 
     cold, cached = cold_compile_subprocess(CHAIN)

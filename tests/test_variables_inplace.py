@@ -122,8 +122,8 @@ def test_the_alias_rule_gives_numpys_answers(name: str, options: dict) -> None:
         assert bool(f.lower(x).inplace) == in_place
 
 
-def test_a_large_update_in_place_with_streaming_stores() -> None:
-    """Outputs of >= 8 MiB are written through stack tiles with non-temporal stores: in place too."""
+def test_a_large_multithreaded_update_in_place() -> None:
+    """12 MiB: above the parallel threshold, so the thread pool's chunks write in place too."""
     n = 3 << 20
     v = Variable(np.arange(n, dtype=np.float32), name="big")
     ptr = pointer(v)

@@ -19,7 +19,6 @@ from . import abi
 from .exprs import Expr, FnEnv
 from .loops import delinearize, for_range, product
 from .reductions import BLOCK, Acc
-from .streaming import can_stream, stream_flat, stream_rows
 from .types import I1, I32, I64, PTR, i64, reg_type
 
 ConstFn = Callable[[Node], ir.Value]
@@ -63,7 +62,6 @@ class BodyBuilder:
                  constant: ConstFn, name: str, contiguous: bool, flat: bool) -> None:
         self.kernel = kernel
         self.layout = layout
-        self.isa = isa
         self.bufs = buffer_nodes(kernel, layout)
         fnty = ir.FunctionType(I32, [PTR] * len(self.bufs) + [PTR, I64, I64, PTR])
         self.fn = fn = ir.Function(module, fnty, name)
@@ -102,9 +100,7 @@ def emit_loop_body(bb: BodyBuilder) -> ir.Function:
             ex.reset()
             for o in outs:
                 ex.store(o, [i], ex.value(o, [i]))
-        fn = bb.finish()
-        streamed = can_stream(bb.isa, outs, k.space) and k.anchor is None and _own_buffers(bb, outs)
-        return stream_flat(bb, fn, outs) if streamed else fn
+        return bb.finish()
     env = bb.env
     if not k.space:
         with b.if_then(b.icmp_signed("<", bb.lo, bb.hi)):
@@ -122,12 +118,6 @@ def emit_loop_body(bb: BodyBuilder) -> ir.Function:
             for o in outs:
                 ex.store(o, idx, ex.value(o, idx))
     return bb.finish()
-
-
-def _own_buffers(bb: BodyBuilder, outs: list[Node]) -> bool:
-    """Every output has a parameter of its own, not an input's it is written in place over
-    (:func:`.abi.inplace_outputs`): the streaming wrapper points output parameters at tiles."""
-    return all(any(o is n for n in bb.bufs) for o in outs)
 
 
 def _depends(node: Node, targets: set[int], members: set[int], memo: dict[int, bool]) -> bool:
@@ -210,10 +200,7 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
         row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
         if row_outs:
             _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
-    fn = bb.finish()
-    row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
-    streamed = can_stream(bb.isa, row_outs, k.space) and k.anchor is None and _own_buffers(bb, row_outs)
-    return stream_rows(bb, fn, row_outs) if streamed else fn
+    return bb.finish()
 
 
 def _reachable(root: Node, members: set[int], reductions: set[int]) -> set[int]:
