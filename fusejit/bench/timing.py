@@ -46,6 +46,9 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], budget_s: float, min_
     """Median-ready samples of each zero-argument callable (already warmed up by the caller).
 
     The round count fits ``budget_s`` from one probe call each, clamped to [min_rounds, max_rounds].
+    Each sample follows one untimed call of the same callable: on few cores another library's
+    worker threads keep spinning for a while after its call, and would otherwise be timed as part
+    of whichever variant runs next (a multi-threaded variant then runs on one core).
     """
     keys = list(fns)
     if not keys:
@@ -61,6 +64,7 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], budget_s: float, min_
         for r in range(rounds):
             for k in keys[r % len(keys):] + keys[:r % len(keys)]:
                 fn, n = fns[k], reps[k]
+                fn()  # untimed: the previous variant's spinning threads disturb this call, not the sample
                 f0 = minor_faults()
                 t0 = time.perf_counter()
                 for _ in range(n):

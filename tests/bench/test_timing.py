@@ -14,6 +14,7 @@ def test_variants_are_interleaved_in_rotating_order_and_fast_calls_batched():
     assert samples["s"].median >= 1e-3 > samples["a"].median
     runs = [c for i, c in enumerate(log[3:]) if i == 0 or c != log[3:][i - 1]]  # after the 3 probe calls
     assert "".join(runs) == "abs" "bsa" "sab"  # each round starts one variant later
+    assert log[3:].count("s") == 2 * 3  # one untimed call before each sample
 
 
 def touch_fresh_pages():
