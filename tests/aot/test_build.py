@@ -195,6 +195,21 @@ def test_foreign_dependency_is_refused() -> None:
         check_needed(core)
 
 
+# the end of main() in the C programs below: start T threads running work(t), join them, exit with
+# the number of mismatches they counted
+JOIN_WORKERS_C = r"""
+    pthread_t th[T];
+    for (int t = 0; t < T; t++) pthread_create(&th[t], NULL, work, (void *)(intptr_t)t);
+    int bad = 0;
+    for (int t = 0; t < T; t++) {
+        pthread_join(th[t], NULL);
+        bad += mismatches[t];
+    }
+    return bad;
+}
+"""
+
+
 THREADS_C = r"""
 #include <pthread.h>
 #include <stdint.h>
@@ -224,16 +239,7 @@ int main(void) {
         for (int i = 0; i < ROWS * 64; i++) x[t][i] = (float)((i * 7 + t * 13) % 29) / 29.0f - 0.5f;
         if (clf_run(ROWS, x[t], alone[t], labels) != CLF_OK) return 100;
     }
-    pthread_t th[T];
-    for (int t = 0; t < T; t++) pthread_create(&th[t], NULL, work, (void *)(intptr_t)t);
-    int bad = 0;
-    for (int t = 0; t < T; t++) {
-        pthread_join(th[t], NULL);
-        bad += mismatches[t];
-    }
-    return bad;
-}
-"""
+""" + JOIN_WORKERS_C
 
 
 def test_concurrent_calls_from_c_threads(clf: tuple[Path, Path], tmp_path: Path) -> None:
@@ -293,16 +299,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < N * W; i++) x[t][i] = (float)((i * 7 + t * 13) % 29) / 29.0f - 0.5f;
         if (run(t, alone[t]) != BIG_OK) return 100;
     }
-    pthread_t th[T];
-    for (int t = 0; t < T; t++) pthread_create(&th[t], NULL, work, (void *)(intptr_t)t);
-    int bad = 0;
-    for (int t = 0; t < T; t++) {
-        pthread_join(th[t], NULL);
-        bad += mismatches[t];
-    }
-    return bad;
-}
-"""
+""" + JOIN_WORKERS_C
 
 
 @pytest.mark.parametrize("valgrind", [False, True], ids=["native", "valgrind"])
