@@ -252,8 +252,12 @@ MAX_CHUNKS = 1024
 
 def is_chunked(k: Kernel) -> bool:
     """A full reduction over one dim: split into fixed chunks (parallel), partials combined
-    pairwise afterwards. Chunks depend only on the length, so results never depend on threads."""
+    pairwise afterwards. Chunks depend only on the length, so results never depend on threads.
+    A static length of at most ``CHUNK_MIN`` is one chunk, below ``PARALLEL_MIN``: a plain row
+    (the same sums; the chunk loop and its finish cost ~1/3 of a small program's compile)."""
     if k.kind != "row" or k.outer or k.reduce_ndim != 1 or any(o.ndim for o in k.outputs):
+        return False
+    if isinstance(k.space[-1], int) and k.space[-1] <= CHUNK_MIN:
         return False
     phases = reduction_phases(k)
     return len(phases) == 1 and not any(n.op.startswith("arg") for n in phases[0])
