@@ -12,6 +12,7 @@ builds IR; :mod:`fusejit.runtime.engine` compiles it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -254,6 +255,8 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
         total = b.mul(product(b, dims[:len(k.outer) - 1]), column_tiles(b, dims[len(k.outer) - 1]))
     if k.kind == "dot":
         threads = 1  # right after BLAS its spinning threads hold the cores: a second pool would stall
+    if all(isinstance(d, int) for d in k.space) and math.prod(k.space) < PARALLEL_MIN:
+        threads = 1  # statically too small to split: no parallel branch to compile
     if threads > 1:
         par = b.and_(b.icmp_signed(">=", work, i64(PARALLEL_MIN)), b.icmp_signed(">", total, i64(1)))
         with b.if_else(par) as (then, other):
