@@ -19,6 +19,7 @@ from .ir import Graph
 from .ir.dtypes import as_dtype
 from .ir.shapes import Dim, TensorType, format_shape
 from .runtime.executable import MISS, Executable, ReferenceExecutable
+from .runtime.gc_pause import gc_paused
 from .runtime.placement import current_device
 from .tracer import ArgSpec, TraceResult, flatten, trace, unflatten
 from .tracer.array import TracedArray
@@ -265,9 +266,10 @@ class JitFunction:
         entry = self._cache.get(key)
         if entry is None:
             specs = self._arg_specs(leaves, positions, arrays)
-            traced = trace(self.fn, specs, rebuild, name=self.__name__)
-            self.trace_count += 1
-            entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions)
+            with gc_paused():
+                traced = trace(self.fn, specs, rebuild, name=self.__name__)
+                self.trace_count += 1
+                entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions)
             self._cache[key] = entry
         return entry, arrays
 

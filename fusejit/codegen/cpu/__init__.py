@@ -75,6 +75,13 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None,
     Cache hits (in this process, or on disk from an earlier one) skip building the IR: the
     key is the graph's IR text, the options, the host CPU and the source of this backend.
     """
+    from ...runtime.gc_pause import gc_paused
+
+    with gc_paused():
+        return _compile_cpu(graph, fuse, threads, donate)
+
+
+def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int, int] | None) -> CpuExecutable:
     from ...runtime import disk_cache
     from ...runtime.cpu_executable import CpuExecutable
     from ...runtime.engine import bind_blas, engine, host
