@@ -418,6 +418,9 @@ def _emit_phase(bb: BodyBuilder, phase: list[Node], oidx: list[ir.Value], red: l
 
     def row(ridx_outer: list[ir.Value]) -> None:
         # blocked pairwise over the innermost reduced dim; running accumulators use `totals`
+        if span is None and isinstance(inner, ir.Constant) and 0 < inner.constant <= BLOCK:
+            one_block(ridx_outer)
+            return
         b.store(i64(0), sp)
         start, stop = span if span is not None else (i64(0), inner)
         nblk = b.udiv(b.add(b.sub(stop, start), i64(BLOCK - 1)), i64(BLOCK))
@@ -442,6 +445,20 @@ def _emit_phase(bb: BodyBuilder, phase: list[Node], oidx: list[ir.Value], red: l
                 ptr = b.gep(st, [b.sub(b.sub(n, s), i64(1))], source_etype=a.ty)
                 b.store(a.combine(b, b.load(ptr, typ=a.ty), b.load(bl, typ=a.ty)), bl)
             b.store(a.combine(b, b.load(t, typ=a.ty), b.load(bl, typ=a.ty)), t)
+    def one_block(ridx_outer: list[ir.Value]) -> None:
+        """A static row of at most BLOCK elements: what ``row`` computes for one block,
+        without the block loop and the carry stack (less IR for LLVM to optimize away)."""
+        for a, bl in zip(accs, blocks):
+            if a.pairwise:
+                b.store(a.identity(), bl)
+        slots = [bl if a.pairwise else t for a, bl, t in zip(accs, blocks, totals)]
+        with for_range(b, i64(0), inner, "e") as e:
+            point(ridx_outer + [e], e, slots)
+        for a, t, bl in zip(accs, totals, blocks):
+            if a.pairwise:  # the stack holds this one block: fold it as ``row`` does
+                folded = a.combine(b, b.load(bl, typ=a.ty), a.identity())
+                b.store(a.combine(b, b.load(t, typ=a.ty), folded), t)
+
     _nest(b, red[:-1], row)
     for a, t, bi in zip(accs, totals, bests):
         ex.reduced[id(a.node)] = b.load(bi, typ=I64) if bi is not None else a.finish(b, b.load(t, typ=a.ty))
