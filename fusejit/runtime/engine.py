@@ -2,7 +2,8 @@
 
 Modules are optimized at O3 for the host CPU (name and features) and added to a single
 long-lived MCJIT engine. External symbols the generated code calls are made visible here:
-libmvec (vector math), the thread pool (``fj_pool_run``, compiled once per process), and
+libmvec (vector math), the thread pool (``fj_pool_run``, compiled once per process when a
+program first has a kernel large enough to split: :func:`bind_thread_pool`), and
 scipy's BLAS ``sgemm``/``dgemm`` function pointers bound to ``fj_sgemm``/``fj_dgemm``. An
 object cache keyed by IR text lets a new process skip LLVM's code generation (see :mod:`.disk_cache`).
 """
@@ -47,16 +48,19 @@ def bind_symbols() -> None:
     """Make every external function the generated code calls resolvable by the JIT."""
     host()
     vecmath.ensure_libmvec_loaded()
-    _bind_thread_pool()
     llvm.load_library_permanently("libgcc_s.so.1")  # half-precision conversions (__truncdfhf2, ...)
 
 
 _pool_engines: list[llvm.ExecutionEngine] = []  # the thread pool's code lives as long as the process
 
 
-def _bind_thread_pool() -> None:
+@functools.cache
+def bind_thread_pool() -> None:
     """Compile :mod:`fusejit.codegen.cpu.threadpool` (or load it from the disk cache) into an
-    engine of its own and bind ``fj_pool_run`` for every module compiled after it."""
+    engine of its own and bind ``fj_pool_run`` for every module compiled after it. Called before
+    compiling or loading a program that calls it (:func:`fusejit.codegen.cpu.module.uses_pool`):
+    programs of small static shapes never do, and skip its ~20 ms cold start."""
+    bind_symbols()
     from ..codegen.cpu import threadpool, types
     from . import disk_cache
 

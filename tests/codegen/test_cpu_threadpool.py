@@ -15,9 +15,10 @@ import llvmlite.binding as llvm
 import numpy as np
 import pytest
 
-from fusejit.codegen.cpu import compile_cpu, threadpool
+from fusejit.codegen.cpu import build_cpu_module, compile_cpu, threadpool
+from fusejit.codegen.cpu.module import uses_pool
 from fusejit.ir import parse
-from fusejit.runtime.engine import engine
+from fusejit.runtime.engine import bind_thread_pool
 
 from ..cpu_graphs import CHAIN, SUMSQ
 
@@ -27,7 +28,7 @@ KERN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32, ctypes.
 
 @pytest.fixture(scope="module")
 def pool_run():
-    engine()  # binds fj_pool_run
+    bind_thread_pool()  # binds fj_pool_run
     return ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64,
                             ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32)(llvm.address_of_symbol(threadpool.RUN))
 
@@ -141,3 +142,14 @@ def test_a_forked_child_gets_a_pool_of_its_own() -> None:
     child.join(timeout=60)
     assert child.exitcode == 0
     assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("size, threads, pooled", [("N", 2, True), ("100000", 2, True), ("1000", 2, False),
+                                                   ("N", 1, False)])
+def test_only_programs_with_a_kernel_big_enough_to_split_call_the_pool(size: str, threads: int,
+                                                                        pooled: bool) -> None:
+    """A program of small static shapes never calls ``fj_pool_run``: the JIT then does not
+    compile the pool, and says so through ``uses_pool``."""
+    cm = build_cpu_module(parse(CHAIN.replace("[N]", f"[{size}]")), threads=threads)
+    assert (threadpool.RUN in cm.module.globals) == pooled
+    assert uses_pool(cm.plan, threads) == pooled

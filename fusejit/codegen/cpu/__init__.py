@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ...ir import Graph, print_graph
 from ...passes.fusion import plan_fusion
-from .module import MAX_THREADS, CpuModule, build_generic_module, build_module, generic_kernels
+from .module import MAX_THREADS, CpuModule, build_generic_module, build_module, generic_kernels, uses_pool
 
 if TYPE_CHECKING:
     from ...runtime.cpu_executable import CpuExecutable
@@ -84,7 +84,7 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None,
 def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int, int] | None) -> CpuExecutable:
     from ...runtime import disk_cache
     from ...runtime.cpu_executable import CpuExecutable
-    from ...runtime.engine import bind_blas, engine, host
+    from ...runtime.engine import bind_blas, bind_thread_pool, engine, host
     from ..vecmath import host_isa
     from . import abi
     from .lowering import lower_for_cpu
@@ -99,6 +99,8 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
     layout = abi.ArgLayout(graph, plan, donate)
     eng = engine()
     ilp64 = bind_blas() if any(k.kind == "dot" for k in plan.kernels) else False
+    if uses_pool(plan, threads):
+        bind_thread_pool()
     inplace = f"|inplace={layout.inplace}" if layout.inplace else ""
     name = "fj_" + hashlib.sha256(f"{fuse}|{threads}|{ilp64}{inplace}|{text}".encode()).hexdigest()[:20]
     _, cpu, features = host()

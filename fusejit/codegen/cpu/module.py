@@ -253,11 +253,7 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
         total = b.udiv(b.add(work, b.sub(chunk_size(b, work), i64(1))), chunk_size(b, work))
     elif is_column(k):
         total = b.mul(product(b, dims[:len(k.outer) - 1]), column_tiles(b, dims[len(k.outer) - 1]))
-    if k.kind == "dot":
-        threads = 1  # right after BLAS its spinning threads hold the cores: a second pool would stall
-    if all(isinstance(d, int) for d in k.space) and math.prod(k.space) < PARALLEL_MIN:
-        threads = 1  # statically too small to split: no parallel branch to compile
-    if threads > 1:
+    if threads > 1 and parallel(k, threads):
         par = b.and_(b.icmp_signed(">=", work, i64(PARALLEL_MIN)), b.icmp_signed(">", total, i64(1)))
         with b.if_else(par) as (then, other):
             with then:
@@ -273,6 +269,19 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
     else:
         rc = b.call(kern, [args, mode, i64(0), total, scratch])
     _check(b, rc)
+
+
+def parallel(k: Kernel, threads: int) -> bool:
+    """Does kernel ``k`` get a parallel branch (a call to the thread pool)?"""
+    if threads <= 1 or k.kind == "dot":  # right after BLAS its spinning threads hold the cores
+        return False
+    # statically too small to split: no parallel branch to compile
+    return not (all(isinstance(d, int) for d in k.space) and math.prod(k.space) < PARALLEL_MIN)
+
+
+def uses_pool(plan: FusionPlan, threads: int) -> bool:
+    """Does the program of ``plan`` call the thread pool (``fj_pool_run``)?"""
+    return any(parallel(k, threads) for k in plan.kernels)
 
 
 def _parallel(b: ir.IRBuilder, module: ir.Module, kern: ir.Function, args: ir.Value, mode: ir.Value,
