@@ -566,7 +566,3 @@ def _inline(node: Node) -> bool:
 def plan_fusion(graph: Graph, fuse: bool = True) -> FusionPlan:
     """Partition ``graph`` into kernels; ``fuse=False`` gives one kernel per op."""
     return _Planner(graph, fuse).plan()
-
-
-def kernel_ops(plan: FusionPlan) -> Sequence[list[str]]:
-    return [k.ops for k in plan.kernels]

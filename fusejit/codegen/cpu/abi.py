@@ -36,8 +36,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
 from ...ir import Graph, Node, get_op
 from ...ir.shapes import Size
 from ...passes.fusion import SOURCES, FusionPlan, Kernel
@@ -179,11 +177,3 @@ def _reads_at_own_index(k: Kernel, i: Node, o: Node) -> bool:
             seen.add(id(n))
             stack.extend(n.args)
     return False
-
-
-def pointer_word(layout: ArgLayout, node: Node) -> int:
-    return layout.word[id(node)]
-
-
-def empty_args(layout: ArgLayout) -> np.ndarray:
-    return np.zeros(layout.nwords, dtype=np.int64)
