@@ -160,11 +160,18 @@ class CpuExecutable:
         shapes); tables are recycled through ``self._tables``, one per concurrent call."""
         t = self._table()
         t.arena, t.base, t.cap = None, 0, 0
-        static = [self._layout.slot_bytes(s, {}) for s in range(self._nslots)] \
-            if self._nslots and not self._layout.symbols else None
-        if static is not None and sum(_aligned(n) for n in static) <= ARENA_MAX:
+        static = self._arena_slot_bytes()
+        if static is not None:
             self._place(t, static)
         return t
+
+    def _arena_slot_bytes(self) -> list[int] | None:
+        """The slot sizes when they are static and fit one arena (placed once per table, never
+        per call); None when the generated call must place scratch itself."""
+        if not self._nslots or self._layout.symbols:
+            return None
+        sizes = [self._layout.slot_bytes(s, {}) for s in range(self._nslots)]
+        return sizes if sum(_aligned(n) for n in sizes) <= ARENA_MAX else None
 
     def _place(self, t, sizes: Sequence[int]) -> list[np.ndarray] | None:
         """Point the slot words of ``t`` at scratch of ``sizes`` bytes: its arena when small,
@@ -195,12 +202,8 @@ class CpuExecutable:
             if b.nbytes >= allocator.MIN_POOLED:
                 allocator.POOL.give(b)
 
-    def _source_value(self, node: Node, arrays: tuple, bindings: dict[str, int]) -> np.ndarray:
-        if node.op == "input":
-            k = next(i for i, n in enumerate(self.graph.inputs) if n is node)
-            return np.array(arrays[k], copy=True)
-        if node.op == "constant":
-            return np.array(node.attrs["value"], copy=True)
+    def _source_value(self, node: Node, bindings: dict[str, int]) -> np.ndarray:
+        """A computed source result (``numel``); inputs and constants are copied by the generated call."""
         from ..ir.evaluator import run_node
 
         shape = tuple(bindings[d] if isinstance(d, str) else d for d in node.args[0].shape)
@@ -291,7 +294,7 @@ class _CallBuilder:
             "ndarray": np.ndarray, "empty": allocator.empty, "np_empty": np.empty, "array": np.array,
             "fn": exe._fn, "tables": exe._tables, "new_table": exe._new_table, "place": exe._place,
             "give": exe._give, "fail": exe._fail, "slow": exe._slow, "bad": _bad_conversion, "MISS": MISS,
-            "source": lambda node, arrays, syms: exe._source_value(node, arrays, dict(zip(layout.symbols, syms)))}
+            "source": lambda node, syms: exe._source_value(node, dict(zip(layout.symbols, syms)))}
 
     def _sym(self, d: int | str) -> str:
         return str(d) if isinstance(d, int) else f"s{self.exe._layout.symbols.index(d)}"
@@ -299,10 +302,7 @@ class _CallBuilder:
     def _scratch(self) -> list[str]:
         """Code placing the scratch slots (nothing when the table's arena is fixed at creation)."""
         layout = self.exe._layout
-        if not layout.slots:
-            return []
-        if not layout.symbols and sum(_aligned(layout.slot_bytes(s, {})) for s in range(len(layout.slots))) \
-                <= ARENA_MAX:
+        if not layout.slots or self.exe._arena_slot_bytes() is not None:
             return []
         sizes = []
         for slot in layout.slots:
@@ -336,7 +336,7 @@ class _CallBuilder:
             else:
                 self.env[f"n{r}"] = v
                 syms = "".join(f"s{k}, " for k in range(len(self.syms)))
-                out.append(f"source(n{r}, args, ({syms}))")
+                out.append(f"source(n{r}, ({syms}))")
         return f"[{', '.join(out)}]"
 
     def _body(self, mode: str) -> list[str]:
