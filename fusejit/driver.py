@@ -73,8 +73,7 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False) -> Cal
     lives) appended to the arguments, the variable updates the program did not write in place
     copied into their buffers, the result tree rebuilt — straight-line code, no per-call lookups.
     ``probe``: through ``exe.probe``, returning ``MISS`` when the arrays are not its signature."""
-    read, assigned = traced.variables_read, traced.variables_assigned
-    nout = len(traced.graph.outputs)
+    read = traced.variables_read
     env: dict[str, Any] = {"exe": exe, "copyto": np.copyto, "copy_static": _copy_static, "MISS": MISS}
     for k, v in enumerate(read):
         env[f"v{k}"] = v._value
@@ -87,9 +86,10 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False) -> Cal
         lines.append(f"    r = own(r, ({''.join(f'v{k}, ' for k in range(len(read)))}))")
         env["own"], env["host"] = _own_results, _host
     inplace = getattr(exe, "inplace", {})
-    for k, v in enumerate(assigned):
-        ri, vi = nout - len(assigned) + k, next(j for j, u in enumerate(read) if u is v)
-        if inplace.get(ri) == len(traced.graph.inputs) - len(read) + vi:
+    first_var = len(traced.graph.inputs) - len(read)
+    for ri, i in _donations(traced).items():
+        vi = i - first_var
+        if inplace.get(ri) == i:
             lines += [f"    if r[{ri}] is not v{vi}:", f"        copyto(v{vi}, r[{ri}])"]
         else:
             value = f"r[{ri}]" if fresh else f"host(r[{ri}])"
