@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...ir import Graph, print_graph
-from ...passes.fusion import plan_fusion
+from ...passes.fusion import FusionPlan, plan_fusion
 from .module import MAX_THREADS, CpuModule, build_generic_module, build_module, generic_kernels, uses_pool
 
 if TYPE_CHECKING:
     from ...runtime.cpu_executable import CpuExecutable
+    from . import abi
 
 _compiled: dict[str, int] = {}  # cache key -> entry address, for this process
 _generic_loaded: set[str] = set()  # cache keys whose lazy generic versions are linked in
@@ -31,7 +32,8 @@ _lock = threading.Lock()
 
 def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = None,
                      name: str | None = None, blas_ilp64: bool = False, lazy_generic: bool = False,
-                     donate: dict[int, int] | None = None) -> CpuModule:
+                     donate: dict[int, int] | None = None,
+                     planned: tuple[FusionPlan, abi.ArgLayout] | None = None) -> CpuModule:
     """The LLVM module for ``graph`` (entry ``name``, C ABI in :mod:`.abi`), not compiled.
 
     For ahead-of-time builds: give the module its thread pool (``threadpool.define_pool(result.module,
@@ -39,17 +41,18 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
     link with ``-lmvec -lm -lpthread`` and a BLAS providing ``fj_sgemm``/``fj_dgemm``.
     ``lazy_generic``: see :func:`.module.build_module` (the JIT's choice). ``donate``: output
     index -> input index that output may be written over (:func:`.abi.inplace_outputs`).
+    ``planned``: the fusion plan and argument layout the caller already made of ``graph``.
     """
     from ..vecmath import host_isa
     from .pyentry import emit_pyentry
 
     threads = threads if threads is not None else (os.cpu_count() or 1)
-    plan = plan_fusion(graph, fuse=fuse)
+    plan, layout = planned if planned is not None else (plan_fusion(graph, fuse=fuse), None)
     if name is None:
         digest = hashlib.sha256(f"{fuse}|{threads}|{print_graph(graph)}".encode()).hexdigest()[:20]
         name = f"fj_{digest}"
     cm = build_module(graph, plan, isa=host_isa(), threads=threads, name=name, blas_ilp64=blas_ilp64,
-                      lazy_generic=lazy_generic, donate=donate)
+                      lazy_generic=lazy_generic, donate=donate, layout=layout)
     emit_pyentry(cm.module, graph, cm.layout, cm.module.globals[name])
     return cm
 
@@ -110,7 +113,7 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
     def module() -> CpuModule:
         if not built:
             built.append(build_cpu_module(graph, fuse=fuse, threads=threads, name=name, blas_ilp64=ilp64,
-                                          lazy_generic=True, donate=donate))
+                                          lazy_generic=True, donate=donate, planned=(plan, layout)))
         return built[0]
 
     from_cache = False

@@ -95,7 +95,7 @@ class _Consts:
 
 def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
                  name: str = "fj_main", blas_ilp64: bool = False, lazy_generic: bool = False,
-                 donate: dict[int, int] | None = None) -> CpuModule:
+                 donate: dict[int, int] | None = None, layout: abi.ArgLayout | None = None) -> CpuModule:
     """The LLVM module (and its argument layout) for ``plan``; nothing is compiled here.
     ``blas_ilp64``: ``fj_sgemm``/``fj_dgemm`` take 64-bit integers (default: Fortran ``int``).
 
@@ -104,9 +104,10 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     (``generic_pointer``) and returns ``ERR_NEED_GENERIC`` while it is null; the runtime
     compiles :func:`build_generic_module`, sets the pointers and calls again (the entry never
     writes its inputs before that, so a second call is a clean rerun).
-    ``donate``: outputs that may be written over inputs (:func:`.abi.inplace_outputs`)."""
+    ``donate``: outputs that may be written over inputs (:func:`.abi.inplace_outputs`).
+    ``layout``: the one already made of ``plan`` (with its donations) by the caller, if any."""
     module = ir.Module(name)
-    layout = abi.ArgLayout(graph, plan, donate)
+    layout = layout if layout is not None else abi.ArgLayout(graph, plan, donate)
     consts = _Consts(module)
     entry = ir.Function(module, ir.FunctionType(I32, [PTR]), name)
     entry.args[0].add_attribute("noalias")
