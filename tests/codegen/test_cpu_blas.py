@@ -24,3 +24,14 @@ def test_one_fallback_loop_per_dtype_and_module() -> None:
     ir_text = f.lower(x, w1, w2).llvm_ir
     assert ir_text.count('define internal void @"fj.naive_gemm.float32"') == 1
     np.testing.assert_allclose(f(x[:, ::-1], w1, w2), (x[:, ::-1] @ w1) @ w2)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64", "int32"])
+def test_dot_with_a_captured_array_operand(dt: str) -> None:
+    """A matrix captured by the traced function is a constant of the graph: BLAS (or the
+    fallback loop) reads it from the module's own global, on either side of the product."""
+    rng = np.random.default_rng(1)
+    w = (rng.standard_normal((12, 12)) * 4).astype(dt)
+    x = (rng.standard_normal((5, 12)) * 4).astype(dt)
+    for fn in (lambda v: v @ w + 1, lambda v: w @ v.T, lambda v: v @ np.eye(12, dtype=dt), lambda v: v[:, :3] @ w[2:5]):
+        np.testing.assert_allclose(fusejit.jit(fn)(x), fn(x), rtol=1e-5)

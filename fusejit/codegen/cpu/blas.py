@@ -13,6 +13,8 @@ pointers by :mod:`fusejit.runtime.engine` (an AOT build links them against a BLA
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from llvmlite import ir
 
@@ -41,8 +43,9 @@ def _gemm_decl(module: ir.Module, name: str) -> ir.Function:
 
 
 def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str,
-             ilp64: bool = False) -> ir.Function:
-    """The BLAS call (or loop) for ``kernel.anchor``; ``ilp64``: the gemm takes 64-bit ints."""
+             constant: Callable[[Node], ir.Value], ilp64: bool = False) -> ir.Function:
+    """The BLAS call (or loop) for ``kernel.anchor``; ``ilp64``: the gemm takes 64-bit ints.
+    ``constant`` gives the module global holding an array constant operand (a captured matrix)."""
     ity = I64 if ilp64 else I32
     dot = kernel.anchor
     assert dot is not None
@@ -52,7 +55,8 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
     body = fn.append_basic_block("body")
     b = ir.IRBuilder(body)
     (la, ta), (lb, tb) = (_operand(kernel, a) for a in dot.args)
-    pointers = {id(n): b.load(b.gep(fn.args[0], [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
+    pointers = {id(n): constant(n) if n.op == "constant"
+                else b.load(b.gep(fn.args[0], [i64(layout.word[id(n)])], source_etype=I64), typ=PTR)
                 for n in (la, lb, kernel.alias)}
     env = FnEnv(b, entry, fn.args[0], layout, pointers, contiguous=False)
     sa, sb = env.strides(la), env.strides(lb)

@@ -119,7 +119,7 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     lazy: list[int] = []
     for ki, k in enumerate(plan.kernels):
         if k.kind == "dot":
-            dot = emit_dot(module, k, layout, f"dot{ki}", blas_ilp64)
+            dot = emit_dot(module, k, layout, f"dot{ki}", consts, blas_ilp64)
             _check(b, b.call(dot, [args]))
             if len(k.nodes) == 1:
                 continue
