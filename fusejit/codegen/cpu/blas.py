@@ -42,6 +42,12 @@ def _gemm_decl(module: ir.Module, name: str) -> ir.Function:
     return fn
 
 
+def calls_blas(kernel: Kernel) -> bool:
+    """Does ``kernel``'s dot call BLAS (float32/float64)? Other dtypes run the triple loop inline."""
+    anchor = kernel.anchor
+    return anchor is not None and anchor.dtype.kind == "f" and anchor.dtype.itemsize in GEMM
+
+
 def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str,
              constant: Callable[[Node], ir.Value], ilp64: bool = False) -> ir.Function:
     """The BLAS call (or loop) for ``kernel.anchor``; ``ilp64``: the gemm takes 64-bit ints.
@@ -71,7 +77,7 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
     scratch = {nm: hb.alloca(ity, name=nm) for nm in ("M", "N", "K", "lda", "ldb", "ldc")}
     flags = {c: hb.alloca(I8, name=f"flag{c}") for c in "NT"}
     dt = dot.dtype
-    use_blas = dt.kind == "f" and dt.itemsize in GEMM
+    use_blas = calls_blas(kernel)
     if use_blas:
         fty = F32 if dt.itemsize == 4 else F64
         alpha, beta = hb.alloca(fty), hb.alloca(fty)

@@ -8,6 +8,11 @@ pool (:mod:`.threadpool`), which the caller joins. Chunks of the parallel range 
 (1024 elements for flat loops) so every element takes the same code path whatever thread runs
 it and however many there are: results are bitwise independent of both. This module only
 builds IR; :mod:`fusejit.runtime.engine` compiles it.
+
+Glue — the entry, the BLAS calls (not the inline loops of other dtypes' dots), the
+Python-facing wrapper (:mod:`.pyentry`) — is marked :func:`glue`: LLVM neither optimizes it nor
+selects its instructions carefully. It runs once per call, in nanoseconds, and at O3 it took 40%
+of LLVM's time on the MNIST step; the kernels it calls keep O3 (never inlined into it).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from llvmlite import ir
 from ...ir import Graph, Node
 from ...passes.fusion import FusionPlan, Kernel
 from . import abi, threadpool
-from .blas import emit_dot
+from .blas import calls_blas, emit_dot
 from .kernels import (
     MAX_CHUNKS,
     BodyBuilder,
@@ -93,6 +98,14 @@ class _Consts:
         return g
 
 
+def glue(fn: ir.Function) -> ir.Function:
+    """Mark ``fn`` as straight-line glue: compiled unoptimized (``optnone``, which needs
+    ``noinline``). Whatever it calls must not be ``alwaysinline``: that would be compiled unoptimized too."""
+    fn.attributes.add("optnone")
+    fn.attributes.add("noinline")
+    return fn
+
+
 def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
                  name: str = "fj_main", blas_ilp64: bool = False, lazy_generic: bool = False,
                  donate: dict[int, int] | None = None, layout: abi.ArgLayout | None = None) -> CpuModule:
@@ -109,7 +122,7 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     module = ir.Module(name)
     layout = layout if layout is not None else abi.ArgLayout(graph, plan, donate)
     consts = _Consts(module)
-    entry = ir.Function(module, ir.FunctionType(I32, [PTR]), name)
+    entry = glue(ir.Function(module, ir.FunctionType(I32, [PTR]), name))
     entry.args[0].add_attribute("noalias")
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     args = entry.args[0]
@@ -120,6 +133,8 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     for ki, k in enumerate(plan.kernels):
         if k.kind == "dot":
             dot = emit_dot(module, k, layout, f"dot{ki}", consts, blas_ilp64)
+            if calls_blas(k):  # else its loop is inline: keeps O3
+                glue(dot)
             _check(b, b.call(dot, [args]))
             if len(k.nodes) == 1:
                 continue
@@ -132,6 +147,8 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
         _run(b, module, graph, layout, k, ki, kern, flat, args, threads, scratch)
         if is_chunked(k):
             fin = emit_chunk_finish(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.finish", True, False))
+            fin.attributes.discard("alwaysinline")  # its loops keep O3: not inlined into the glue
+            fin.attributes.add("noinline")
             ptrs = _buffer_pointers(b, args, k, layout)
             n = _dim(b, args, layout, k.space[0])
             nchunks = b.udiv(b.add(n, b.sub(chunk_size(b, n), i64(1))), chunk_size(b, n))

@@ -21,7 +21,7 @@ from llvmlite import ir
 
 from ...ir import Graph
 from . import abi
-from .module import ERR_NEED_GENERIC
+from .module import ERR_NEED_GENERIC, glue
 from .types import I32, I64, PTR, i64
 
 ERR_ARGS = 100
@@ -29,7 +29,7 @@ OFF_DATA, OFF_ND, OFF_DIMS, OFF_STRIDES = 16, 24, 32, 40
 
 
 def emit_pyentry(module: ir.Module, graph: Graph, layout: abi.ArgLayout, entry: ir.Function) -> ir.Function:
-    fn = ir.Function(module, ir.FunctionType(I32, [PTR]), entry.name + "_py")
+    fn = glue(ir.Function(module, ir.FunctionType(I32, [PTR]), entry.name + "_py"))
     table = fn.args[0]
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     bad = b.append_basic_block("bad")

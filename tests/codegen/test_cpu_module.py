@@ -1,0 +1,51 @@
+"""Glue is compiled unoptimized, the loops it calls are not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from llvmlite import ir
+
+import fusejit
+from fusejit.codegen.cpu import build_cpu_module
+from fusejit.ir import parse
+from tests.cpu_graphs import SUMSQ
+
+DOT = """func @f(%x: {t}[4,8], %w: {t}[8,3]) -> ({t}[4,3]) {{
+  %0 = dot(%x, %w) : {t}[4,3]
+  return %0
+}}"""
+
+
+def _functions(module: ir.Module) -> dict[str, ir.Function]:
+    return {f.name: f for f in module.functions if f.blocks}
+
+
+def test_entry_wrapper_and_blas_call_are_glue_and_kernels_are_not() -> None:
+    cm = build_cpu_module(parse(DOT.format(t="f32")), name="fj_t")
+    fns = _functions(cm.module)
+    for name in ("fj_t", "fj_t_py", "dot0"):
+        assert {"optnone", "noinline"} <= set(fns[name].attributes), name
+    for name, fn in fns.items():
+        if name not in ("fj_t", "fj_t_py", "dot0"):
+            assert "optnone" not in fn.attributes, name
+
+
+def test_a_dot_without_blas_keeps_its_inline_loop_optimized() -> None:
+    fns = _functions(build_cpu_module(parse(DOT.format(t="i32")), name="fj_t").module)
+    assert "optnone" not in fns["dot0"].attributes
+
+
+@pytest.mark.parametrize("t,dt", [("f32", np.float32), ("i32", np.int32)])
+def test_dot_results(t: str, dt: type) -> None:
+    x = np.arange(32).reshape(4, 8).astype(dt)
+    w = (np.arange(24).reshape(8, 3) - 7).astype(dt)
+    np.testing.assert_array_equal(fusejit.jit(lambda a, b: a @ b)(x, w), x @ w)
+
+
+def test_chunk_finish_is_not_inlined_into_the_glue() -> None:
+    fns = _functions(build_cpu_module(parse(SUMSQ), name="fj_t").module)
+    finish = [f for n, f in fns.items() if n.endswith(".finish")]
+    assert finish and all("noinline" in f.attributes and "alwaysinline" not in f.attributes for f in finish)
+    x = np.linspace(-3, 3, 1 << 20, dtype=np.float32)
+    np.testing.assert_allclose(fusejit.jit(lambda v: np.sum(v * v))(x), np.sum(x * x, dtype=np.float64), rtol=1e-5)
