@@ -3,11 +3,16 @@ symbolic dims, 0-size and 0-d, reductions (accuracy, NaN, empty axes), row fusio
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from fusejit.codegen.cpu import compile_cpu
+from fusejit.codegen.cpu.kernels import STREAM_ISAS, STREAM_MIN_BYTES
+from fusejit.codegen.vecmath import host_isa
 from fusejit.ir import parse
+from fusejit.passes.fusion import plan_fusion
 from tests.cpu_graphs import LAYERNORM, MLP, SOFTMAX, SUMSQ
 from tests.helpers import assert_same
 
@@ -241,3 +246,56 @@ def test_column_max_over_an_empty_axis_raises_like_numpy():
     for fuse in (True, False):
         with pytest.raises(ValueError, match="zero-size array to reduction operation maximum"):
             compile_cpu(g, fuse=fuse)(np.zeros((0, 3), np.float32))
+
+
+def _static(text: str, rows: int, cols: int) -> str:
+    return re.sub(r"\bD\b", str(cols), re.sub(r"\bN\b", str(rows), text))
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_large_row_outputs_stream_without_changing_a_bit(static: bool) -> None:
+    """A 16 MiB layer norm output is written with non-temporal stores and the next row is
+    prefetched (x86): values are NumPy's, and bitwise those of a smaller cached run (rows are
+    independent) and of one thread."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((4096, 1024)) * 3 + 100).astype(np.float32)
+    g = parse(_static(LAYERNORM, 4096, 1024) if static else LAYERNORM)
+    assert len(plan_fusion(g).kernels) == 1
+    exe = compile_cpu(g, threads=2)
+    (out,) = exe(x)
+    assert_same([out], g.evaluate(x), rtol=1e-5)
+    if host_isa() in STREAM_ISAS:
+        assert "movnt" in exe.asm and "prefetcht0" in exe.asm
+    assert out.nbytes >= STREAM_MIN_BYTES
+    np.testing.assert_array_equal(compile_cpu(g, threads=1)(x)[0], out)
+    half = parse(_static(LAYERNORM, 2048, 1024)) if static else g
+    np.testing.assert_array_equal(compile_cpu(half, threads=2)(x[:2048])[0], out[:2048])
+
+
+def test_large_row_outputs_stream_in_float64_with_a_per_row_sqrt() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2048, 1024))
+    g = parse(_static(LAYERNORM, 2048, 1024).replace("f32", "f64"))
+    (out,) = compile_cpu(g)(x)
+    assert out.nbytes >= STREAM_MIN_BYTES
+    assert_same([out], g.evaluate(x))
+
+
+ROW_EXP = """func @f(%x: f32[N,D]) -> (f32[N,D]) {
+  %0 = reduce_max(%x) {axes=[1]} : f32[N]
+  %1 = reshape(%0) {shape=[N,1]} : f32[N,1]
+  %2 = broadcast(%1) {shape=[N,D]} : f32[N,D]
+  %3 = sub(%x, %2) : f32[N,D]
+  %4 = exp(%3) : f32[N,D]
+  return %4
+}"""
+
+
+def test_large_row_output_with_exp_along_the_row_is_not_streamed_lane_by_lane() -> None:
+    """exp varies along the row: the streaming store would evaluate it one lane at a time, so
+    that row output keeps the plain vectorized loop (and its values)."""
+    x = np.random.default_rng(7).standard_normal((4096, 1024)).astype(np.float32)
+    g = parse(_static(ROW_EXP, 4096, 1024))
+    exe = compile_cpu(g)
+    assert "movnt" not in exe.asm
+    assert_same(exe(x), g.evaluate(x))

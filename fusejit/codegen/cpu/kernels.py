@@ -5,16 +5,25 @@
 whole on one thread or split across threads with identical per-element code. Versions:
 ``contiguous`` ones read graph inputs with C-order strides (unit inner stride: vector
 loads), the generic one with the runtime strides (any view, negative or zero strides).
+
+Row kernels over rows of a few KiB are bound by memory, not by their passes over a row in L1:
+hardware prefetchers stop at page boundaries, so each row's first pass would wait on DRAM, and
+a plain store reads every output line first. The contiguous version therefore prefetches the
+next row of each full-size input while it computes the current one, and a row output of at
+least ``STREAM_MIN_BYTES`` in all (an output that cannot stay in cache anyway) is written with
+non-temporal stores when its buffer is 64-byte aligned. Both change where bytes travel, never a
+value: results are bitwise the same whichever path runs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from llvmlite import ir
 
-from ...ir import Node
-from ...passes.fusion import Kernel
+from ...ir import Node, get_op
+from ...passes.fusion import Kernel, axes_of
 from . import abi
 from .exprs import Expr, FnEnv
 from .loops import delinearize, for_range, product
@@ -22,6 +31,11 @@ from .reductions import BLOCK, Acc
 from .types import I1, I32, I64, PTR, i64, reg_type
 
 ConstFn = Callable[[Node], ir.Value]
+
+LINE = 64  # bytes per cache line: the unit of prefetches and of non-temporal stores
+PREFETCH_MAX_BYTES = 1 << 14  # the next row's first bytes a row kernel prefetches, per input
+STREAM_MIN_BYTES = 1 << 24  # row outputs this large in all bypass the cache (half this L3)
+STREAM_ISAS = ("avx512", "avx2")  # x86: non-temporal vector stores (vmovntps / vmovntpd)
 
 
 def buffer_nodes(kernel: Kernel, layout: abi.ArgLayout) -> list[Node]:
@@ -62,6 +76,7 @@ class BodyBuilder:
                  constant: ConstFn, name: str, contiguous: bool, flat: bool) -> None:
         self.kernel = kernel
         self.layout = layout
+        self.isa = isa
         self.bufs = buffer_nodes(kernel, layout)
         fnty = ir.FunctionType(I32, [PTR] * len(self.bufs) + [PTR, I64, I64, PTR])
         self.fn = fn = ir.Function(module, fnty, name)
@@ -187,20 +202,130 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
                 slot = b.gep(bb.scratch, [b.add(b.mul(c, i64(len(raw))), i64(j))], source_etype=I64)
                 b.store(b.load(t, typ=a.ty), slot)
         return bb.finish()
+    stash = _stash_plan(k, phases)
+    row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
+    stream = _stream_flag(bb, row_outs, red) if not stash else None
     with for_range(b, bb.lo, bb.hi, "r") as r:
         oidx = delinearize(b, r, outer)
         ex.reduced = {}
-        stash = _stash_plan(k, phases)
+        _prefetch_next_row(bb, r, outer, red)
         for pi, phase in enumerate(phases):
             _emit_phase(bb, phase, oidx, red, stash={e: o for e, (o, p) in stash.items() if p == pi})
         ex.reset()
         for o in k.outputs:
             if k.maps[id(o)] != full or not red:
                 ex.store(o, oidx, ex.value(o, oidx))
-        row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
-        if row_outs:
+        if row_outs and stream is not None:
+            with b.if_else(stream) as (streamed, cached):
+                with streamed:
+                    _store_row_streaming(bb, row_outs, oidx, red[0])
+                with cached:
+                    _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
+        elif row_outs:
             _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
+    if stream is not None:  # order the weakly ordered stores before the caller's synchronization
+        with b.if_then(stream):
+            b.call(_declare(b.module, "llvm.x86.sse.sfence", ir.FunctionType(ir.VoidType(), [])), [])
     return bb.finish()
+
+
+def _declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
+    fn = module.globals.get(name)
+    return fn if fn is not None else ir.Function(module, fnty, name)
+
+
+def _prefetch_next_row(bb: BodyBuilder, r: ir.Value, outer: list[ir.Value], red: list[ir.Value]) -> None:
+    """Prefetch the next row (up to ``PREFETCH_MAX_BYTES``) of every input read whole, row by
+    row: its first pass then finds it in cache instead of waiting on DRAM line by line."""
+    k, b, ex = bb.kernel, bb.b, bb.expr
+    if not bb.env.contiguous or len(red) != 1 or not outer:
+        return
+    nodes = [n for n in k.inputs if n.shape == k.space and id(n) in bb.env.pointers]
+    if not nodes:
+        return
+    prefetch = _declare(b.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, I32, I32, I32]))
+    nxt = b.add(r, i64(1))
+    with b.if_then(b.icmp_signed("<", nxt, product(b, outer))):
+        nidx = delinearize(b, nxt, outer)
+        for n in nodes:
+            per_line = max(1, LINE // n.dtype.itemsize)
+            lines = b.udiv(b.add(red[0], i64(per_line - 1)), i64(per_line))
+            cap = i64(PREFETCH_MAX_BYTES // LINE)
+            lines = b.select(b.icmp_signed("<", lines, cap), lines, cap)
+            with for_range(b, i64(0), lines, "pf") as li:
+                addr = ex.address(n, nidx + [b.mul(li, i64(per_line))])
+                b.call(prefetch, [addr, ir.Constant(I32, 0), ir.Constant(I32, 3), ir.Constant(I32, 1)])
+
+
+def _stream_flag(bb: BodyBuilder, outs: list[Node], red: list[ir.Value]) -> ir.Value | None:
+    """i1 (in the entry block): write ``outs`` with non-temporal stores. None when this kernel
+    version never streams: not x86, strided, rows that are not whole lines,
+    outputs written in place over inputs, ops the explicit vector store cannot take whole
+    (see ``_streamable``), or a static size below ``STREAM_MIN_BYTES``."""
+    k, env = bb.kernel, bb.env
+    if bb.isa not in STREAM_ISAS or not env.contiguous or not outs or len(red) != 1 or not k.outer:
+        return None
+    size = outs[0].dtype.itemsize
+    if any(o.dtype.kind != "f" or o.dtype.itemsize not in (4, 8) or o.dtype.itemsize != size for o in outs):
+        return None
+    if (isinstance(red[0], ir.Constant) and red[0].constant * size % LINE) or not _streamable(k, outs):
+        return None
+    graph = bb.layout.graph
+    if any(o is graph.outputs[i] for o in outs for i in bb.layout.inplace):
+        return None
+    if all(isinstance(d, int) for d in k.space) and math.prod(k.space) * size * len(outs) < STREAM_MIN_BYTES:
+        return None
+    dims = env.dims(k.space)
+    hb = env._hoisted()
+    total = hb.mul(product(hb, dims), i64(size * len(outs)))
+    ok = hb.icmp_signed(">=", total, i64(STREAM_MIN_BYTES))
+    if not isinstance(red[0], ir.Constant):  # every row starts on a line
+        ok = hb.and_(ok, hb.icmp_unsigned("==", hb.and_(hb.mul(red[0], i64(size)), i64(LINE - 1)), i64(0)))
+    for o in outs:
+        addr = hb.ptrtoint(env.pointers[id(o)], I64)
+        ok = hb.and_(ok, hb.icmp_unsigned("==", hb.and_(addr, i64(LINE - 1)), i64(0)))
+    return ok
+
+
+def _streamable(k: Kernel, outs: list[Node]) -> bool:
+    """What varies along the row is plain arithmetic (no transcendental calls, gathers or
+    selects between loads), which LLVM's SLP vectorizer turns into the vector the streaming
+    store writes; anything else would be computed one lane at a time. Per-row values (a
+    reduction's epilogue, ``sqrt(var + eps)``) may be anything: lanes share them."""
+    from ..vecmath import MATH_OPS
+
+    members = {id(n) for n in k.nodes}
+    inner = len(k.space) - 1
+    seen: set[int] = set()
+    for o in outs:
+        seen |= _reachable(o, members, set(k.reduce_maps))
+    for n in k.nodes:
+        if id(n) not in seen or id(n) in k.reduce_maps or not any(
+                inner in axes_of(e) for e in k.maps.get(id(n), ())):
+            continue
+        if n.op not in ("cast", "broadcast", "reshape") and (
+                get_op(n.op).fusion != "elementwise" or n.op in MATH_OPS):
+            return False
+    return True
+
+
+def _store_row_streaming(bb: BodyBuilder, outs: list[Node], oidx: list[ir.Value], inner: ir.Value) -> None:
+    """One row of ``outs`` a cache line at a time: the lanes of a line are evaluated as scalars
+    (the SLP vectorizer fuses them) and stored as one aligned non-temporal vector."""
+    b, ex = bb.b, bb.expr
+    size = outs[0].dtype.itemsize
+    lanes = LINE // size
+    vty = ir.VectorType(reg_type(outs[0].dtype), lanes)
+    nt = b.module.add_metadata([ir.Constant(I32, 1)])
+    with for_range(b, i64(0), b.udiv(inner, i64(lanes)), "nt") as line:
+        ex.reset()
+        j0 = b.mul(line, i64(lanes))
+        idxs = [oidx + [b.add(j0, i64(lane))] for lane in range(lanes)]
+        for o in outs:
+            vec = ir.Constant(vty, ir.Undefined)
+            for lane, idx in enumerate(idxs):
+                vec = b.insert_element(vec, ex.value(o, idx), ir.Constant(I32, lane))
+            b.store(vec, ex.address(o, idxs[0]), align=LINE).set_metadata("nontemporal", nt)
 
 
 def _reachable(root: Node, members: set[int], reductions: set[int]) -> set[int]:
