@@ -52,6 +52,31 @@ process, and still noisy):
 - also tried and dropped, because they measured no faster: float32 tanh inline (expm1-based, <= 3 ulp;
   0-7% slower in chain and GELU), software prefetch of row r+1/r+2/r+4 in row kernels (ratios
   0.99-1.02), staging one row instead of 16 KiB of rows.
+
+Fourth session (08:50-10:40 UTC, load average 2-5 all along; every figure is paired: interleaved
+calls in one process, or alternating fresh processes):
+- pitfall: the compile cache is keyed by the graph, the target and a digest of the source files,
+  not by module-level switches, in memory (``_compiled``) as on disk. Flipping a constant in one
+  process (or one cache dir) and compiling again runs the first variant's code: such an A/B
+  measures noise. Likely why the third session saw software prefetch and streaming stores gain
+  nothing in row kernels; A/B scripts must put the switch into the key and use their own cache dir.
+- a C prototype of the layer norm row loop (gcc -O3, AVX-512, 1 thread, [4096,1024], ns per row):
+  three plain sweeps 320-400; + prefetch of the next row 0.77-0.80x; + non-temporal stores 0.78x;
+  both 0.48-0.57x (175-235 ns, torch's F.layer_norm 280-300). Staging each row in an L1 tile and
+  copying it out with non-temporal stores lost the gain (= prefetch alone): the streaming stores
+  must come from the output pass itself, interleaved with its arithmetic.
+- landed in row kernels (kernels.py): prefetch of the next row of each full-size input, and row
+  outputs of >= 16 MiB written with non-temporal vector stores (lanes built as scalars, fused by
+  SLP). Layer norm, 1 thread, fresh processes: p10 1.70-1.80 -> 0.96-1.04 ms (torch 1.14-1.17);
+  same process as the C prototype 362 -> 176 ns per row (C 179). In the bench's own interleaved
+  timing with NumPy and torch, 2 threads: median 1.75 -> 1.26-1.36 ms, min 0.85-0.91 -> 0.58-0.64
+  (torch min 0.62-0.73; its median 8 ms under this load). Softmax (its exp stash keeps plain
+  stores; prefetch only): 2 threads median 1.89 -> 1.55 ms, 1 thread unchanged (x1.007).
+- tried, not landed: softmax's stash kept in an L1 stack tile so its final pass can stream
+  (fusejit-only interleaving x0.64-0.84, but median 1.65-1.83 -> 1.99 ms with NumPy and torch
+  interleaved, min equal); the reductions' passes kept as loops instead of fully unrolled (no
+  spills, sequential loads): slower; division by sqrt(var + eps) is not what bounds the kernel (a
+  reciprocal multiply, for timing only, moved it 162 -> 158 ns per row in cache).
 """
 
 from __future__ import annotations

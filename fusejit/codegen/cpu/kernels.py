@@ -34,6 +34,7 @@ ConstFn = Callable[[Node], ir.Value]
 
 LINE = 64  # bytes per cache line: the unit of prefetches and of non-temporal stores
 PREFETCH_MAX_BYTES = 1 << 14  # the next row's first bytes a row kernel prefetches, per input
+PREFETCH_MIN_BYTES = 1 << 20  # no prefetch code for an input statically smaller than this
 STREAM_MIN_BYTES = 1 << 24  # row outputs this large in all bypass the cache (half this L3)
 STREAM_ISAS = ("avx512", "avx2")  # x86: non-temporal vector stores (vmovntps / vmovntpd)
 
@@ -241,6 +242,8 @@ def _prefetch_next_row(bb: BodyBuilder, r: ir.Value, outer: list[ir.Value], red:
     if not bb.env.contiguous or len(red) != 1 or not outer:
         return
     nodes = [n for n in k.inputs if n.shape == k.space and id(n) in bb.env.pointers]
+    if all(isinstance(d, int) for d in k.space):  # statically small: it stays in cache anyway
+        nodes = [n for n in nodes if math.prod(k.space) * n.dtype.itemsize >= PREFETCH_MIN_BYTES]
     if not nodes:
         return
     prefetch = _declare(b.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, I32, I32, I32]))
