@@ -2,6 +2,7 @@
 
 Run: python bench/micro_vecmath.py [op ...]   (default: exp tanh log erf logistic). Not a test.
 Uses the loop builder of tests/codegen/test_vecmath.py, i.e. ``out[i] = op(x[i])`` at O3 on the host ISA.
+float32 exp, log and tanh are inline polynomials (fusejit.codegen.vecmath); the other rows call libmvec.
 """
 
 from __future__ import annotations

@@ -290,8 +290,8 @@ def test_every_op_vectorizes(dtype):
         vec = body.split("vector.body:")[1].split("middle.block:")[0] if "vector.body:" in body else ""
         if op == "sqrt":
             assert "@llvm.sqrt.v" in vec, op
-        elif op in ("log", "exp", "logistic") and dtype == np.float32:  # inline: _log_f32, _exp_f32
-            assert "@llvm.fma.v" in vec and "@logf" not in body and "@expf" not in body, op
+        elif op in ("log", "exp", "logistic", "tanh") and dtype == np.float32:  # inline: _log_f32, _exp_f32 ...
+            assert "@llvm.fma.v" in vec and "@logf" not in body and "@expf" not in body and "@tanhf" not in body, op
         else:
             assert f"_ZGVeN{lanes}" in vec, f"{op} did not vectorize to libmvec:\n{body}"
 
@@ -309,6 +309,44 @@ def test_inline_exp_f32_is_within_one_ulp_of_the_truth_over_its_whole_range():
         truth = np.exp(x.astype(np.float64)).astype(np.float32)
     assert int(ulp_distance(got, truth).max()) <= 1
     assert_close("avx512", "exp", got, reference("exp", x), x)
+
+
+def _tanh_sample() -> np.ndarray:
+    """~1.1M float32s: every 4093rd bit pattern (all exponents, denormals included) plus every value
+    within 2^-10 relative of the branch point 0.7 and around the clamp (9..10.5)."""
+    bits = np.arange(0, 0x7F800000, 4093, dtype=np.uint32)
+    around = [np.arange(-(1 << 14), 1 << 14, dtype=np.int64) + int(np.float32(0.7).view(np.int32)),
+              np.arange(int(np.float32(9).view(np.int32)), int(np.float32(10.5).view(np.int32)), 97)]
+    pos = np.concatenate([bits.view(np.float32)] + [a.astype(np.int32).view(np.float32) for a in around])
+    return np.concatenate([pos, -pos])
+
+
+@pytest.mark.skipif(vecmath.host_isa() == "none", reason="host lacks AVX2 or libmvec")
+def test_inline_tanh_f32_is_within_two_ulp_of_the_truth():
+    """The inline float32 tanh (``_tanh_f32``; an exhaustive sweep of all 2^32 inputs found <= 2 ulp
+    from the truth and from NumPy) on a dense sample, and special values exactly as NumPy."""
+    isa = vecmath.host_isa()
+    x = _tanh_sample()
+    got = run(isa, "tanh", x)
+    truth = np.tanh(x.astype(np.float64)).astype(np.float32)
+    assert int(ulp_distance(got, truth).max()) <= 2
+    assert_close(isa, "tanh", got, reference("tanh", x), x)
+    assert np.array_equal(got.view(np.uint32) ^ np.uint32(1 << 31), run(isa, "tanh", -x).view(np.uint32))  # odd
+    fi = np.finfo(np.float32)
+    tiny = np.array([0.0, -0.0, fi.smallest_subnormal, -fi.tiny / 3, fi.tiny, 1e-30, -2.0**-13], np.float32)
+    assert np.array_equal(run(isa, "tanh", tiny).view(np.int32), tiny.view(np.int32))  # x itself, -0.0 too
+    big = np.array([10, -10, 10.5, 1e30, fi.max, np.inf, -np.inf, -fi.max], np.float32)
+    assert np.array_equal(run(isa, "tanh", big), np.sign(big))
+    assert np.isnan(run(isa, "tanh", np.array([np.nan, -np.nan], np.float32))).all()
+
+
+@pytest.mark.skipif(vecmath.host_isa() == "none", reason="host lacks AVX2 or libmvec")
+def test_inline_tanh_f32_scalar_remainder_matches_vector_body():
+    x = np.concatenate([np.linspace(-12, 12, 1500, dtype=np.float32), special_values(np.float32)])
+    isa = vecmath.host_isa()
+    vec = run(isa, "tanh", x)
+    one = np.concatenate([run(isa, "tanh", x[i:i + 1]) for i in range(x.size)])  # n = 1: the scalar loop
+    assert np.array_equal(vec.view(np.int32), one.view(np.int32))
 
 
 def test_target_isa():
