@@ -49,3 +49,30 @@ def test_chunk_finish_is_not_inlined_into_the_glue() -> None:
     assert finish and all("noinline" in f.attributes and "alwaysinline" not in f.attributes for f in finish)
     x = np.linspace(-3, 3, 1 << 20, dtype=np.float32)
     np.testing.assert_allclose(fusejit.jit(lambda v: np.sum(v * v))(x), np.sum(x * x, dtype=np.float64), rtol=1e-5)
+
+
+def _sgd(x, g, w):
+    return w - 0.5 * (x.T @ g)
+
+
+def test_dot_epilogue_over_a_transposed_operand_runs_flat() -> None:
+    rng = np.random.default_rng(2)
+    x, g = rng.standard_normal((6, 40), np.float32), rng.standard_normal((6, 3), np.float32)
+    w = rng.standard_normal((40, 3), np.float32)
+    f = fusejit.jit(_sgd)
+    assert "k0.flat" in f.lower(x, g, w).llvm_ir
+    np.testing.assert_allclose(f(x, g, w), _sgd(x, g, w), rtol=1e-5, atol=1e-6)
+    xs, ws = np.asfortranarray(x), w[::-1]  # strided operands: the BLAS flags and the generic version
+    np.testing.assert_allclose(f(xs, g, ws), _sgd(xs, g, ws), rtol=1e-5, atol=1e-6)
+
+
+def test_a_transpose_the_epilogue_also_reads_keeps_the_loop_nest() -> None:
+    rng = np.random.default_rng(3)
+    x, g = rng.standard_normal((5, 5), np.float32), rng.standard_normal((5, 5), np.float32)
+
+    def fn(a, b):
+        return a.T @ b + a.T
+
+    f = fusejit.jit(fn)
+    assert "k0.flat" not in f.lower(x, g).llvm_ir
+    np.testing.assert_allclose(f(x, g), fn(x, g), rtol=1e-5, atol=1e-6)
