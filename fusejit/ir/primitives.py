@@ -325,3 +325,27 @@ def _infer_take(types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
 register(OpDef("take", 2, "opaque", _infer_take,
                lambda x, idx, axis: np.take(x, idx, axis=axis), ("axis",),
                doc="gather along `axis`; negative indices wrap, out-of-range is an error"))
+
+
+# ---- scans ---------------------------------------------------------------------------------
+
+def _scan(name: str, fn: Any, doc: str) -> None:
+    def infer(types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
+        x = types[0]
+        axis = attrs["axis"]
+        if not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis < x.ndim:
+            raise IRTypeError(f"{name}: bad axis {axis!r} for shape {format_shape(x.shape)}")
+        if not (is_int(x.dtype) or is_float(x.dtype)):
+            raise IRTypeError(f"{name} needs an integer or floating-point operand, got {x.dtype} "
+                              "(cast bool first, as NumPy does)")
+        return x
+
+    def ref(x: np.ndarray, axis: int) -> np.ndarray:
+        return fn(x, axis=axis, dtype=x.dtype)
+
+    register(OpDef(name, 1, "opaque", infer, ref, ("axis",), doc=doc))
+
+
+_scan("cumsum", np.cumsum, "inclusive prefix sum along `axis` in the operand dtype: out[i] = out[i-1] + x[i]")
+_scan("cumprod", np.cumprod, "inclusive prefix product along `axis` in the operand dtype: out[i] = out[i-1] * x[i]")
+SCAN_OPS = ("cumsum", "cumprod")

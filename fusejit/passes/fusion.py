@@ -16,6 +16,9 @@ it is the output of exactly one kernel. Kinds:
 - ``dot``: ``anchor`` is a ``dot`` node computed by BLAS straight into the buffer of
   ``alias`` (an output of the kernel with the dot's shape and dtype, else the dot itself);
   the remaining nodes are a fused epilogue over ``space`` (bias, activation, scaling).
+- ``scan``: ``anchor`` is a ``cumsum``/``cumprod`` node, the kernel's only node: a running
+  total along its axis is sequential, so neither its producers nor its consumers fuse into it
+  (they are loop kernels of their own, reading and writing memory).
 
 How groups form (one backwards sweep, as in XLA's instruction fusion): a node joins the
 kernel of its users when they all read it through the same index map; otherwise it is
@@ -54,6 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ir import Graph, Node, get_op
+from ..ir.primitives import SCAN_OPS
 from ..ir.shapes import Shape
 
 SOURCES = ("input", "constant", "numel")
@@ -63,7 +67,7 @@ Map = tuple[Entry, ...]
 
 @dataclass
 class Kernel:
-    kind: str  # 'loop' | 'row' | 'dot'
+    kind: str  # 'loop' | 'row' | 'dot' | 'scan'
     space: Shape
     nodes: list[Node] = field(default_factory=list)  # topological
     outputs: list[Node] = field(default_factory=list)
@@ -71,7 +75,7 @@ class Kernel:
     reduce_ndim: int = 0
     maps: dict[int, Map] = field(default_factory=dict)  # id(node) -> its index map into space
     reduce_maps: dict[int, tuple[int, ...]] = field(default_factory=dict)  # id(reduction) -> operand map
-    anchor: Node | None = None  # the dot of a 'dot' kernel
+    anchor: Node | None = None  # the dot of a 'dot' kernel, the scan of a 'scan' kernel
     alias: Node | None = None  # the output buffer BLAS writes into
 
     @property
@@ -295,6 +299,8 @@ class _Planner:
             k.reduce_maps[id(node)] = rmap
         elif node.op == "dot":
             k = Kernel("dot", node.shape, anchor=node, alias=node)
+        elif node.op in SCAN_OPS:
+            k = Kernel("scan", node.shape, anchor=node, alias=node)
         else:
             k = Kernel("loop", node.shape)
         self.kernels.append(k)
@@ -302,6 +308,8 @@ class _Planner:
         k.outputs.append(node)
 
     def _try_join(self, node: Node) -> bool:
+        if node.op in SCAN_OPS:
+            return False
         users = self.users[id(node)]
         groups = list({id(self.group[id(u)]): self.group[id(u)] for u in users}.values())
         if not groups:
@@ -434,7 +442,7 @@ def combine(kernels: Sequence[Kernel]) -> Kernel | None:
     their loops differ. Loop kernels join a row kernel over its whole space (row outputs: every
     reduction must then be trailing) or over its outer shape (epilogue outputs). Nodes keep
     their index maps; the caller orders them."""
-    if any(k.kind == "dot" for k in kernels):
+    if any(k.kind in ("dot", "scan") for k in kernels):
         return None
     rows = [k for k in kernels if k.kind == "row"]
     base = rows[0] if rows else kernels[0]

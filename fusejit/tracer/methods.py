@@ -54,7 +54,7 @@ def install_methods(cls: type) -> None:
         setattr(cls, f"__{name}__", lambda self, fn=fn: fn(self))
     cls.__hash__ = object.__hash__  # type: ignore[assignment]
     for name in ("sum", "mean", "max", "min", "prod", "argmax", "argmin", "any", "all", "std", "var",
-                 "clip", "squeeze", "ravel", "swapaxes", "take", "round", "dot", "repeat", "cumsum",
+                 "clip", "squeeze", "ravel", "swapaxes", "take", "round", "dot", "repeat", "cumsum", "cumprod",
                  "nonzero", "sort", "argsort", "trace", "diagonal"):
         setattr(cls, name, _via(name))
     cls.reshape = lambda self, *shape, order="C": np.reshape(self, _shape_args(shape), order=order)

@@ -43,6 +43,7 @@ from .kernels import (
     is_flat,
 )
 from .loops import product
+from .scan import emit_scan
 from .types import I8, I32, I64, PTR, i64
 
 # Elements; below this one thread. Measured with bench_cpu_backend.py's thread_crossover protocol
@@ -132,6 +133,9 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     scratch = b.alloca(I64, size=i64(max(1, MAX_CHUNKS * nacc)), name="partials")
     lazy: list[int] = []
     for ki, k in enumerate(plan.kernels):
+        if k.kind == "scan":
+            _check(b, b.call(emit_scan(module, k, layout, f"scan{ki}", consts), [args]))
+            continue
         if k.kind == "dot":
             dot = emit_dot(module, k, layout, f"dot{ki}", consts, blas_ilp64)
             if calls_blas(k):  # else its loop is inline: keeps O3
@@ -185,7 +189,7 @@ def _buffer_pointers(b: ir.IRBuilder, args: ir.Value, k: Kernel, layout: abi.Arg
 def generic_kernels(graph: Graph, plan: FusionPlan) -> tuple[int, ...]:
     """Kernels with a generic-stride version (they read a graph input that has strides)."""
     return tuple(ki for ki, k in enumerate(plan.kernels)
-                 if not (k.kind == "dot" and len(k.nodes) == 1) and _reads_inputs(k, graph))
+                 if not (k.kind in ("dot", "scan") and len(k.nodes) == 1) and _reads_inputs(k, graph))
 
 
 def _check(b: ir.IRBuilder, rc: ir.Value) -> None:
@@ -304,7 +308,7 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
 
 def parallel(k: Kernel, threads: int) -> bool:
     """Does kernel ``k`` get a parallel branch (a call to the thread pool)?"""
-    if threads <= 1 or k.kind == "dot":  # right after BLAS its spinning threads hold the cores
+    if threads <= 1 or k.kind in ("dot", "scan"):  # after BLAS its spinning threads hold the cores
         return False
     # statically too small to split: no parallel branch to compile
     return not (all(isinstance(d, int) for d in k.space) and math.prod(k.space) < PARALLEL_MIN)
