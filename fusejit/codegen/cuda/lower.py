@@ -3,7 +3,7 @@
 Fusion is decided once, backend-neutrally, by ``passes.fusion.plan_fusion``; this module only
 maps its kinds onto skeletons: ``loop`` -> grid-stride kernel; ``row`` -> block-per-row (trailing
 reductions) or thread-per-row kernel, or the two-stage tree when everything is reduced to one
-scalar; ``dot`` -> tiled GEMM with the epilogue fused.
+scalar; ``dot`` -> tiled GEMM with the epilogue fused; ``scan`` -> one thread per scanned line.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .gemm import gemm_kernel
 from .ops import CudaLoweringError
 from .reduce import tree_kernel
 from .rows import reduce_kernel, reductions_of
+from .scan import scan_kernel
 from .source import KernelSource
 
 
@@ -36,6 +37,9 @@ def lower_kernel(k: Kernel, index: int, props: L.DeviceProps) -> KernelSource:
         tile = L.gemm_tile(props, acc_dtype(dot.dtype).itemsize, m if isinstance(m, int) else None,
                            n if isinstance(n, int) else None)
         return gemm_kernel(name, k.nodes, k.outputs, tile)
+    if k.kind == "scan":
+        assert k.anchor is not None
+        return scan_kernel(name, k.anchor)
     raise CudaLoweringError(f"GPU backend: no kernel skeleton for {k.kind!r} kernels")
 
 

@@ -85,6 +85,8 @@ CASES: list[Case] = [
     Case("zero_size_reduce", lambda x: x.sum(axis=1) + x.prod(axis=1),
          lambda r: (_f32(r, 4, 0),)),
     Case("zero_k_matmul", lambda a, b: a @ b, lambda r: (_f32(r, 5, 0), _f32(r, 0, 6))),
+    Case("cumsum_columns", lambda x: np.cumsum(x * np.float32(2), axis=0) + np.float32(1), lambda r: (_f32(r, 30, 7),)),
+    Case("cumprod_rows_f16", lambda x: np.cumprod(x, axis=-1), lambda r: (_f32(r, 6, 9).astype(np.float16),), rtol=0),
 ]
 
 
