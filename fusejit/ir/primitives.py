@@ -332,7 +332,7 @@ register(OpDef("take", 2, "opaque", _infer_take,
 def _scan(name: str, fn: Any, doc: str) -> None:
     def infer(types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
         x = types[0]
-        axis = attrs["axis"]
+        axis = attrs.get("axis")
         if not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis < x.ndim:
             raise IRTypeError(f"{name}: bad axis {axis!r} for shape {format_shape(x.shape)}")
         if not (is_int(x.dtype) or is_float(x.dtype)):
