@@ -10,8 +10,8 @@ from fusejit import jit
 
 
 def test_unsupported_numpy_function_is_named():
-    with pytest.raises(fusejit.UnsupportedFunctionError, match=r"np\.cumsum is not supported in a traced function"):
-        jit(lambda x: np.cumsum(x))(np.ones(3))
+    with pytest.raises(fusejit.UnsupportedFunctionError, match=r"np\.convolve is not supported in a traced function"):
+        jit(lambda x: np.convolve(x, x))(np.ones(3))
     with pytest.raises(fusejit.UnsupportedFunctionError, match=r"np\.sort is not supported"):
         jit(lambda x: x.sort())(np.ones(3))
     with pytest.raises(fusejit.UnsupportedFunctionError, match=r"np\.ldexp is not supported"):

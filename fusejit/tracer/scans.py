@@ -1,4 +1,5 @@
-"""Running totals (``np.cumsum``, ``np.cumprod``, their NaN-ignoring forms) as scan primitives.
+"""Running totals (``np.cumsum``, ``np.cumprod``, their NaN-ignoring forms, ``np.add.accumulate``
+and ``np.multiply.accumulate``) as scan primitives.
 
 The accumulation dtype is NumPy's own, asked of NumPy (bool and integers narrower than the
 platform integer accumulate in int64 / uint64; ``dtype=`` overrides it): the operand is cast to
@@ -71,3 +72,11 @@ def nancumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> T
 @handles(np.nancumprod)
 def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> TracedArray:
     return scan("cumprod", np.cumprod, _nan_to(arr(a), 1), axis, dtype, out, "nancumprod")
+
+
+def accumulate(ufunc: Any, array: Any, axis: Any = 0, dtype: Any = None, out: Any = None) -> TracedArray:
+    """``np.add.accumulate`` / ``np.multiply.accumulate`` (default axis 0, one axis only)."""
+    if axis is None or isinstance(axis, tuple):
+        raise ValueError("accumulate does not allow multiple axes")
+    prim = "cumsum" if ufunc is np.add else "cumprod"
+    return scan(prim, ufunc.accumulate, array, axis, dtype, out, f"{ufunc.__name__}.accumulate")

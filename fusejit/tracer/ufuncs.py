@@ -158,6 +158,10 @@ def apply_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict[str, Any]) 
         from .reductions import reduce_with
 
         return reduce_with(REDUCE_FUNCS[ufunc], inputs[0], **kwargs)
+    if method == "accumulate" and ufunc in (np.add, np.multiply):
+        from .scans import accumulate
+
+        return accumulate(ufunc, *inputs, **kwargs)
     if method != "__call__":
         raise UnsupportedFunctionError(f"{name}.{method} is not supported in a traced function")
     if ufunc is np.matmul:  # a generalized ufunc in NumPy 2

@@ -112,3 +112,14 @@ def test_reference_backend() -> None:
     x = data("int8", (6, 4))
     f = jit(lambda a: np.cumsum(a, axis=0) * np.cumprod(a, axis=1), backend="reference")
     same_bits(f(x), np.cumsum(x, axis=0) * np.cumprod(x, axis=1))
+
+
+@pytest.mark.parametrize("dt", ["bool", "int8", "uint16", "float32"])
+def test_ufunc_accumulate(dt: str) -> None:
+    x = data(dt, (4, 5))
+    f = jit(lambda a: (np.add.accumulate(a), np.multiply.accumulate(a, axis=1), np.add.accumulate(a, dtype=np.float64)))
+    want = (np.add.accumulate(x), np.multiply.accumulate(x, axis=1), np.add.accumulate(x, dtype=np.float64))
+    for g, w in zip(f(x), want):
+        same_bits(g, w)
+    with pytest.raises(ValueError, match="accumulate does not allow multiple axes"):
+        jit(lambda a: np.add.accumulate(a, axis=None))(x)
