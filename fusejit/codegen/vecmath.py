@@ -99,12 +99,8 @@ def emit_math(builder: ir.IRBuilder, name: str, args: list[ir.Value], is_f64: bo
         return builder.call(_declare(builder.module, f"llvm.sqrt.{ty.intrinsic_name}", ty, 1), args)
     if name == "logistic":
         return _logistic(builder, args[0], is_f64, vector_isa)
-    if name == "log" and not is_f64 and vector_isa != "none":
-        return _log_f32(builder, args[0])
-    if name == "exp" and not is_f64 and vector_isa != "none":
-        return _exp_f32(builder, args[0])
-    if name == "tanh" and not is_f64 and vector_isa != "none":
-        return _tanh_f32(builder, args[0])
+    if name in _INLINE_F32 and not is_f64 and vector_isa != "none":
+        return _INLINE_F32[name](builder, args[0])
     base, _ = LIBM_OPS[name]
     fname = base if is_f64 else base + "f"
     call = builder.call(_declare(builder.module, fname, ty, arity), args)
@@ -120,6 +116,16 @@ def emit_math(builder: ir.IRBuilder, name: str, args: list[ir.Value], is_f64: bo
         attrs.add(f'"vector-function-abi-variant"="{",".join(mappings)}"')
     call.attributes = attrs
     return call
+
+
+def is_inline(name: str, is_f64: bool, vector_isa: str) -> bool:
+    """Is op ``name`` emitted as inline code rather than a libm call? Inline code gives the
+    same bits however LLVM vectorizes it (a libmvec call does not: its vector variants and the
+    scalar libm function may round differently), and the SLP vectorizer can widen it."""
+    if name == "sqrt":
+        return True
+    name = "exp" if name == "logistic" else name
+    return name in _INLINE_F32 and not is_f64 and vector_isa != "none"
 
 
 def _logistic(builder: ir.IRBuilder, x: ir.Value, is_f64: bool, vector_isa: str) -> ir.Value:
@@ -252,6 +258,9 @@ def _tanh_f32(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     y = builder.fadd(builder.select(small, a, f(1.0)), q)
     sign = builder.and_(builder.bitcast(x, i32), i32(-(2**31)))
     return builder.bitcast(builder.or_(builder.bitcast(y, i32), sign), f)
+
+
+_INLINE_F32 = {"log": _log_f32, "exp": _exp_f32, "tanh": _tanh_f32}
 
 
 def _declare(module: ir.Module, name: str, ty: ir.Type, arity: int) -> ir.Function:

@@ -13,7 +13,7 @@ from fusejit.codegen.cpu.kernels import STREAM_ISAS, STREAM_MIN_BYTES
 from fusejit.codegen.vecmath import host_isa
 from fusejit.ir import parse
 from fusejit.passes.fusion import plan_fusion
-from tests.cpu_graphs import LAYERNORM, MLP, SOFTMAX, SUMSQ
+from tests.cpu_graphs import CHAIN, LAYERNORM, MLP, SOFTMAX, SUMSQ
 from tests.helpers import assert_same
 
 
@@ -299,3 +299,79 @@ def test_large_row_output_with_exp_along_the_row_is_not_streamed_lane_by_lane() 
     exe = compile_cpu(g)
     assert "movnt" not in exe.asm
     assert_same(exe(x), g.evaluate(x))
+
+
+STREAM_N = STREAM_MIN_BYTES // 4  # float32 elements of one output at the streaming threshold
+
+
+def _chain_inputs(n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(8)
+    return [(rng.standard_normal(n) * 2).astype(np.float32) for _ in range(3)]
+
+
+@pytest.mark.parametrize("n", [STREAM_N - 5, STREAM_N + 37])
+def test_large_flat_outputs_stream_without_changing_a_bit(n: int) -> None:
+    """Just below and above the threshold (an odd size: whole lines stream, the partial last
+    line takes the plain loop): NumPy's values, and bitwise those of 1 thread, of a small run
+    that never streams, and of strided and broadcast inputs (the generic version, no streaming)."""
+    x, y, z = _chain_inputs(n)
+    g = parse(CHAIN)
+    two = compile_cpu(g, threads=2)
+    (out,) = two(x, y, z)
+    assert_same([out], g.evaluate(x, y, z), rtol=1e-5)
+    if host_isa() in STREAM_ISAS:
+        assert "movnt" in two.asm
+    np.testing.assert_array_equal(compile_cpu(g, threads=1)(x, y, z)[0], out)
+    tail = slice(n - 3000, n)  # ends on the partial line
+    np.testing.assert_array_equal(two(x[tail], y[tail], z[tail])[0], out[tail])
+    xs = np.repeat(x, 2)[::2]
+    yb = np.broadcast_to(y[:1], (n,))
+    np.testing.assert_array_equal(two(xs, y, z)[0], out)
+    np.testing.assert_array_equal(two(x, yb, z)[0], two(x, np.full(n, y[0]), z)[0])
+
+
+def test_static_flat_kernels_have_streaming_code_only_when_large() -> None:
+    assert "movnt" not in compile_cpu(parse(CHAIN.replace("[N]", "[1048576]"))).asm
+    big = parse(CHAIN.replace("[N]", f"[{STREAM_N}]"))
+    exe = compile_cpu(big)
+    assert ("movnt" in exe.asm) == (host_isa() in STREAM_ISAS)
+    args = _chain_inputs(STREAM_N)
+    (out,) = exe(*args)
+    np.testing.assert_array_equal(compile_cpu(parse(CHAIN))(*[a[:1 << 20] for a in args])[0], out[:1 << 20])
+
+
+FLAT2_F64 = """func @f(%x: f64[N,D], %y: f64[N,D]) -> (f64[N,D], f64[N,D]) {
+  %0 = mul(%x, %y) : f64[N,D]
+  %1 = sqrt(%0) : f64[N,D]
+  %2 = div(%x, %y) : f64[N,D]
+  %3 = sub(%2, %1) : f64[N,D]
+  return %1, %3
+}"""
+
+
+def test_two_float64_flat_outputs_stream_together() -> None:
+    """Two outputs of 8 MiB: 16 MiB in all streams (8 lanes a line); values bitwise those of
+    one thread and of a run below the threshold."""
+    rng = np.random.default_rng(9)
+    x, y = (rng.uniform(0.5, 2.0, (1024, 1027)) for _ in range(2))
+    g = parse(FLAT2_F64)
+    exe = compile_cpu(g, threads=2)
+    outs = exe(x, y)
+    assert sum(o.nbytes for o in outs) >= STREAM_MIN_BYTES
+    if host_isa() in STREAM_ISAS:
+        assert "movntpd" in exe.asm
+    assert_same(outs, g.evaluate(x, y))
+    for a, b in zip(compile_cpu(g, threads=1)(x, y), outs):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(exe(x[:100], y[:100]), outs):
+        np.testing.assert_array_equal(a, b[:100])
+
+
+def test_flat_kernel_with_a_libm_call_keeps_plain_stores() -> None:
+    """A libmvec call (float64 exp) could round differently in the streaming loop's vector
+    variant than in the plain loop's tail: such kernels never stream."""
+    g = parse("""func @f(%x: f64[4194304]) -> (f64[4194304]) {
+  %0 = exp(%x) : f64[4194304]
+  return %0
+}""")
+    assert "movnt" not in compile_cpu(g).asm

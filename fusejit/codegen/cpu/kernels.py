@@ -11,8 +11,10 @@ hardware prefetchers stop at page boundaries, so each row's first pass would wai
 a plain store reads every output line first. The contiguous version therefore prefetches the
 next row of each full-size input while it computes the current one, and a row output of at
 least ``STREAM_MIN_BYTES`` in all (an output that cannot stay in cache anyway) is written with
-non-temporal stores when its buffer is 64-byte aligned. Both change where bytes travel, never a
-value: results are bitwise the same whichever path runs.
+non-temporal stores when its buffer is 64-byte aligned. Flat loops stream the same way (outputs
+of at least ``STREAM_MIN_BYTES`` in all, aligned; whole lines, the last partial one plain): a
+plain store reads each output line before writing it, so the chain moves 5 streams instead of 4.
+Both change where bytes travel, never a value: results are bitwise the same whichever path runs.
 """
 
 from __future__ import annotations
@@ -112,10 +114,7 @@ def emit_loop_body(bb: BodyBuilder) -> ir.Function:
     k, b, ex = bb.kernel, bb.b, bb.expr
     outs = [o for o in k.outputs if o is not k.anchor]
     if ex.flat:
-        with for_range(b, bb.lo, bb.hi) as i:
-            ex.reset()
-            for o in outs:
-                ex.store(o, [i], ex.value(o, [i]))
+        _emit_flat(bb, outs)
         return bb.finish()
     env = bb.env
     if not k.space:
@@ -134,6 +133,31 @@ def emit_loop_body(bb: BodyBuilder) -> ir.Function:
             for o in outs:
                 ex.store(o, idx, ex.value(o, idx))
     return bb.finish()
+
+
+def _emit_flat(bb: BodyBuilder, outs: list[Node]) -> None:
+    """``[lo, hi)`` as one loop; with outputs that stream (see ``_stream_flag``), whole lines
+    from ``lo`` go out as non-temporal stores and only the last partial line takes the plain
+    loop. Thread chunks start on multiples of ``module.FLAT_ALIGN`` elements, whole lines of an
+    aligned buffer; a ``lo`` that is not (never, today) makes this call plain instead."""
+    b, ex = bb.b, bb.expr
+    stream = _stream_flag(bb, outs)
+    start = bb.lo
+    if stream is not None:
+        lanes = LINE // outs[0].dtype.itemsize
+        stream = b.and_(stream, b.icmp_unsigned("==", b.and_(bb.lo, i64(lanes - 1)), i64(0)))
+        lines = b.sdiv(b.sub(bb.hi, bb.lo), i64(lanes))
+        with b.if_then(stream):
+            with for_range(b, i64(0), lines, "nt") as line:
+                j0 = b.add(bb.lo, b.mul(line, i64(lanes)))
+                _store_line(bb, outs, lambda lane, j0=j0: [b.add(j0, lane)])
+        start = b.select(stream, b.add(bb.lo, b.mul(lines, i64(lanes))), bb.lo)
+    with for_range(b, start, bb.hi) as i:
+        ex.reset()
+        for o in outs:
+            ex.store(o, [i], ex.value(o, [i]))
+    if stream is not None:
+        _sfence(b, stream)
 
 
 def _depends(node: Node, targets: set[int], members: set[int], memo: dict[int, bool]) -> bool:
@@ -205,7 +229,7 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
         return bb.finish()
     stash = _stash_plan(k, phases)
     row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
-    stream = _stream_flag(bb, row_outs, red) if not stash else None
+    stream = _stream_flag(bb, row_outs, red) if not stash and len(red) == 1 and k.outer else None
     with for_range(b, bb.lo, bb.hi, "r") as r:
         oidx = delinearize(b, r, outer)
         ex.reduced = {}
@@ -224,10 +248,15 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
                     _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
         elif row_outs:
             _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
-    if stream is not None:  # order the weakly ordered stores before the caller's synchronization
-        with b.if_then(stream):
-            b.call(_declare(b.module, "llvm.x86.sse.sfence", ir.FunctionType(ir.VoidType(), [])), [])
+    if stream is not None:
+        _sfence(b, stream)
     return bb.finish()
+
+
+def _sfence(b: ir.IRBuilder, stream: ir.Value) -> None:
+    """Order the weakly ordered non-temporal stores before the caller's synchronization."""
+    with b.if_then(stream):
+        b.call(_declare(b.module, "llvm.x86.sse.sfence", ir.FunctionType(ir.VoidType(), [])), [])
 
 
 def _declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
@@ -260,18 +289,23 @@ def _prefetch_next_row(bb: BodyBuilder, r: ir.Value, outer: list[ir.Value], red:
                 b.call(prefetch, [addr, ir.Constant(I32, 0), ir.Constant(I32, 3), ir.Constant(I32, 1)])
 
 
-def _stream_flag(bb: BodyBuilder, outs: list[Node], red: list[ir.Value]) -> ir.Value | None:
-    """i1 (in the entry block): write ``outs`` with non-temporal stores. None when this kernel
-    version never streams: not x86, strided, rows that are not whole lines,
-    outputs written in place over inputs, ops the explicit vector store cannot take whole
-    (see ``_streamable``), or a static size below ``STREAM_MIN_BYTES``."""
+def _stream_flag(bb: BodyBuilder, outs: list[Node], red: list[ir.Value] | None = None) -> ir.Value | None:
+    """i1 (in the entry block): write ``outs`` with non-temporal stores. ``red`` is the row of
+    a row kernel (one reduced dim), None for a flat loop. None when this kernel version never
+    streams: not x86, strided, rows that are not whole lines, outputs written in place over
+    inputs, ops the explicit vector store cannot take whole (see ``_streamable``), or a static
+    size below ``STREAM_MIN_BYTES``."""
     k, env = bb.kernel, bb.env
-    if bb.isa not in STREAM_ISAS or not env.contiguous or not outs or len(red) != 1 or not k.outer:
+    if bb.isa not in STREAM_ISAS or not env.contiguous or not outs:
         return None
     size = outs[0].dtype.itemsize
-    if any(o.dtype.kind != "f" or o.dtype.itemsize not in (4, 8) or o.dtype.itemsize != size for o in outs):
+    if any(o.dtype.kind != "f" or o.dtype.itemsize not in (4, 8) or o.dtype.itemsize != size
+           or o.shape != k.space for o in outs):
         return None
-    if (isinstance(red[0], ir.Constant) and red[0].constant * size % LINE) or not _streamable(k, outs):
+    row = red[0] if red else None
+    if isinstance(row, ir.Constant) and row.constant * size % LINE:
+        return None
+    if not _streamable(k, outs, bb.isa if row is None else None):
         return None
     graph = bb.layout.graph
     if any(o is graph.outputs[i] for o in outs for i in bb.layout.inplace):
@@ -282,20 +316,23 @@ def _stream_flag(bb: BodyBuilder, outs: list[Node], red: list[ir.Value]) -> ir.V
     hb = env._hoisted()
     total = hb.mul(product(hb, dims), i64(size * len(outs)))
     ok = hb.icmp_signed(">=", total, i64(STREAM_MIN_BYTES))
-    if not isinstance(red[0], ir.Constant):  # every row starts on a line
-        ok = hb.and_(ok, hb.icmp_unsigned("==", hb.and_(hb.mul(red[0], i64(size)), i64(LINE - 1)), i64(0)))
+    if row is not None and not isinstance(row, ir.Constant):  # every row starts on a line
+        ok = hb.and_(ok, hb.icmp_unsigned("==", hb.and_(hb.mul(row, i64(size)), i64(LINE - 1)), i64(0)))
     for o in outs:
         addr = hb.ptrtoint(env.pointers[id(o)], I64)
         ok = hb.and_(ok, hb.icmp_unsigned("==", hb.and_(addr, i64(LINE - 1)), i64(0)))
     return ok
 
 
-def _streamable(k: Kernel, outs: list[Node]) -> bool:
-    """What varies along the row is plain arithmetic (no transcendental calls, gathers or
-    selects between loads), which LLVM's SLP vectorizer turns into the vector the streaming
-    store writes; anything else would be computed one lane at a time. Per-row values (a
-    reduction's epilogue, ``sqrt(var + eps)``) may be anything: lanes share them."""
-    from ..vecmath import MATH_OPS
+def _streamable(k: Kernel, outs: list[Node], isa: str | None) -> bool:
+    """What varies along the row is plain arithmetic (no gathers or selects between loads),
+    and math only inline (:func:`.vecmath.is_inline` on ``isa``; None: no math at all). A
+    libmvec call could take another vector variant in the line loop than in the plain loop's
+    tail (other bits). Row kernels pass None: a row output with inline exp along the row
+    measured slower streamed (1 thread, [4096,1024]: p10 1.50 -> 1.79 ms); flat GELU and the
+    chain gain. Per-row values (a reduction's epilogue, ``sqrt(var + eps)``) may be anything:
+    lanes share them."""
+    from ..vecmath import MATH_OPS, is_inline
 
     members = {id(n) for n in k.nodes}
     inner = len(k.space) - 1
@@ -307,28 +344,46 @@ def _streamable(k: Kernel, outs: list[Node]) -> bool:
                 inner in axes_of(e) for e in k.maps.get(id(n), ())):
             continue
         if n.op not in ("cast", "broadcast", "reshape") and (
-                get_op(n.op).fusion != "elementwise" or n.op in MATH_OPS):
+                get_op(n.op).fusion != "elementwise"
+                or (n.op in MATH_OPS and not (isa and is_inline(n.op, n.dtype.itemsize == 8, isa)))):
             return False
     return True
 
 
 def _store_row_streaming(bb: BodyBuilder, outs: list[Node], oidx: list[ir.Value], inner: ir.Value) -> None:
-    """One row of ``outs`` a cache line at a time: the lanes of a line are evaluated as scalars
-    (the SLP vectorizer fuses them) and stored as one aligned non-temporal vector."""
-    b, ex = bb.b, bb.expr
-    size = outs[0].dtype.itemsize
-    lanes = LINE // size
-    vty = ir.VectorType(reg_type(outs[0].dtype), lanes)
-    nt = b.module.add_metadata([ir.Constant(I32, 1)])
+    """One row of ``outs`` a cache line at a time (see ``_store_line``)."""
+    b = bb.b
+    lanes = LINE // outs[0].dtype.itemsize
     with for_range(b, i64(0), b.udiv(inner, i64(lanes)), "nt") as line:
-        ex.reset()
         j0 = b.mul(line, i64(lanes))
-        idxs = [oidx + [b.add(j0, i64(lane))] for lane in range(lanes)]
-        for o in outs:
-            vec = ir.Constant(vty, ir.Undefined)
-            for lane, idx in enumerate(idxs):
-                vec = b.insert_element(vec, ex.value(o, idx), ir.Constant(I32, lane))
-            b.store(vec, ex.address(o, idxs[0]), align=LINE).set_metadata("nontemporal", nt)
+        _store_line(bb, outs, lambda lane, j0=j0: oidx + [b.add(j0, lane)])
+
+
+def _store_line(bb: BodyBuilder, outs: list[Node], idx: Callable[[ir.Value], list[ir.Value]]) -> None:
+    """One cache line of each of ``outs``, lane ``j`` at index ``idx(j)``: a loop over the
+    lanes (the loop vectorizer makes it one vector iteration, the same code as the plain loop)
+    fills a 64-byte tile on the stack, which goes out as one aligned non-temporal vector
+    store. (LLVM does not vectorize a scalar ``!nontemporal`` store; 16 scalar lanes fused by
+    SLP instead gave the same speed at twice the compile time.)"""
+    b, ex = bb.b, bb.expr
+    ety = reg_type(outs[0].dtype)
+    lanes = LINE // outs[0].dtype.itemsize
+    vty = ir.VectorType(ety, lanes)
+    hb = bb.env._hoisted()
+    tiles = []
+    for _ in outs:
+        t = hb.alloca(ety, size=i64(lanes), name="line")
+        t.align = LINE
+        tiles.append(t)
+    with for_range(b, i64(0), i64(lanes), "lane") as lane:
+        ex.reset()
+        at = idx(lane)
+        for o, t in zip(outs, tiles):
+            b.store(ex.value(o, at), b.gep(t, [lane], source_etype=ety))
+    nt = b.module.add_metadata([ir.Constant(I32, 1)])
+    first = idx(i64(0))
+    for o, t in zip(outs, tiles):
+        b.store(b.load(t, typ=vty, align=LINE), ex.address(o, first), align=LINE).set_metadata("nontemporal", nt)
 
 
 def _reachable(root: Node, members: set[int], reductions: set[int]) -> set[int]:
