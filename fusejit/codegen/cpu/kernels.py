@@ -148,7 +148,7 @@ def _emit_flat(bb: BodyBuilder, outs: list[Node]) -> None:
         stream = b.and_(stream, b.icmp_unsigned("==", b.and_(bb.lo, i64(lanes - 1)), i64(0)))
         lines = b.sdiv(b.sub(bb.hi, bb.lo), i64(lanes))
         with b.if_then(stream):
-            with for_range(b, i64(0), lines, "nt") as line:
+            with for_range(b, i64(0), lines, "nt", unroll=False) as line:
                 j0 = b.add(bb.lo, b.mul(line, i64(lanes)))
                 _store_line(bb, outs, lambda lane, j0=j0: [b.add(j0, lane)])
         start = b.select(stream, b.add(bb.lo, b.mul(lines, i64(lanes))), bb.lo)

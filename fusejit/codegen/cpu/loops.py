@@ -11,8 +11,10 @@ from .types import I64
 
 
 @contextmanager
-def for_range(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, name: str = "i") -> Iterator[ir.Value]:
-    """Emit a loop; the body is whatever is emitted inside the ``with``. Zero trips if lo >= hi."""
+def for_range(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, name: str = "i",
+              unroll: bool = True) -> Iterator[ir.Value]:
+    """Emit a loop; the body is whatever is emitted inside the ``with``. Zero trips if lo >= hi.
+    ``unroll=False`` tells LLVM not to unroll it (less code to compile for a large body)."""
     pre = b.block
     head = b.append_basic_block(f"{name}.head")
     body = b.append_basic_block(f"{name}.body")
@@ -26,8 +28,18 @@ def for_range(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, name: str = "i") -> I
     yield i
     nxt = b.add(i, ir.Constant(I64, 1), name=f"{name}.next", flags=["nsw"])
     i.add_incoming(nxt, b.block)
-    b.branch(head)
+    back = b.branch(head)
+    if not unroll:
+        back.set_metadata("llvm.loop", _no_unroll(b.module))
     b.position_at_end(done)
+
+
+def _no_unroll(module: ir.Module) -> ir.MDValue:
+    """A loop ID ``!N = !{!N, !{"llvm.loop.unroll.disable"}}`` (LLVM wants it to name itself)."""
+    opt = module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])
+    loop = module.add_metadata([opt, ir.MetaDataString(module, f"fusejit.loop.{len(module.metadata)}")])
+    loop.operands = (loop, opt)
+    return loop
 
 
 @contextmanager
