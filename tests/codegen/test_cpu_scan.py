@@ -123,3 +123,13 @@ def test_ufunc_accumulate(dt: str) -> None:
         same_bits(g, w)
     with pytest.raises(ValueError, match="accumulate does not allow multiple axes"):
         jit(lambda a: np.add.accumulate(a, axis=None))(x)
+
+
+@pytest.mark.parametrize("shape, axis", [((700, 200), 1), ((7, 300), 1), ((3, 50, 1000), 1), ((41, 3, 90), 2),
+                                         ((2, 70_000), 1)])
+def test_lines_scanned_in_lockstep_and_threads_do_not_change_bits(shape: tuple[int, ...], axis: int) -> None:
+    x = data("float32", shape)
+    x = x[..., ::-1]  # strided input too
+    want = np.cumsum(x, axis=axis)
+    for threads in (1, 2, 3):
+        same_bits(jit(lambda a: np.cumsum(a, axis=axis), threads=threads)(x), want)
