@@ -133,3 +133,21 @@ def test_lines_scanned_in_lockstep_and_threads_do_not_change_bits(shape: tuple[i
     want = np.cumsum(x, axis=axis)
     for threads in (1, 2, 3):
         same_bits(jit(lambda a: np.cumsum(a, axis=axis), threads=threads)(x), want)
+
+
+def test_constant_operands_from_ir() -> None:
+    from fusejit.codegen.cpu import compile_cpu
+    from fusejit.ir import parse
+
+    g = parse("""func @f(%x: f32[2,3]) -> (f32[2,3], f32[2,3]) {
+      %0 = constant {value=[[1.5, 2.5, 3.5], [0.25, -1.0, 7.0]]} : f32[2,3]
+      %1 = cumsum(%0) {axis=1} : f32[2,3]
+      %2 = add(%x, %1) : f32[2,3]
+      %3 = cumprod(%0) {axis=0} : f32[2,3]
+      return %2, %3
+    }""")
+    x = np.full((2, 3), 0.1, np.float32)
+    exe = compile_cpu(g)
+    assert [k.kind for k in exe.kernels] == ["scan", "loop", "scan"]
+    for got, want in zip(exe(x), g.evaluate(x)):
+        same_bits(got, want)
