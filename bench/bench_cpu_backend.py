@@ -77,6 +77,28 @@ calls in one process, or alternating fresh processes):
   interleaved, min equal); the reductions' passes kept as loops instead of fully unrolled (no
   spills, sequential loads): slower; division by sqrt(var + eps) is not what bounds the kernel (a
   reciprocal multiply, for timing only, moved it 162 -> 158 ns per row in cache).
+
+Fifth session (09:45-10:50 UTC, load average 1-4; A/B = two git worktrees, each with its own
+FUSEJIT_CACHE_DIR, alternating fresh processes, 40-300 calls each; p10 per process, then the
+median or quartile over 8-16 processes):
+- flat kernels stream too (outputs >= 16 MiB in all, aligned, float; whole lines non-temporal, the
+  partial last line plain; no libmvec call in the kernel, whose vector variant could round
+  differently from the plain loop's scalar tail). Chain 1e7, 2 threads: p10 median 4.97 -> 3.78
+  ms, best 3.07 -> 1.96; 1 thread 5.64 -> 4.64. GELU 4096^2, 2 threads: p10 quartile 4.39 -> 3.25
+  ms, best 3.44 -> 3.08 (2 streams instead of 3; at 3.1 ms it is compute-bound, ~24.6 cycles per
+  16 values); 1 thread unchanged (6.25 vs 6.31: compute-bound). Chain 1e6 (4 MiB outputs, below
+  the threshold) 0.350 vs 0.351 ms. Black-Scholes (float64 log/exp/erf are libmvec calls) keeps
+  plain stores: it is compute-bound anyway (~25% of the roofline). The full ``fusejit bench``
+  under load 1-4 (copy bandwidth measured 26-34 GB/s, 3 alternating runs each): GELU 57-72% ->
+  70-79% of the roofline, chain 1e7 65-87% -> 89-132%.
+- the line of non-temporal lanes is now built by a 16-lane loop into a 64-byte stack tile that the
+  loop vectorizer widens (it and the tile vanish: assembly identical to the 16 SLP-fused scalars,
+  row kernels' included); warm compile CPU time (no cache, min of 7) with 16 scalars: GELU 29 ->
+  43-46 ms, chain 29 -> 45-49; with the tile loop, not unrolled: 39-44 and 41-42; layer norm
+  88-97 -> 82-93.
+- tried, not landed: streaming row outputs with inline exp along the row ([4096,1024], 1 thread:
+  p10 1.50 -> 1.79 ms, slower); no unrolling of the row kernels' line loop (layer norm 2 threads
+  p10 quartile 0.46 -> 0.51 ms).
 """
 
 from __future__ import annotations
