@@ -93,12 +93,18 @@ median or quartile over 8-16 processes):
   70-79% of the roofline, chain 1e7 65-87% -> 89-132%.
 - the line of non-temporal lanes is now built by a 16-lane loop into a 64-byte stack tile that the
   loop vectorizer widens (it and the tile vanish: assembly identical to the 16 SLP-fused scalars,
-  row kernels' included); warm compile CPU time (no cache, min of 7) with 16 scalars: GELU 29 ->
-  43-46 ms, chain 29 -> 45-49; with the tile loop, not unrolled: 39-44 and 41-42; layer norm
-  88-97 -> 82-93.
-- tried, not landed: streaming row outputs with inline exp along the row ([4096,1024], 1 thread:
-  p10 1.50 -> 1.79 ms, slower); no unrolling of the row kernels' line loop (layer norm 2 threads
-  p10 quartile 0.46 -> 0.51 ms).
+  row kernels' included). Warm compile CPU time (in-process, no cache, min of 7 per process, 3-4
+  alternating processes): before streaming GELU 29-40 ms, chain 29-45; with 16 SLP scalars 43-46
+  and 45-49; with the tile loop, not unrolled, 39-60 and 41-62 (+40%, ~12 ms; the machine's speed
+  varied between processes, the ratio did not); layer norm unchanged (same code, 88-145 both).
+- tried, not landed: software prefetch of each input 512 B or 2 KiB ahead in the flat line loop
+  (2 threads, 6 alternating processes: GELU p10 quartile 3.34 -> 3.54 / 5.12 ms, chain 1e7 3.78
+  -> 3.84 / 3.69: no gain, the hardware prefetchers follow flat streams); streaming row outputs
+  with inline exp along the row ([4096,1024], 1 thread: p10 1.50 -> 1.79 ms, slower); no
+  unrolling of the row kernels' line loop (layer norm 2 threads p10 quartile 0.46 -> 0.51 ms);
+  for static sizes >= the threshold, no vectorized plain loop (scalar partial lines at both
+  ends, outputs allowed at any common offset in a line): compile +10-20 -> +6-12 ms, but its
+  fallback for outputs at different offsets would be scalar; left for later.
 """
 
 from __future__ import annotations
