@@ -16,9 +16,10 @@ it is the output of exactly one kernel. Kinds:
 - ``dot``: ``anchor`` is a ``dot`` node computed by BLAS straight into the buffer of
   ``alias`` (an output of the kernel with the dot's shape and dtype, else the dot itself);
   the remaining nodes are a fused epilogue over ``space`` (bias, activation, scaling).
-- ``scan``: ``anchor`` is a ``cumsum``/``cumprod`` node, the kernel's only node: a running
-  total along its axis is sequential, so neither its producers nor its consumers fuse into it
-  (they are loop kernels of their own, reading and writing memory).
+- ``scan``: ``anchor`` is a ``cumsum``/``cumprod`` node: a running total along its axis is
+  sequential, so its consumers and producers are loop kernels of their own, reading and writing
+  memory, except a ``cast`` read only by the scan (to NumPy's accumulation dtype), which the scan
+  applies as it loads.
 
 How groups form (one backwards sweep, as in XLA's instruction fusion): a node joins the
 kernel of its users when they all read it through the same index map; otherwise it is
@@ -311,6 +312,8 @@ class _Planner:
         if node.op in SCAN_OPS:
             return False
         users = self.users[id(node)]
+        if any(self.group[id(u)].kind == "scan" for u in users):
+            return self._join_scan(node, users)
         groups = list({id(self.group[id(u)]): self.group[id(u)] for u in users}.values())
         if not groups:
             return False
@@ -413,6 +416,15 @@ class _Planner:
             if rmap is None or (rmap != full and any(k.maps[id(o)] == full for o in k.outputs)):
                 return False  # a space-shaped output needs every reduction to be trailing
         k.reduce_maps[id(node)] = rmap
+        return True
+
+    def _join_scan(self, node: Node, users: list[Node]) -> bool:
+        """A cast read only by a scan converts as the scan loads (``cumsum`` of int8 or bool reads the
+        narrow operand, not an int64 copy of it); nothing else joins a scan."""
+        k = self.group[id(users[0])]
+        if node.op != "cast" or len(users) != 1 or len(k.nodes) != 1 or id(node) in self.out_ids:
+            return False
+        self._add(k, node, tuple(range(node.ndim)))
         return True
 
     def _join_dot(self, k: Kernel, node: Node, m: Map) -> bool:

@@ -151,3 +151,20 @@ def test_constant_operands_from_ir() -> None:
     assert [k.kind for k in exe.kernels] == ["scan", "loop", "scan"]
     for got, want in zip(exe(x), g.evaluate(x)):
         same_bits(got, want)
+
+
+@pytest.mark.parametrize("dt", ["bool", "int8", "uint16", "float16", "int64"])
+def test_cast_to_the_accumulation_dtype_is_applied_on_load(dt: str) -> None:
+    x = data(dt, (9, 70))[:, ::-1]
+
+    def fn(a):
+        return np.cumsum(a, axis=1), np.cumprod(a, axis=0, dtype=np.float64)
+
+    f = jit(fn)
+    with np.errstate(all="ignore"):
+        for got, want in zip(f(x), fn(x)):
+            same_bits(got, want)
+    assert [k.kind for k in f.lower(x).kernels] == ["scan", "scan"]
+    shared = jit(lambda a: (np.cumsum(a, axis=0, dtype=np.int64), a.astype(np.int64) + 1))
+    for got, want in zip(shared(x), (np.cumsum(x, axis=0, dtype=np.int64), x.astype(np.int64) + 1)):
+        same_bits(got, want)

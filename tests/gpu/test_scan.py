@@ -42,3 +42,11 @@ def test_lowered_kernel_scans_one_line_per_thread() -> None:
     graph = jit(lambda a: np.cumsum(a, axis=1)).trace(np.ones((4, 8), np.float32))
     (ks,) = lower_graph(graph)
     assert ks.kind == "scan" and "for s in range(1, 8):" in ks.source
+
+
+@pytest.mark.parametrize("shape, axis", [((3, 0), 1), ((0, 3), 0), ((2, 5), 1)])
+def test_casts_applied_on_load_and_empty_axes(shape: tuple[int, ...], axis: int) -> None:
+    x = data("int8", shape)
+    f = jit(lambda a: (np.cumsum(a, axis=axis), np.cumprod(a > 2, axis=axis)), device="gpu")
+    for got, want in zip(f(x), (np.cumsum(x, axis=axis), np.cumprod(x > 2, axis=axis))):
+        same_bits(got, want)

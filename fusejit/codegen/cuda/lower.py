@@ -39,7 +39,7 @@ def lower_kernel(k: Kernel, index: int, props: L.DeviceProps) -> KernelSource:
         return gemm_kernel(name, k.nodes, k.outputs, tile)
     if k.kind == "scan":
         assert k.anchor is not None
-        return scan_kernel(name, k.anchor)
+        return scan_kernel(name, k.nodes, k.anchor)
     raise CudaLoweringError(f"GPU backend: no kernel skeleton for {k.kind!r} kernels")
 
 

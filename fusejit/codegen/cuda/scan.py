@@ -19,16 +19,19 @@ would change the float results' rounding order).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ...ir import Node
 from . import ops
-from .emit import Block, Emitter
+from .emit import ZERO, Block, Emitter, Ix, store_index
 from .launch import stream_launch
 from .source import Entry, KernelSource, function, size_of
 
 
-def scan_kernel(name: str, node: Node) -> KernelSource:
+def scan_kernel(name: str, nodes: Sequence[Node], node: Node) -> KernelSource:
+    """The scan ``node``; ``nodes`` are the kernel's (a cast of its operand may be one: applied on load)."""
     x, axis = node.args[0], node.attrs["axis"]
-    em = Emitter([node])
+    em = Emitter(nodes)
     others = [d for k, d in enumerate(node.shape) if k != axis]
     names = [f"i{k}" for k in range(node.ndim) if k != axis]
     top = Block()
@@ -36,18 +39,16 @@ def scan_kernel(name: str, node: Node) -> KernelSource:
     body = top.child("while lin < total:", new_vars=names)
     em.unravel(body, "lin", others, names)
 
-    def at(s: str) -> str:
-        idx = [*names[:axis], s, *names[axis:]]
-        return ", ".join(idx)
+    def at(s: Ix) -> list[Ix]:
+        return [*map(Ix.var, names[:axis]), s, *map(Ix.var, names[axis:])]
 
-    src = em.array(x)
     combine = {"cumsum": "add", "cumprod": "mul"}[node.op]
-    line = body.child(f"if {em.dim(node.shape[axis])} > 0:")
-    first, nxt = at("0"), at("s")
-    line.add(f"acc = {ops.cast(src + '[' + first + ']', node.dtype)}", f"o0[{first}] = acc")
-    step = line.child(f"for s in range(1, {em.dim(node.shape[axis])}):")
-    update = ops.elementwise(combine, ["acc", f"{src}[{nxt}]"], node.dtype, node.dtype, {})
-    step.add(f"acc = {update}", f"o0[{nxt}] = acc")
+    line = body.child(f"if {em.dim(node.shape[axis])} > 0:", barrier=True)  # loads stay under it
+    first, nxt = at(ZERO), at(Ix.var("s"))
+    line.add(f"acc = {ops.cast(em.value(x, first, line), node.dtype)}", f"o0[{store_index(node, first)}] = acc")
+    step = line.child(f"for s in range(1, {em.dim(node.shape[axis])}):", new_vars=["s"])
+    update = ops.elementwise(combine, ["acc", em.value(x, nxt, step)], node.dtype, node.dtype, {})
+    step.add(f"acc = {update}", f"o0[{store_index(node, nxt)}] = acc")
     body.add("lin += step")
     source, params = function(name, em, [node], top)
 
