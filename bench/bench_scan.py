@@ -8,11 +8,11 @@ checked bitwise against NumPy first. A float scan is a chain of dependent adds i
 float32 element here; lines along the last axis run 4 at a time (their chains interleave), and a
 scan along another axis advances whole rows (vectorized, memory-bound).
 
-Run on 2026-11-22 10:01 UTC (2 cores shared with other jobs, load 2; medians of 31 interleaved
-calls; fusejit ms / NumPy ms): f32 10^7 6.2 / 37.5 (x6.0; 6.2-6.3 over 3 runs, the add-latency
-bound); f32 (1000, 10^4) axis=-1 4.7 / 36.5 (x7.7); f32 (10^4, 1000) axis=0 4.1 / 58 (x14);
-f64 (10^6, 10) axis=-1 6.5 / 45 (x6.9); i64 10^7 6.2 / 10.7 (x1.7, 26 GB/s: memory-bound);
-int8 -> int64 10^7 10.1 / 18.6 (x1.8: the cast is a kernel of its own, writing the int64 copy).
+Runs on 2026-11-22 10:16 UTC (2 cores shared with other jobs, load 2.2-2.7; 3 runs, medians of 31
+interleaved calls; fusejit ms / NumPy ms): f32 10^7 5.9-6.1 / 36.3-36.8 (x6.0-6.2, the add-latency
+bound); f32 (1000, 10^4) axis=-1 3.6-4.7 / 36 (x7.8-10); f32 (10^4, 1000) axis=0 3.2-4.2 / 54-61
+(x15-17); f64 (10^6, 10) axis=-1 6.9-7.2 / 44-46 (x6.2-6.5); i64 10^7 6.1-6.8 / 10.7-11.5 (x1.6-1.8,
+memory-bound); int8 -> int64 10^7 4.5-5.1 / 19-20 (x3.9-4.2: the cast is applied as the scan loads).
 """
 
 from __future__ import annotations
