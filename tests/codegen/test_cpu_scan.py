@@ -168,3 +168,22 @@ def test_cast_to_the_accumulation_dtype_is_applied_on_load(dt: str) -> None:
     shared = jit(lambda a: (np.cumsum(a, axis=0, dtype=np.int64), a.astype(np.int64) + 1))
     for got, want in zip(shared(x), (np.cumsum(x, axis=0, dtype=np.int64), x.astype(np.int64) + 1)):
         same_bits(got, want)
+
+
+def test_variable_updates_through_scans() -> None:
+    """A scan never writes over the buffer it reads (in-place updates skip it); its consumers may."""
+    v = fusejit.Variable(np.arange(1, 7, dtype=np.float64), name="v")
+    w = fusejit.Variable(np.arange(6, dtype=np.float32).reshape(2, 3), name="w")
+
+    @jit
+    def step(x):
+        v.assign(np.cumsum(v))
+        w.assign(np.cumprod(w, axis=1) + x)
+
+    rv, rw = v.read().copy(), w.read().copy()
+    for i in range(3):
+        step(np.float32(i))
+        rv, rw = np.cumsum(rv), np.cumprod(rw, axis=1) + np.float32(i)
+        same_bits(v.read(), rv)
+        same_bits(w.read(), rw)
+    assert step.lower(np.float32(0)).inplace == {1: 2}  # w (input 2) in place, v never
