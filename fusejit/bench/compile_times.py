@@ -4,8 +4,9 @@ In-process figures would lie: the CPU backend keeps compiled programs for the li
 process. So a child process (``python -m fusejit.bench.compile_times``) times ``lower()``
 (trace + optimize + compile, no run) of every case, twice over: first with an empty
 ``FUSEJIT_CACHE_DIR`` (cold), then again in a new child over the directory the first one
-filled (cached). Each child first compiles the tiny dispatch probe, so one-time start-up (LLVM
-engine, libraries) is reported apart as ``init`` instead of landing on the first workload.
+filled (cached); the figures are medians over three such pairs. Each child first compiles the
+tiny dispatch probe, so one-time start-up (LLVM engine, libraries) is reported apart as
+``init`` instead of landing on the first workload.
 """
 
 from __future__ import annotations
@@ -64,13 +65,28 @@ def run_child(cases: Sequence[dict[str, Any]], threads: int | None, cache_dir: s
     return json.loads(proc.stdout)
 
 
-def measure_compile_times(cases: Sequence[dict[str, Any]], threads: int | None,
+def measure_compile_times(cases: Sequence[dict[str, Any]], threads: int | None, repeats: int = 3,
                           timeout_s: float = 600.0) -> dict[str, dict[str, Any]]:
-    """``{"cold": child_result, "cached": child_result}`` over a private, initially empty cache."""
-    with tempfile.TemporaryDirectory(prefix="fusejit-bench-cache-") as cache_dir:
-        cold = run_child(cases, threads, cache_dir, timeout_s)
-        cached = run_child(cases, threads, cache_dir, timeout_s)
-    return {"cold": cold, "cached": cached}
+    """``{"cold": child_result, "cached": child_result}``, each figure the median over ``repeats``
+    pairs of children (a single compile on a shared machine swings by a third), every pair over
+    its own private, initially empty cache."""
+    runs = []
+    for _ in range(max(1, repeats)):
+        with tempfile.TemporaryDirectory(prefix="fusejit-bench-cache-") as cache_dir:
+            cold = run_child(cases, threads, cache_dir, timeout_s)
+            runs.append({"cold": cold, "cached": run_child(cases, threads, cache_dir, timeout_s)})
+    return {kind: _median_result([r[kind] for r in runs]) for kind in ("cold", "cached")}
+
+
+def _median_result(results: list[dict[str, Any]]) -> dict[str, Any]:
+    def median(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return float(np.median(present)) if present else None
+
+    keys = {k for r in results for k in r["cases"]}
+    return {"init_s": median([r["init_s"] for r in results]),
+            "cases": {k: median([r["cases"].get(k) for r in results]) for k in keys},
+            "errors": {k: v for r in results for k, v in r["errors"].items()}}
 
 
 if __name__ == "__main__":

@@ -147,7 +147,8 @@ def notes(record: dict[str, Any]) -> list[str]:
 
 def startup_line(record: dict[str, Any]) -> str:
     init = record.get("compile_init_s") or {}
-    text = (f"Compile times are `lower()` (trace + optimize + compile) in fresh processes, after a one-time "
+    text = (f"Compile times are `lower()` (trace + optimize + compile) in fresh processes (median of three), "
+            f"after a one-time "
             f"start-up (first compile of `x + 1`) of {fmt_time(init.get('cold'))} cold and "
             f"{fmt_time(init.get('cached'))} with a warm disk cache.")
     return text + (f" Start-up failed: {init['error']}" if init.get("error") else "")
