@@ -108,3 +108,11 @@ def test_unknown_and_missing_devices():
     with pytest.raises(ValueError, match="unknown device"):
         with fusejit.device("npu:0"):
             pass
+
+
+def test_indexing_a_numpy_constant_with_a_traced_index_explains_the_fix():
+    table = np.arange(15.0).reshape(5, 3)
+    idx = np.array([0, 3, 1])
+    with pytest.raises(fusejit.ConcretizationError, match=r"np\.asarray\(table, like=i\)\[i\]"):
+        jit(lambda i: table[i])(idx)
+    np.testing.assert_array_equal(jit(lambda i: np.asarray(table, like=i)[i])(idx), table[idx])

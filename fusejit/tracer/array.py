@@ -181,9 +181,10 @@ class TracedArray:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise ConcretizationError(
             f"a traced array ({self._describe()}) was converted to a concrete NumPy array, e.g. by writing it "
-            "into a NumPy array created inside the function (`out = np.zeros(...); out[i] = x`) or passing it "
-            "to a library that is not NumPy. Inside a jitted function create arrays from traced ones "
-            "(`np.zeros_like(x)`), or pass the shape of a traced array to `np.zeros` only for reading.")
+            "into a NumPy array created inside the function (`out = np.zeros(...); out[i] = x`), indexing a NumPy "
+            "array with it (`table[i]`: write `np.asarray(table, like=i)[i]`, or pass the table as an argument) "
+            "or passing it to a library that is not NumPy. Inside a jitted function create arrays from traced "
+            "ones (`np.zeros_like(x)`), or pass the shape of a traced array to `np.zeros` only for reading.")
 
     # ---- NumPy protocols -------------------------------------------------------------------
 
