@@ -84,7 +84,7 @@ for _name, _ref in {"isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinit
 
 for _name, _ref in {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
-    "floordiv": np.floor_divide, "mod": np.remainder, "pow": np.power, "max": np.maximum,
+    "floordiv": np.floor_divide, "mod": np.remainder, "fmod": np.fmod, "pow": np.power, "max": np.maximum,
     "min": np.minimum, "fmax": np.fmax, "fmin": np.fmin,
 }.items():
     _elementwise(_name, _ref, 2)

@@ -20,7 +20,7 @@ from .errors import DataDependentShapeError, UnsupportedFunctionError
 # ufunc -> primitive op applied to operands cast to the loop dtypes
 PRIMITIVE: dict[Any, str] = {
     np.add: "add", np.subtract: "sub", np.multiply: "mul", np.true_divide: "div",
-    np.floor_divide: "floordiv", np.remainder: "mod", np.power: "pow", np.maximum: "max",
+    np.floor_divide: "floordiv", np.remainder: "mod", np.fmod: "fmod", np.power: "pow", np.maximum: "max",
     np.minimum: "min", np.fmax: "fmax", np.fmin: "fmin", np.arctan2: "atan2", np.hypot: "hypot",
     np.copysign: "copysign", np.equal: "eq", np.not_equal: "ne", np.less: "lt", np.less_equal: "le",
     np.greater: "gt", np.greater_equal: "ge", np.bitwise_and: "and", np.bitwise_or: "or",

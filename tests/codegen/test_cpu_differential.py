@@ -18,7 +18,7 @@ from fusejit.ir.shapes import TensorType
 from tests.helpers import assert_same
 
 UNARY = ["neg", "abs", "exp", "tanh", "sqrt", "floor", "sign", "logistic", "log1p", "sin", "square"]
-BINARY = ["add", "sub", "mul", "div", "max", "min", "fmax", "pow", "atan2", "floordiv", "mod"]
+BINARY = ["add", "sub", "mul", "div", "max", "min", "fmax", "pow", "atan2", "floordiv", "mod", "fmod"]
 COMPARE = ["lt", "ge", "eq", "ne"]
 REDUCE = ["reduce_sum", "reduce_max", "reduce_min", "reduce_prod"]
 DTYPES = [np.float32, np.float64, np.int32, np.float16]

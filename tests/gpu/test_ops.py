@@ -21,7 +21,7 @@ N = 16
 # ops the backend refuses per dtype, with a clear error: integer true division and reciprocal
 # (the tracer casts to float first), and on bool what NumPy has no bool loop for
 DECLINED = {"int32": {"div", "reciprocal"}, "uint8": {"div", "reciprocal"}, "int8": {"div", "reciprocal"},
-            "bool": {"div", "floordiv", "mod", "neg", "pow", "reciprocal", "shl", "shr", "sign", "sub"}}
+            "bool": {"div", "floordiv", "fmod", "mod", "neg", "pow", "reciprocal", "shl", "shr", "sign", "sub"}}
 
 
 def operands(dt: np.dtype, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

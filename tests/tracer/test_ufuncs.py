@@ -16,8 +16,8 @@ FLOAT_UNARY = [np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p, n
                np.arctanh, scipy.special.erf, scipy.special.expit, np.deg2rad, np.rad2deg]
 ANY_UNARY = [np.negative, np.positive, np.absolute, np.fabs, np.sign, np.floor, np.ceil, np.trunc, np.rint,
              np.square, np.reciprocal, np.isnan, np.isinf, np.isfinite, np.signbit, np.logical_not]
-BINARY = [np.add, np.subtract, np.multiply, np.true_divide, np.floor_divide, np.remainder, np.power, np.maximum,
-          np.minimum, np.fmax, np.fmin, np.arctan2, np.hypot, np.copysign, np.equal, np.not_equal, np.less,
+BINARY = [np.add, np.subtract, np.multiply, np.true_divide, np.floor_divide, np.remainder, np.fmod, np.power,
+          np.maximum, np.minimum, np.fmax, np.fmin, np.arctan2, np.hypot, np.copysign, np.equal, np.not_equal, np.less,
           np.less_equal, np.greater, np.greater_equal, np.logical_and, np.logical_or, np.logical_xor,
           np.float_power]
 INT_BINARY = [np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.left_shift, np.right_shift]

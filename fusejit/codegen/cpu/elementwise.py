@@ -131,6 +131,8 @@ def _float_op(op: str, c: OpCtx, xs: list[ir.Value]) -> ir.Value:
             return _fdivmod(b, xs[0], xs[1])[0]
         case "mod":
             return _fdivmod(b, xs[0], xs[1])[1]
+        case "fmod":  # LLVM's frem is C's fmod: the result takes the dividend's sign
+            return b.frem(xs[0], xs[1])
     raise NotImplementedError(f"float op {op}")
 
 
@@ -166,6 +168,17 @@ def _int_divmod(c: OpCtx, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]
     q = b.select(minus1, b.neg(x), q)
     r = b.select(minus1, zero, r)
     return b.select(ynz, q, zero), b.select(ynz, r, zero)
+
+
+def _int_fmod(c: OpCtx, x: ir.Value, y: ir.Value) -> ir.Value:
+    """C's truncated remainder (np.fmod); a zero divisor gives 0 (as NumPy does), MIN % -1 is 0."""
+    b, ty = c.b, x.type
+    zero, one = _const(ty, 0), _const(ty, 1)
+    if not _is_signed(c.dtype):
+        ynz = b.icmp_unsigned("!=", y, zero)
+        return b.select(ynz, b.urem(x, b.select(ynz, y, one)), zero)
+    trivial = b.icmp_unsigned("<=", b.add(y, one), one)  # y in {-1, 0}: the remainder is 0
+    return b.select(trivial, zero, b.srem(x, b.select(trivial, one, y)))
 
 
 def _int_pow(c: OpCtx, x: ir.Value, y: ir.Value) -> ir.Value:
@@ -232,6 +245,8 @@ def _int_op(op: str, c: OpCtx, xs: list[ir.Value]) -> ir.Value:
             return _int_divmod(c, *xs)[0]
         case "mod":
             return _int_divmod(c, *xs)[1]
+        case "fmod":
+            return _int_fmod(c, *xs)
         case "pow":
             return _int_pow(c, *xs)
         case "shl" | "shr":

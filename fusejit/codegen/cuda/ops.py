@@ -118,6 +118,14 @@ def _elementwise(op: str, args: list[str], in_dt: np.dtype, out_dt: np.dtype, at
         if not isf:
             raise CudaLoweringError(f"GPU backend: div on {in_dt} (cast to float first)")
         return cast(f"{a} / {b}", out_dt)
+    if op == "fmod" and not isf:  # numba's % floors (divisor's sign); C's fmod truncates (dividend's)
+        if isb:
+            _unsupported(op, in_dt)
+        r = f"({a} % {b})"
+        return cast(f"(({r} - {b} if ({r} != 0 and ({r} < 0) != ({a} < 0)) else {r}) if {b} != 0 else {a} - {a})",
+                    out_dt)
+    if op == "fmod":
+        return _math("fmod", BINARY_MATH, [a, b], in_dt)
     if op in ("floordiv", "mod", "pow") and not isf:
         if isb:
             _unsupported(op, in_dt)
