@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fusejit.codegen.cpu import compile_cpu
-from fusejit.codegen.cpu.kernels import STREAM_ISAS, STREAM_MIN_BYTES
+from fusejit.codegen.cpu.streaming import STREAM_ISAS, STREAM_MIN_BYTES
 from fusejit.codegen.vecmath import host_isa
 from fusejit.ir import parse
 from fusejit.passes.fusion import plan_fusion

@@ -6,39 +6,25 @@ whole on one thread or split across threads with identical per-element code. Ver
 ``contiguous`` ones read graph inputs with C-order strides (unit inner stride: vector
 loads), the generic one with the runtime strides (any view, negative or zero strides).
 
-Row kernels over rows of a few KiB are bound by memory, not by their passes over a row in L1:
-hardware prefetchers stop at page boundaries, so each row's first pass would wait on DRAM, and
-a plain store reads every output line first. The contiguous version therefore prefetches the
-next row of each full-size input while it computes the current one, and a row output of at
-least ``STREAM_MIN_BYTES`` in all (an output that cannot stay in cache anyway) is written with
-non-temporal stores when its buffer is 64-byte aligned. Flat loops stream the same way (outputs
-of at least ``STREAM_MIN_BYTES`` in all, aligned; whole lines, the last partial one plain): a
-plain store reads each output line before writing it, so the chain moves 5 streams instead of 4.
-Both change where bytes travel, never a value: results are bitwise the same whichever path runs.
+Large kernels prefetch rows and write their outputs with non-temporal stores: see :mod:`.streaming`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from llvmlite import ir
 
-from ...ir import Node, get_op
-from ...passes.fusion import Kernel, axes_of
+from ...ir import Node
+from ...passes.fusion import Kernel
 from . import abi
 from .exprs import Expr, FnEnv
 from .loops import delinearize, for_range, product
 from .reductions import BLOCK, Acc
+from .streaming import LINE, prefetch_next_row, reachable, sfence, store_line, store_row_streaming, stream_flag
 from .types import I1, I32, I64, PTR, i64, reg_type
 
 ConstFn = Callable[[Node], ir.Value]
-
-LINE = 64  # bytes per cache line: the unit of prefetches and of non-temporal stores
-PREFETCH_MAX_BYTES = 1 << 14  # the next row's first bytes a row kernel prefetches, per input
-PREFETCH_MIN_BYTES = 1 << 20  # no prefetch code for an input statically smaller than this
-STREAM_MIN_BYTES = 1 << 24  # row outputs this large in all bypass the cache (half this L3)
-STREAM_ISAS = ("avx512", "avx2")  # x86: non-temporal vector stores (vmovntps / vmovntpd)
 
 
 def buffer_nodes(kernel: Kernel, layout: abi.ArgLayout) -> list[Node]:
@@ -136,12 +122,12 @@ def emit_loop_body(bb: BodyBuilder) -> ir.Function:
 
 
 def _emit_flat(bb: BodyBuilder, outs: list[Node]) -> None:
-    """``[lo, hi)`` as one loop; with outputs that stream (see ``_stream_flag``), whole lines
+    """``[lo, hi)`` as one loop; with outputs that stream (see ``stream_flag``), whole lines
     from ``lo`` go out as non-temporal stores and only the last partial line takes the plain
     loop. Thread chunks start on multiples of ``module.FLAT_ALIGN`` elements, whole lines of an
     aligned buffer; a ``lo`` that is not (never, today) makes this call plain instead."""
     b, ex = bb.b, bb.expr
-    stream = _stream_flag(bb, outs)
+    stream = stream_flag(bb, outs)
     start = bb.lo
     if stream is not None:
         lanes = LINE // outs[0].dtype.itemsize
@@ -150,14 +136,14 @@ def _emit_flat(bb: BodyBuilder, outs: list[Node]) -> None:
         with b.if_then(stream):
             with for_range(b, i64(0), lines, "nt", unroll=False) as line:
                 j0 = b.add(bb.lo, b.mul(line, i64(lanes)))
-                _store_line(bb, outs, lambda lane, j0=j0: [b.add(j0, lane)])
+                store_line(bb, outs, lambda lane, j0=j0: [b.add(j0, lane)])
         start = b.select(stream, b.add(bb.lo, b.mul(lines, i64(lanes))), bb.lo)
     with for_range(b, start, bb.hi) as i:
         ex.reset()
         for o in outs:
             ex.store(o, [i], ex.value(o, [i]))
     if stream is not None:
-        _sfence(b, stream)
+        sfence(b, stream)
 
 
 def _depends(node: Node, targets: set[int], members: set[int], memo: dict[int, bool]) -> bool:
@@ -229,11 +215,11 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
         return bb.finish()
     stash = _stash_plan(k, phases)
     row_outs = [o for o in k.outputs if k.maps[id(o)] == full and red]
-    stream = _stream_flag(bb, row_outs, red) if not stash and len(red) == 1 and k.outer else None
+    stream = stream_flag(bb, row_outs, red) if not stash and len(red) == 1 and k.outer else None
     with for_range(b, bb.lo, bb.hi, "r") as r:
         oidx = delinearize(b, r, outer)
         ex.reduced = {}
-        _prefetch_next_row(bb, r, outer, red)
+        prefetch_next_row(bb, r, outer, red)
         for pi, phase in enumerate(phases):
             _emit_phase(bb, phase, oidx, red, stash={e: o for e, (o, p) in stash.items() if p == pi})
         ex.reset()
@@ -243,162 +229,14 @@ def emit_row_body(bb: BodyBuilder) -> ir.Function:
         if row_outs and stream is not None:
             with b.if_else(stream) as (streamed, cached):
                 with streamed:
-                    _store_row_streaming(bb, row_outs, oidx, red[0])
+                    store_row_streaming(bb, row_outs, oidx, red[0])
                 with cached:
                     _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
         elif row_outs:
             _nest(b, red, lambda ridx: _store_all(ex, row_outs, oidx + ridx, stash))
     if stream is not None:
-        _sfence(b, stream)
+        sfence(b, stream)
     return bb.finish()
-
-
-def _sfence(b: ir.IRBuilder, stream: ir.Value) -> None:
-    """Order the weakly ordered non-temporal stores before the caller's synchronization."""
-    with b.if_then(stream):
-        b.call(_declare(b.module, "llvm.x86.sse.sfence", ir.FunctionType(ir.VoidType(), [])), [])
-
-
-def _declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
-    fn = module.globals.get(name)
-    return fn if fn is not None else ir.Function(module, fnty, name)
-
-
-def _prefetch_next_row(bb: BodyBuilder, r: ir.Value, outer: list[ir.Value], red: list[ir.Value]) -> None:
-    """Prefetch the next row (up to ``PREFETCH_MAX_BYTES``) of every input read whole, row by
-    row: its first pass then finds it in cache instead of waiting on DRAM line by line."""
-    k, b, ex = bb.kernel, bb.b, bb.expr
-    if not bb.env.contiguous or len(red) != 1 or not outer:
-        return
-    nodes = [n for n in k.inputs if n.shape == k.space and id(n) in bb.env.pointers]
-    if all(isinstance(d, int) for d in k.space):  # statically small: it stays in cache anyway
-        nodes = [n for n in nodes if math.prod(k.space) * n.dtype.itemsize >= PREFETCH_MIN_BYTES]
-    if not nodes:
-        return
-    prefetch = _declare(b.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, I32, I32, I32]))
-    nxt = b.add(r, i64(1))
-    with b.if_then(b.icmp_signed("<", nxt, product(b, outer))):
-        nidx = delinearize(b, nxt, outer)
-        for n in nodes:
-            per_line = max(1, LINE // n.dtype.itemsize)
-            lines = b.udiv(b.add(red[0], i64(per_line - 1)), i64(per_line))
-            cap = i64(PREFETCH_MAX_BYTES // LINE)
-            lines = b.select(b.icmp_signed("<", lines, cap), lines, cap)
-            with for_range(b, i64(0), lines, "pf") as li:
-                addr = ex.address(n, nidx + [b.mul(li, i64(per_line))])
-                b.call(prefetch, [addr, ir.Constant(I32, 0), ir.Constant(I32, 3), ir.Constant(I32, 1)])
-
-
-def _stream_flag(bb: BodyBuilder, outs: list[Node], red: list[ir.Value] | None = None) -> ir.Value | None:
-    """i1 (in the entry block): write ``outs`` with non-temporal stores. ``red`` is the row of
-    a row kernel (one reduced dim), None for a flat loop. None when this kernel version never
-    streams: not x86, strided, rows that are not whole lines, outputs written in place over
-    inputs, ops the explicit vector store cannot take whole (see ``_streamable``), or a static
-    size below ``STREAM_MIN_BYTES``."""
-    k, env = bb.kernel, bb.env
-    if bb.isa not in STREAM_ISAS or not env.contiguous or not outs:
-        return None
-    size = outs[0].dtype.itemsize
-    if any(o.dtype.kind != "f" or o.dtype.itemsize not in (4, 8) or o.dtype.itemsize != size
-           or o.shape != k.space for o in outs):
-        return None
-    row = red[0] if red else None
-    if isinstance(row, ir.Constant) and row.constant * size % LINE:
-        return None
-    if not _streamable(k, outs, bb.isa if row is None else None):
-        return None
-    graph = bb.layout.graph
-    if any(o is graph.outputs[i] for o in outs for i in bb.layout.inplace):
-        return None
-    if all(isinstance(d, int) for d in k.space) and math.prod(k.space) * size * len(outs) < STREAM_MIN_BYTES:
-        return None
-    dims = env.dims(k.space)
-    hb = env._hoisted()
-    total = hb.mul(product(hb, dims), i64(size * len(outs)))
-    ok = hb.icmp_signed(">=", total, i64(STREAM_MIN_BYTES))
-    if row is not None and not isinstance(row, ir.Constant):  # every row starts on a line
-        ok = hb.and_(ok, hb.icmp_unsigned("==", hb.and_(hb.mul(row, i64(size)), i64(LINE - 1)), i64(0)))
-    for o in outs:
-        addr = hb.ptrtoint(env.pointers[id(o)], I64)
-        ok = hb.and_(ok, hb.icmp_unsigned("==", hb.and_(addr, i64(LINE - 1)), i64(0)))
-    return ok
-
-
-def _streamable(k: Kernel, outs: list[Node], isa: str | None) -> bool:
-    """What varies along the row is plain arithmetic (no gathers or selects between loads),
-    and math only inline (:func:`.vecmath.is_inline` on ``isa``; None: no math at all). A
-    libmvec call could take another vector variant in the line loop than in the plain loop's
-    tail (other bits). Row kernels pass None: a row output with inline exp along the row
-    measured slower streamed (1 thread, [4096,1024]: p10 1.50 -> 1.79 ms); flat GELU and the
-    chain gain. Per-row values (a reduction's epilogue, ``sqrt(var + eps)``) may be anything:
-    lanes share them."""
-    from ..vecmath import MATH_OPS, is_inline
-
-    members = {id(n) for n in k.nodes}
-    inner = len(k.space) - 1
-    seen: set[int] = set()
-    for o in outs:
-        seen |= _reachable(o, members, set(k.reduce_maps))
-    for n in k.nodes:
-        if id(n) not in seen or id(n) in k.reduce_maps or not any(
-                inner in axes_of(e) for e in k.maps.get(id(n), ())):
-            continue
-        if n.op not in ("cast", "broadcast", "reshape") and (
-                get_op(n.op).fusion != "elementwise"
-                or (n.op in MATH_OPS and not (isa and is_inline(n.op, n.dtype.itemsize == 8, isa)))):
-            return False
-    return True
-
-
-def _store_row_streaming(bb: BodyBuilder, outs: list[Node], oidx: list[ir.Value], inner: ir.Value) -> None:
-    """One row of ``outs`` a cache line at a time (see ``_store_line``)."""
-    b = bb.b
-    lanes = LINE // outs[0].dtype.itemsize
-    with for_range(b, i64(0), b.udiv(inner, i64(lanes)), "nt") as line:
-        j0 = b.mul(line, i64(lanes))
-        _store_line(bb, outs, lambda lane, j0=j0: oidx + [b.add(j0, lane)])
-
-
-def _store_line(bb: BodyBuilder, outs: list[Node], idx: Callable[[ir.Value], list[ir.Value]]) -> None:
-    """One cache line of each of ``outs``, lane ``j`` at index ``idx(j)``: a loop over the
-    lanes (the loop vectorizer makes it one vector iteration, the same code as the plain loop)
-    fills a 64-byte tile on the stack, which goes out as one aligned non-temporal vector
-    store. (LLVM does not vectorize a scalar ``!nontemporal`` store. 16 scalar lanes fused by
-    SLP give the same assembly, but cost GELU's and the chain's compile ~1.5x more.)"""
-    b, ex = bb.b, bb.expr
-    ety = reg_type(outs[0].dtype)
-    lanes = LINE // outs[0].dtype.itemsize
-    vty = ir.VectorType(ety, lanes)
-    hb = bb.env._hoisted()
-    tiles = []
-    for _ in outs:
-        t = hb.alloca(ety, size=i64(lanes), name="line")
-        t.align = LINE
-        tiles.append(t)
-    with for_range(b, i64(0), i64(lanes), "lane") as lane:
-        ex.reset()
-        at = idx(lane)
-        for o, t in zip(outs, tiles):
-            b.store(ex.value(o, at), b.gep(t, [lane], source_etype=ety))
-    nt = b.module.add_metadata([ir.Constant(I32, 1)])
-    first = idx(i64(0))
-    for o, t in zip(outs, tiles):
-        b.store(b.load(t, typ=vty, align=LINE), ex.address(o, first), align=LINE).set_metadata("nontemporal", nt)
-
-
-def _reachable(root: Node, members: set[int], reductions: set[int]) -> set[int]:
-    """The members ``root`` is evaluated from per element: a reduction's operand is not, its
-    result comes from the pass that computed it."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if id(n) in seen or id(n) not in members:
-            continue
-        seen.add(id(n))
-        if id(n) not in reductions:
-            stack.extend(n.args)
-    return seen
 
 
 def _stash_plan(k: Kernel, phases: list[list[Node]]) -> dict[int, tuple[Node, int]]:
@@ -413,14 +251,14 @@ def _stash_plan(k: Kernel, phases: list[list[Node]]) -> dict[int, tuple[Node, in
     members = {id(n) for n in k.nodes}
     outs = [o for o in k.outputs if k.maps[id(o)] == full]
     reds = set(k.reduce_maps)
-    in_out = {o: _reachable(o, members, reds) for o in outs}
+    in_out = {o: reachable(o, members, reds) for o in outs}
     plan: dict[int, tuple[Node, int]] = {}
     used: set[int] = set()
     for n in k.nodes:
         if n.op not in MATH_OPS or k.maps.get(id(n)) != full:
             continue
         last = max((pi for pi, ph in enumerate(phases)
-                    if any(id(n) in _reachable(r.args[0], members, reds) for r in ph)), default=None)
+                    if any(id(n) in reachable(r.args[0], members, reds) for r in ph)), default=None)
         target = next((o for o in outs if o is not n and id(o) not in used and o.dtype == n.dtype
                        and id(n) in in_out[o]), None)
         if last is not None and target is not None:
