@@ -166,9 +166,7 @@ def _log_f32(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     k = builder.sitofp(builder.ashr(ix, i64(52)), d)
     m = builder.bitcast(builder.add(builder.and_(ix, i64((1 << 52) - 1)), i64(0x3FE6A09E667F3BCD)), d)
     f = builder.fsub(m, d(1.0))
-    q = d(_LOG1P_Q[-1])
-    for c in reversed(_LOG1P_Q[:-1]):
-        q = builder.call(fma, [q, f, d(c)])
+    q = _horner(builder, fma, _LOG1P_Q, f)
     r = builder.call(fma, [k, d(math.log(2)), builder.fmul(f, q)])
     finite_pos = builder.and_(builder.fcmp_ordered(">", xd, d(0.0)), builder.fcmp_ordered("<", xd, d(math.inf)))
     edge = builder.select(builder.fcmp_ordered("==", xd, d(0.0)), d(-math.inf),
@@ -199,10 +197,7 @@ def _exp_f32(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     n = builder.call(rint, [builder.fmul(xc, f(1 / math.log(2)))])
     r = builder.call(fma, [n, f(-_LN2_HI), xc])
     r = builder.call(fma, [n, f(-_LN2_LO), r])
-    q = f(_EXPM1_Q[-1])
-    for c in reversed(_EXPM1_Q[:-1]):
-        q = builder.call(fma, [q, r, f(c)])
-    q = builder.call(fma, [q, r, f(1.0)])
+    q = builder.call(fma, [_horner(builder, fma, _EXPM1_Q, r), r, f(1.0)])
     p = builder.call(fma, [q, r, f(1.0)])
     ni = builder.fptosi(n, i32)
     n1 = builder.ashr(ni, i32(1))
@@ -239,28 +234,30 @@ def _tanh_f32(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     f, i32 = ir.FloatType(), ir.IntType(32)
     fma = _declare(builder.module, "llvm.fma.f32", f, 3)
 
-    def horner(coefs: tuple[float, ...], t: ir.Value) -> ir.Value:
-        acc = f(coefs[-1])
-        for c in reversed(coefs[:-1]):
-            acc = builder.call(fma, [acc, t, f(c)])
-        return acc
-
     a = builder.call(_declare(builder.module, "llvm.fabs.f32", f, 1), [x])
     small = builder.fcmp_unordered("ult", a, f(_TANH_SPLIT))
     s = builder.fmul(a, a)
     ac = builder.select(builder.fcmp_ordered("<", a, f(10.0)), a, f(10.0))
     t = builder.call(fma, [ac, f(2 / math.log(2)), f(_ROUND_MAGIC)])
     w = builder.call(fma, [builder.fsub(t, f(_ROUND_MAGIC)), f(-math.log(2) / 2), ac])
-    e2w = builder.call(fma, [horner(_EXP2W_Q, w), w, f(1.0)])
+    e2w = builder.call(fma, [_horner(builder, fma, _EXP2W_Q, w), w, f(1.0)])
     e = builder.bitcast(builder.add(builder.bitcast(e2w, i32), builder.shl(builder.bitcast(t, i32), i32(23))), f)
     q = builder.fdiv(builder.select(small, builder.fmul(a, s), f(-2.0)),
-                     builder.select(small, horner(_TANH_D, s), builder.fadd(e, f(1.0))))
+                     builder.select(small, _horner(builder, fma, _TANH_D, s), builder.fadd(e, f(1.0))))
     y = builder.fadd(builder.select(small, a, f(1.0)), q)
     sign = builder.and_(builder.bitcast(x, i32), i32(-(2**31)))
     return builder.bitcast(builder.or_(builder.bitcast(y, i32), sign), f)
 
 
 _INLINE_F32 = {"log": _log_f32, "exp": _exp_f32, "tanh": _tanh_f32}
+
+
+def _horner(builder: ir.IRBuilder, fma: ir.Function, coefs: tuple[float, ...], t: ir.Value) -> ir.Value:
+    """``coefs[0] + t (coefs[1] + t (...))`` by FMAs in ``t``'s type (coefficients lowest degree first)."""
+    acc = t.type(coefs[-1])
+    for c in reversed(coefs[:-1]):
+        acc = builder.call(fma, [acc, t, t.type(c)])
+    return acc
 
 
 def _declare(module: ir.Module, name: str, ty: ir.Type, arity: int) -> ir.Function:
