@@ -16,12 +16,15 @@ from .reductions import REDUCERS
 
 # ---- NaN-aware reductions and other compositions ---------------------------------------------
 
+def replace_nan(x: TracedArray, fill: float) -> TracedArray:
+    """``x`` with NaNs replaced by ``fill`` (NumPy's ``_replace_nan``): only float dtypes have NaN."""
+    return np.where(np.isnan(x), x.dtype.type(fill), x) if x.dtype.kind == "f" else x
+
+
 def _nan_reduction(reducer: str, fill: Any) -> Callable[..., Any]:
     def impl(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
              **kwargs: Any) -> Any:
-        x = arr(a)
-        if x.dtype.kind == "f":
-            x = np.where(np.isnan(x), x.dtype.type(fill), x)
+        x = replace_nan(arr(a), fill)
         fn = REDUCERS[reducer]
         return fn(x, axis=axis, keepdims=keepdims, **({"dtype": dtype} if dtype is not None else {}))
     return impl

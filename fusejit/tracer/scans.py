@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import constant, make
+from ..ir import make
 from ..ir.shapes import format_shape, normalize_axis
-from .array import TracedArray, broadcast, cast, wrap
+from .array import TracedArray, cast, wrap
+from .compositions import replace_nan
 from .errors import UnsupportedFunctionError
 from .functions import _ravel, arr, handles
 from .reductions import numpy_result_dtype
@@ -45,15 +46,6 @@ def scan(prim: str, npfn: Any, a: Any, axis: Any, dtype: Any, out: Any, what: st
     return wrap(make(prim, cast(x.node, acc), axis=ax))
 
 
-def _nan_to(x: TracedArray, fill: float) -> TracedArray:
-    """``x`` with NaNs replaced by ``fill`` (NumPy's ``_replace_nan``): only float dtypes have NaN."""
-    if x.dtype.kind != "f":
-        return x
-    node = x.node
-    value = broadcast(constant(np.array(fill, x.dtype)), node.shape)
-    return wrap(make("where", make("isnan", node), value, node))
-
-
 @handles(np.cumsum)
 def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> TracedArray:
     return scan("cumsum", np.cumsum, a, axis, dtype, out, "cumsum")
@@ -66,12 +58,12 @@ def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Tra
 
 @handles(np.nancumsum)
 def nancumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> TracedArray:
-    return scan("cumsum", np.cumsum, _nan_to(arr(a), 0), axis, dtype, out, "nancumsum")
+    return scan("cumsum", np.cumsum, replace_nan(arr(a), 0), axis, dtype, out, "nancumsum")
 
 
 @handles(np.nancumprod)
 def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> TracedArray:
-    return scan("cumprod", np.cumprod, _nan_to(arr(a), 1), axis, dtype, out, "nancumprod")
+    return scan("cumprod", np.cumprod, replace_nan(arr(a), 1), axis, dtype, out, "nancumprod")
 
 
 def accumulate(ufunc: Any, array: Any, axis: Any = 0, dtype: Any = None, out: Any = None) -> TracedArray:
