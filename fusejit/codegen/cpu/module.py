@@ -243,8 +243,10 @@ def _is_flat(k: Kernel) -> bool:
     :mod:`.blas`) do not count as reads of the epilogue when nothing else in the kernel uses them:
     ``w - lr * (x.T @ g)`` then runs as one flat loop, not one short loop per row (which cost the
     MNIST step 14% of its LLVM time)."""
-    if is_flat(k) or k.kind != "dot" or k.anchor is None:
-        return is_flat(k)
+    if is_flat(k):
+        return True
+    if k.kind != "dot" or k.anchor is None:
+        return False
     used = {id(a) for n in k.nodes if n is not k.anchor for a in n.args} | {id(o) for o in k.outputs}
     flags = {id(a) for a in k.anchor.args if a.op == "transpose" and id(a) not in used}
     return bool(flags) and is_flat(dataclasses.replace(k, nodes=[n for n in k.nodes if id(n) not in flags]))
@@ -291,7 +293,7 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
         total = b.udiv(b.add(work, b.sub(chunk_size(b, work), i64(1))), chunk_size(b, work))
     elif is_column(k):
         total = b.mul(product(b, dims[:len(k.outer) - 1]), column_tiles(b, dims[len(k.outer) - 1]))
-    if threads > 1 and parallel(k, threads):
+    if parallel(k, threads):
         par = b.and_(b.icmp_signed(">=", work, i64(PARALLEL_MIN)), b.icmp_signed(">", total, i64(1)))
         with b.if_else(par) as (then, other):
             with then:
