@@ -23,6 +23,7 @@ from hypothesis.extra import numpy as hnp
 from llvmlite import ir
 
 from fusejit.codegen import vecmath
+from tests.isa import LIBMVEC_ABI, cpu_target_machine, loop_vector_bytes
 
 llvm = pytest.importorskip("llvmlite.binding")
 
@@ -270,21 +271,60 @@ def _vector_calls(isa: str, dtype: type) -> str:
     return str(m), tm.emit_assembly(m)
 
 
-@pytest.mark.skipif(vecmath.host_isa() != "avx512", reason="host lacks AVX-512 or libmvec")
-def test_exp_loop_calls_avx512_variant():
-    ir_text, asm = _vector_calls("avx512", np.float32)  # float32 exp itself is inline: see test below
-    assert "call <16 x float> @_ZGVeN16v_exp2f(<16 x float>" in ir_text
-    assert "_ZGVeN16v_exp2f" in asm
-    ir64, _ = _vector_calls("avx512", np.float64)
-    assert "call <8 x double> @_ZGVeN8v_exp(<8 x double>" in ir64
+def _vector_calls_for(tm, isa: str, dtype: type) -> str:
+    m = llvm.parse_assembly(str(build_module(isa, dtype == np.float64)))
+    m.verify()
+    pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=3))
+    pb.getModulePassManager().run(m, pb)
+    return str(m)
 
 
-@pytest.mark.skipif(vecmath.host_isa() != "avx512", reason="host lacks AVX-512 or libmvec")
+def _widest_variant(width: int, dtype: type) -> tuple[str, int]:
+    """(libmvec ABI letter, lanes) of the vector body for a loop vectorized ``width`` bytes wide."""
+    return LIBMVEC_ABI[width], width // np.dtype(dtype).itemsize
+
+
+@pytest.mark.parametrize("isa", host_isas()[:-1])  # not 'none': it calls scalar libm
+def test_exp_loop_calls_the_variant_of_the_loop_width(isa):
+    """The vector body calls the libmvec variant as wide as the vectorizer's loops on this CPU:
+    AVX-512 ('e', 16 float32 lanes) where it picks 512 bits, AVX2 ('d', 8 lanes) where it picks 256
+    (AVX2 CPUs, and AVX-512 CPUs tuned for 256-bit loops)."""
+    tm = _target_machine(isa)
+    width = loop_vector_bytes(tm)
+    ir_text, asm = _vector_calls(isa, np.float32)  # float32 exp itself is inline: see test below
+    abi, lanes = _widest_variant(width, np.float32)
+    assert f"call <{lanes} x float> @_ZGV{abi}N{lanes}v_exp2f(<{lanes} x float>" in ir_text
+    assert f"_ZGV{abi}N{lanes}v_exp2f" in asm
+    ir64, _ = _vector_calls(isa, np.float64)
+    abi, lanes = _widest_variant(width, np.float64)
+    assert f"call <{lanes} x double> @_ZGV{abi}N{lanes}v_exp(<{lanes} x double>" in ir64
+
+
+def test_avx512_loops_call_the_avx512_variants_on_any_host():
+    """Compiled (not run) for Zen 4, which vectorizes loops 512 bits wide: the 'e' variants are
+    called, so the AVX-512 table is exercised on AVX2-only machines too."""
+    tm = cpu_target_machine("znver4")
+    assert loop_vector_bytes(tm) == 64
+    assert "call <16 x float> @_ZGVeN16v_exp2f(<16 x float>" in _vector_calls_for(tm, "avx512", np.float32)
+    assert "call <8 x double> @_ZGVeN8v_exp(<8 x double>" in _vector_calls_for(tm, "avx512", np.float64)
+
+
+@pytest.mark.parametrize("isa", host_isas()[:-1])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_every_op_vectorizes(dtype):
+def test_every_op_vectorizes(dtype, isa):
     """No op may leave a scalar libm call in the widest vector body."""
-    ir_text, _ = _vector_calls("avx512", dtype)
-    lanes = 16 if dtype == np.float32 else 8
+    ir_text, _ = _vector_calls(isa, dtype)
+    _every_op_vectorized(ir_text, dtype, loop_vector_bytes(_target_machine(isa)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_every_op_vectorizes_512_bits_wide_on_any_host(dtype):
+    tm = cpu_target_machine("znver4")
+    _every_op_vectorized(_vector_calls_for(tm, "avx512", dtype), dtype, 64)
+
+
+def _every_op_vectorized(ir_text: str, dtype: type, width: int) -> None:
+    abi, lanes = _widest_variant(width, dtype)
     for op in OPS:
         body = ir_text.split(f"@k_{op}(")[1].split("\n}\n")[0]
         vec = body.split("vector.body:")[1].split("middle.block:")[0] if "vector.body:" in body else ""
@@ -293,22 +333,23 @@ def test_every_op_vectorizes(dtype):
         elif op in ("log", "exp", "logistic", "tanh") and dtype == np.float32:  # inline: _log_f32, _exp_f32 ...
             assert "@llvm.fma.v" in vec and "@logf" not in body and "@expf" not in body and "@tanhf" not in body, op
         else:
-            assert f"_ZGVeN{lanes}" in vec, f"{op} did not vectorize to libmvec:\n{body}"
+            assert f"_ZGV{abi}N{lanes}" in vec, f"{op} did not vectorize to libmvec:\n{body}"
 
 
-@pytest.mark.skipif(vecmath.host_isa() != "avx512", reason="host lacks AVX-512 or libmvec")
+@pytest.mark.skipif(vecmath.host_isa() == "none", reason="host lacks AVX2 or libmvec")
 def test_inline_exp_f32_is_within_one_ulp_of_the_truth_over_its_whole_range():
     """Dense sweep of [-104, 90] (past both the overflow and the denormal underflow points):
     <= 1 ulp from exp in float64 rounded once, so <= 4 ulp from NumPy (itself up to 3 ulp off)."""
+    isa = vecmath.host_isa()
     x = np.concatenate([np.linspace(-104, 90, 400_001, dtype=np.float32),
                         np.float32(np.log(np.finfo(np.float32).tiny)) + np.arange(-64, 64, dtype=np.float32) * 1e-5])
-    got = run("avx512", "exp", tiled(x[:997]))  # vector body, epilogue and remainder agree
-    assert_close("avx512", "exp", got, reference("exp", tiled(x[:997])), tiled(x[:997]))
-    got = run("avx512", "exp", x)
+    got = run(isa, "exp", tiled(x[:997]))  # vector body, epilogue and remainder agree
+    assert_close(isa, "exp", got, reference("exp", tiled(x[:997])), tiled(x[:997]))
+    got = run(isa, "exp", x)
     with np.errstate(over="ignore"):
         truth = np.exp(x.astype(np.float64)).astype(np.float32)
     assert int(ulp_distance(got, truth).max()) <= 1
-    assert_close("avx512", "exp", got, reference("exp", x), x)
+    assert_close(isa, "exp", got, reference("exp", x), x)
 
 
 def _tanh_sample() -> np.ndarray:
