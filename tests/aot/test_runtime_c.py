@@ -51,3 +51,32 @@ def test_batched_dot_with_empty_batch(tmp_path: Path) -> None:
         xa, ya = rng.standard_normal((batch, 3, 40)).astype(np.float32), rng.standard_normal((batch, 40, 5)).astype(
             np.float32)
         np.testing.assert_allclose(model(xa, ya), np.matmul(xa, ya), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matrix_vector_products(tmp_path: Path, dtype: type) -> None:
+    """One row or one column (the matrix-vector path): weights as stored and transposed, odd
+    lengths around the unroll widths, strided operands, and NaN from 0 * inf kept as NumPy does."""
+    rng = np.random.default_rng(2)
+    x = inp("x", dtype, ("M", "K"))
+    w = inp("w", dtype, ("K", "N"))
+    v = inp("v", dtype, ("N", "K"))  # used transposed, as a PyTorch-style (out, in) weight
+    xt = inp("xt", dtype, ("K", "M"))  # a batch stored column-major
+    g = Graph([x, w, v, xt], [make("dot", x, w), make("dot", x, make("transpose", v, perm=[1, 0])),
+                              make("dot", make("transpose", xt, perm=[1, 0]), w)], "mv")
+    model = fusejit.aot.load(fusejit.aot.compile(g, tmp_path, "mv"))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for m, k, n in [(1, 1, 1), (1, 3, 5), (1, 67, 129), (1, 784, 512), (5, 67, 1), (1, 130, 1), (9, 33, 1)]:
+        xa = rng.standard_normal((m, k)).astype(dtype)
+        wa = rng.standard_normal((k, n)).astype(dtype)
+        va = rng.standard_normal((n, k)).astype(dtype)
+        for got, want in zip(model(xa, wa, va, np.ascontiguousarray(xa.T)), (xa @ wa, xa @ va.T, xa @ wa)):
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 30)
+    xa = np.ones((1, 6), dtype)
+    xa[0, 2] = 0
+    wa, va = np.ones((6, 3), dtype), np.ones((3, 6), dtype)
+    wa[2, 1] = va[1, 2] = np.inf
+    with np.errstate(invalid="ignore"):
+        want = xa @ wa
+    for got in model(xa, wa, va, np.ascontiguousarray(xa.T)):
+        np.testing.assert_array_equal(got, want)  # [6, nan, 6]
