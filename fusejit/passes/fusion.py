@@ -14,7 +14,8 @@ it is the output of exactly one kernel. Kinds:
   (reductions and their elementwise epilogue) or ``space``-shaped (row fusion: softmax,
   layer norm). ``sum(x*x)`` is a row kernel with an empty ``outer``.
 - ``dot``: ``anchor`` is a ``dot`` node computed by BLAS straight into the buffer of
-  ``alias`` (an output of the kernel with the dot's shape and dtype, else the dot itself);
+  ``alias`` (the dot itself when it is returned or nothing shares its shape and dtype, else an
+  output of the kernel that does, which the epilogue then overwrites point by point);
   the remaining nodes are a fused epilogue over ``space`` (bias, activation, scaling).
 - ``scan``: ``anchor`` is a ``cumsum``/``cumprod`` node: a running total along its axis is
   sequential, so its consumers and producers are loop kernels of their own, reading and writing
@@ -430,7 +431,10 @@ class _Planner:
     def _join_dot(self, k: Kernel, node: Node, m: Map) -> bool:
         if k.kind != "loop" or m != tuple(range(node.ndim)):
             return False
-        target = next((o for o in k.outputs if o.shape == node.shape and o.dtype == node.dtype), None)
+        if id(node) in self.out_ids:  # returned itself (``z, relu(z)``): BLAS writes the dot's own
+            target = node  # buffer, which the epilogue reads; never another output's, which it overwrites
+        else:
+            target = next((o for o in k.outputs if o.shape == node.shape and o.dtype == node.dtype), None)
         if target is None:
             return False
         k.kind, k.anchor, k.alias = "dot", node, target

@@ -35,3 +35,30 @@ def test_dot_with_a_captured_array_operand(dt: str) -> None:
     x = (rng.standard_normal((5, 12)) * 4).astype(dt)
     for fn in (lambda v: v @ w + 1, lambda v: w @ v.T, lambda v: v @ np.eye(12, dtype=dt), lambda v: v[:, :3] @ w[2:5]):
         np.testing.assert_allclose(fusejit.jit(fn)(x), fn(x), rtol=1e-5)
+
+
+RETURNED_WITH_EPILOGUE = {
+    "z, relu(z)": lambda x, w: (x @ w, np.maximum(x @ w, 0)),
+    "relu(z), z": lambda x, w: (np.maximum(x @ w, 0), x @ w),
+    "z, 2z+1, z": lambda x, w: (x @ w, (x @ w) * 2 + 1, x @ w),
+    "z, z>0": lambda x, w: (x @ w, x @ w > 0),
+}
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64", "int64", "float16"])
+@pytest.mark.parametrize("shapes", [((5, 3), (3, 4)), ((2, 5, 3), (3, 4)), ((1, 1), (1, 1)), ((0, 3), (3, 2))],
+                         ids=["2d", "batched", "1x1", "empty"])
+@pytest.mark.parametrize("name", list(RETURNED_WITH_EPILOGUE))
+def test_dot_returned_beside_its_epilogue_is_stored(name: str, shapes: tuple, dt: str) -> None:
+    """The dot + epilogue kernel of a matmul also returned itself (pre-activation and activation)
+    writes the dot's own buffer: it used to write BLAS into the epilogue's output and never store
+    the dot, so ``z`` came back uninitialized in fused mode only."""
+    fn = RETURNED_WITH_EPILOGUE[name]
+    rng = np.random.default_rng(2)
+    x, w = ((rng.standard_normal(s) * 3).astype(dt) for s in shapes)
+    want = fn(x, w)
+    for fuse in (True, False):
+        got = fusejit.jit(fn, fuse=fuse)(x, w)
+        for g, e in zip(got, want):
+            assert g.dtype == e.dtype and g.shape == e.shape
+            np.testing.assert_allclose(g, e, rtol=2e-3 if dt == "float16" else 1e-6)
