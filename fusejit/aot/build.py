@@ -45,6 +45,11 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
     the library's own pool of POSIX threads, started on the first such call.
     """
     verify(graph)
+    if any(n.op == "conv2d" for n in graph.nodes):  # the CPU kernel's operand layout (padded, packed)
+        from ..codegen.cpu.conv import prepare_conv_operands
+        from .program import vector_isa
+
+        graph = prepare_conv_operands(graph, vector_isa(target_cpu))
     sig = signature_of(graph, name, target_cpu)
     lifted, values = lift_constants(graph, lambda node: node.ndim > 0)
     program = emit_program(lifted, f"{name}__program", name, target_cpu, threads)

@@ -13,10 +13,11 @@ it is the output of exactly one kernel. Kinds:
   the space axis of each of its operand's dims). Outputs are either ``outer``-shaped
   (reductions and their elementwise epilogue) or ``space``-shaped (row fusion: softmax,
   layer norm). ``sum(x*x)`` is a row kernel with an empty ``outer``.
-- ``dot``: ``anchor`` is a ``dot`` node computed by BLAS straight into the buffer of
-  ``alias`` (the dot itself when it is returned or nothing shares its shape and dtype, else an
-  output of the kernel that does, which the epilogue then overwrites point by point);
-  the remaining nodes are a fused epilogue over ``space`` (bias, activation, scaling).
+- ``dot``: ``anchor`` is a ``dot`` node computed by BLAS (or a ``conv2d``, computed by the
+  backend's convolution kernel; ``ANCHORS``) straight into the buffer of ``alias`` (the anchor
+  itself when it is returned or nothing shares its shape and dtype, else an output of the
+  kernel that does, which the epilogue then overwrites point by point); the remaining nodes
+  are a fused epilogue over ``space`` (bias, activation, scaling, residual add).
 - ``scan``: ``anchor`` is a ``cumsum``/``cumprod`` node: a running total along its axis is
   sequential, so its consumers and producers are loop kernels of their own, reading and writing
   memory, except a ``cast`` read only by the scan (to NumPy's accumulation dtype), which the scan
@@ -63,6 +64,7 @@ from ..ir.primitives import SCAN_OPS
 from ..ir.shapes import Shape
 
 SOURCES = ("input", "constant", "numel")
+ANCHORS = ("dot", "conv2d", "conv2d_blocked")  # computed into a buffer by a library-style routine, then an epilogue
 Entry = Any  # int (space axis) | None (index 0) | tuple token
 Map = tuple[Entry, ...]
 
@@ -299,7 +301,7 @@ class _Planner:
             rmap, space = reduce_operand_map(node)
             k = Kernel("row", space, reduce_ndim=_num_reduced(node))
             k.reduce_maps[id(node)] = rmap
-        elif node.op == "dot":
+        elif node.op in ANCHORS:
             k = Kernel("dot", node.shape, anchor=node, alias=node)
         elif node.op in SCAN_OPS:
             k = Kernel("scan", node.shape, anchor=node, alias=node)
@@ -321,7 +323,7 @@ class _Planner:
         if len(groups) == 1:
             k = groups[0]
         else:  # consumers in several kernels: one multi-output kernel computes node once for all
-            k = combine(groups) if node.op != "dot" else None
+            k = combine(groups) if node.op not in ANCHORS else None
             if k is None and get_op(node.op).fusion == "reduce" and _num_reduced(node) and node.args[0].ndim:
                 # the reduction's rows and its outer shape: one row kernel once it joins
                 space = reduce_operand_map(node)[1]
@@ -345,7 +347,7 @@ class _Planner:
         if cls == "reduce":
             if not self._join_reduce(k, node, m):
                 return False
-        elif node.op == "dot":
+        elif node.op in ANCHORS:
             if not self._join_dot(k, node, m):
                 return False
         elif is_computing(node) and not compute_ok(k, m):

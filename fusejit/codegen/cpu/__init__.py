@@ -101,7 +101,7 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
     donate = dict(sorted((donate or {}).items()))
     layout = abi.ArgLayout(graph, plan, donate)
     eng = engine()
-    ilp64 = bind_blas() if any(k.kind == "dot" for k in plan.kernels) else False
+    ilp64 = bind_blas() if any(k.kind == "dot" and k.anchor.op == "dot" for k in plan.kernels) else False
     if uses_pool(plan, threads):
         bind_thread_pool()
     inplace = f"|inplace={layout.inplace}" if layout.inplace else ""

@@ -4,6 +4,8 @@
 materialized as a full-size array (CSE merges the broadcasts the optimizer sank to each consumer);
 one private copy per reader lets every kernel fold it into its loop instead.
 
+``prepare_conv_operands`` (:mod:`.conv`): convolutions read zero-padded, C-contiguous operands.
+
 ``expand_small_powers``: ``x ** c`` for c in {2, 3, 4} becomes multiplications.
 
 A general vector ``pow`` costs a log, a multiply and an exp per element (libmvec ``powf`` is
@@ -29,7 +31,10 @@ def _is_constant_broadcast(node: Node) -> bool:
 
 
 def lower_for_cpu(graph: Graph) -> Graph:
-    return unshare_constant_broadcasts(expand_small_powers(graph))
+    from ..vecmath import host_isa
+    from .conv import prepare_conv_operands
+
+    return unshare_constant_broadcasts(expand_small_powers(prepare_conv_operands(graph, host_isa())))
 
 
 def unshare_constant_broadcasts(graph: Graph) -> Graph:

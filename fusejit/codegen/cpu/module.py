@@ -28,6 +28,8 @@ from ...ir import Graph, Node
 from ...passes.fusion import FusionPlan, Kernel
 from . import abi, threadpool
 from .blas import calls_blas, emit_dot
+from .conv import CONV_OPS, emit_conv
+from .conv import uses_pool as conv_uses_pool
 from .kernels import (
     MAX_CHUNKS,
     BodyBuilder,
@@ -139,7 +141,11 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
             kern = emit_scan(module, k, layout, f"scan{ki}", consts)
             _check(b, b.call(kern, [args, ir.Constant(I32, GENERIC), i64(0), lines, scratch]))
             continue
-        if k.kind == "dot":
+        if k.kind == "dot" and k.anchor is not None and k.anchor.op in CONV_OPS:
+            _check(b, b.call(emit_conv(module, k, layout, f"conv{ki}", isa, consts, threads), [args]))
+            if len(k.nodes) == 1:
+                continue
+        elif k.kind == "dot":
             dot = emit_dot(module, k, layout, f"dot{ki}", consts, blas_ilp64)
             if calls_blas(k):  # else its loop is inline: keeps O3
                 glue(dot)
@@ -321,7 +327,7 @@ def parallel(k: Kernel, threads: int) -> bool:
 
 def uses_pool(plan: FusionPlan, threads: int) -> bool:
     """Does the program of ``plan`` call the thread pool (``fj_pool_run``)?"""
-    return any(parallel(k, threads) for k in plan.kernels)
+    return any(parallel(k, threads) or conv_uses_pool(k, threads) for k in plan.kernels)
 
 
 def _parallel(b: ir.IRBuilder, module: ir.Module, kern: ir.Function, args: ir.Value, mode: ir.Value,

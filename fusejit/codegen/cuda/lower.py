@@ -33,6 +33,9 @@ def lower_kernel(k: Kernel, index: int, props: L.DeviceProps) -> KernelSource:
     if k.kind == "dot":
         dot = k.anchor
         assert dot is not None
+        if dot.op != "dot":
+            raise CudaLoweringError(f"GPU backend: {dot.op} has no GPU kernel yet; run this function on the CPU "
+                                    "(jit(..., device='cpu'))")
         m, n = dot.shape[-2], dot.shape[-1]
         tile = L.gemm_tile(props, acc_dtype(dot.dtype).itemsize, m if isinstance(m, int) else None,
                            n if isinstance(n, int) else None)

@@ -1,0 +1,10 @@
+"""``fusejit.nn``: TensorFlow-named neural-network ops for NumPy code, inside and outside ``jit``.
+
+Convolutions are primitives with kernels of their own (:mod:`fusejit.codegen.cpu.conv`);
+everything else is a decomposition into NumPy calls, so fusion sees through it.
+"""
+
+from ._prim import NNError
+from .conv import conv2d
+
+__all__ = ["NNError", "conv2d"]

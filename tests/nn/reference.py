@@ -1,0 +1,33 @@
+"""NumPy references for the nn tests, written out loop by loop (independent of fusejit's own)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def same_pads(size: int, k: int, s: int, d: int) -> tuple[int, int]:
+    out = -(-size // s)
+    total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d_nhwc(x: np.ndarray, w: np.ndarray, strides: tuple[int, int], pads: tuple[int, int, int, int],
+                dilations: tuple[int, int], groups: int) -> np.ndarray:
+    """Cross-correlation in float64, one output pixel at a time."""
+    x, w = x.astype(np.float64), w.astype(np.float64)
+    n, h, wd, c = x.shape
+    kh, kw, cg, o = w.shape
+    xp = np.zeros((n, h + pads[0] + pads[1], wd + pads[2] + pads[3], c))
+    xp[:, pads[0]:pads[0] + h, pads[2]:pads[2] + wd] = x
+    oh = (xp.shape[1] - (kh - 1) * dilations[0] - 1) // strides[0] + 1
+    ow = (xp.shape[2] - (kw - 1) * dilations[1] - 1) // strides[1] + 1
+    og = o // groups
+    out = np.zeros((n, oh, ow, o))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, i * strides[0]:i * strides[0] + (kh - 1) * dilations[0] + 1:dilations[0],
+                       j * strides[1]:j * strides[1] + (kw - 1) * dilations[1] + 1:dilations[1]]
+            for g in range(groups):
+                out[:, i, j, g * og:(g + 1) * og] = np.einsum(
+                    "nabc,abco->no", patch[..., g * cg:(g + 1) * cg], w[..., g * og:(g + 1) * og])
+    return out

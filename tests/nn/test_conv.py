@@ -1,0 +1,119 @@
+"""fusejit.nn.conv2d against a loop-by-loop NumPy reference (and PyTorch when installed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fusejit
+from fusejit import nn
+from fusejit.ir import get_op
+
+from .reference import conv2d_nhwc, same_pads
+
+CASES = [  # n, h, w, c, kh, kw, o, strides, padding, dilations, groups
+    (2, 7, 9, 3, 3, 3, 5, (1, 1), "SAME", (1, 1), 1),
+    (1, 8, 8, 4, 3, 3, 40, (2, 2), "VALID", (1, 1), 1),
+    (2, 10, 11, 6, 3, 2, 6, (1, 2), "SAME", (2, 1), 3),
+    (1, 9, 7, 2, 1, 1, 17, (1, 1), "VALID", (1, 1), 1),
+    (3, 12, 12, 16, 3, 3, 64, (1, 1), "SAME", (1, 1), 1),
+    (1, 13, 13, 8, 5, 5, 33, (3, 2), [(2, 1), (0, 3)], (1, 2), 1),
+    (2, 6, 15, 8, 3, 3, 8, (1, 1), "SAME", (1, 1), 8),
+    (1, 16, 16, 32, 3, 3, 96, (2, 2), "SAME", (1, 1), 2),
+    (1, 5, 5, 1, 5, 5, 1, (1, 1), "VALID", (1, 1), 1),
+]
+
+
+def _pads(padding, h, w, kh, kw, st, dil):
+    if padding == "VALID":
+        return (0, 0, 0, 0)
+    if padding == "SAME":
+        return same_pads(h, kh, st[0], dil[0]) + same_pads(w, kw, st[1], dil[1])
+    return padding[0] + padding[1]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[:7])) + f"-s{c[7]}-{c[8]}-d{c[9]}-g{c[10]}")
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+def test_conv2d_matches_reference(case, fmt):
+    n, h, w, c, kh, kw, o, st, padding, dil, g = case
+    rng = np.random.default_rng(CASES.index(case))
+    x = rng.standard_normal((n, h, w, c), dtype=np.float32)
+    f = rng.standard_normal((kh, kw, c // g, o), dtype=np.float32)
+    want = conv2d_nhwc(x, f, st, _pads(padding, h, w, kh, kw, st, dil), dil, g)
+    xin = x if fmt == "NHWC" else x.transpose(0, 3, 1, 2).copy()
+    got = fusejit.jit(lambda a, b: nn.conv2d(a, b, st, padding, data_format=fmt, dilations=dil, groups=g))(xin, f)
+    if fmt == "NCHW":
+        got = got.transpose(0, 2, 3, 1)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(kh * kw * c))
+    # the registry's reference (what backend="reference" runs) agrees too
+    ref = get_op("conv2d").ref(x, f, strides=list(st), pads=list(_pads(padding, h, w, kh, kw, st, dil)),
+                               dilations=list(dil), groups=g)
+    np.testing.assert_allclose(ref, want, rtol=1e-4, atol=1e-4 * np.sqrt(kh * kw * c))
+
+
+def test_conv2d_float64_strided_input_and_fused_epilogue():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 9, 20, 5))[:, :, ::2]  # a strided graph input
+    w = rng.standard_normal((3, 3, 5, 7))
+    b, res = rng.standard_normal(7), rng.standard_normal((2, 9, 10, 7))
+    fn = fusejit.jit(lambda x, w, b, r: np.maximum(nn.conv2d(x, w, 1, "SAME") + b, 0) + r)
+    want = np.maximum(conv2d_nhwc(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1) + b, 0) + res
+    got = fn(x, w, b, res)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    kinds = [str(k) for k in fn.lower(x, w, b, res).plan.kernels]
+    assert any("conv2d_blocked" in k and "max" in k and "add" in k for k in kinds), kinds  # epilogue fused
+
+
+def test_conv2d_outside_jit_symbolic_batch_and_reference_backend():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 6, 6, 4), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 4, 8), dtype=np.float32)
+    want = conv2d_nhwc(x, w, (1, 1), (0, 0, 0, 0), (1, 1), 1)
+    np.testing.assert_allclose(nn.conv2d(x, w), want, rtol=1e-4, atol=1e-4)  # NumPy arrays: compiled and run
+    spec = fusejit.jit(lambda a, b: nn.conv2d(a, b), input_signature=[
+        fusejit.Spec((None, 6, 6, 4), np.float32), fusejit.Spec((3, 3, 4, 8), np.float32)])
+    for nb in (1, 3):
+        np.testing.assert_allclose(spec(x[:nb], w), want[:nb], rtol=1e-4, atol=1e-4)
+    ref = fusejit.jit(lambda a, b: nn.conv2d(a, b), backend="reference")
+    np.testing.assert_allclose(ref(x, w), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv2d_threads_give_identical_bits(threads):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 30, 30, 16), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 16, 32), dtype=np.float32)
+    one = fusejit.jit(lambda a, b: nn.conv2d(a, b, padding="SAME"), threads=1)(x, w)
+    got = fusejit.jit(lambda a, b: nn.conv2d(a, b, padding="SAME"), threads=threads)(x, w)
+    np.testing.assert_array_equal(got, one)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x, w: nn.conv2d(x.astype(np.int32), w.astype(np.int8)), "float32 or float64"),
+    (lambda x, w: nn.conv2d(x, w, padding="FULL"), "'SAME', 'VALID'"),
+    (lambda x, w: nn.conv2d(x, w, strides=0), "strides must be positive"),
+    (lambda x, w: nn.conv2d(x, w, strides=[2, 1, 1, 1]), "batch and channel"),
+    (lambda x, w: nn.conv2d(x, w[:, :, :3]), "do not fit groups"),
+    (lambda x, w: nn.conv2d(x[:, :2, :2], w), "does not fit"),
+    (lambda x, w: nn.conv2d(x, w, data_format="NWHC"), "data_format"),
+    (lambda x, w: nn.conv2d(x[0], w), "4-d"),
+])
+def test_conv2d_errors_name_the_problem(call, message):
+    x = np.zeros((1, 5, 5, 4), np.float32)
+    w = np.zeros((3, 3, 4, 2), np.float32)
+    with pytest.raises(nn.NNError, match=message):
+        call(x, w)
+
+
+def test_conv2d_matches_torch_when_installed():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 11, 13), dtype=np.float32)  # NCHW
+    w = rng.standard_normal((3, 3, 3, 12), dtype=np.float32)  # HWIO, groups=2
+    got = nn.conv2d(x, w, strides=(2, 1), padding=[(1, 1), (2, 0)], data_format="NCHW", dilations=(1, 2), groups=2)
+    tw = torch.from_numpy(w.transpose(3, 2, 0, 1).copy())
+    tx = torch.nn.functional.pad(torch.from_numpy(x), (2, 0, 1, 1))
+    want = torch.nn.functional.conv2d(tx, tw, stride=(2, 1), dilation=(1, 2), groups=2).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
