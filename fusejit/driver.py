@@ -141,6 +141,8 @@ class JitFunction:
                  input_signature: Sequence[Spec] | None = None, threads: int | None = None,
                  backend: str = "auto", disabled_passes: Sequence[str] = (), dump_dir: str | None = None,
                  fast_math: bool = False) -> None:
+        # the constructor's keywords, as given: what a pickled copy is rebuilt with (fusejit.pickling)
+        self._options = {k: v for k, v in locals().items() if k not in ("self", "fn", "__class__")}
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.signature = inspect.signature(fn)
@@ -299,6 +301,10 @@ class JitFunction:
                 if entry is not None:
                     self._hot = entry.hot or _miss
                     return entry.call(*args)
+        if _has_dask_array(args, kwargs):  # build a Dask graph instead of computing (fusejit.dask)
+            from .dask import call
+
+            return call(self, args, kwargs)
         entry, arrays = self._get_entry(args, kwargs)
         if fast_key is not None and not self.static_names \
                 and all(type(a) is np.ndarray for a in args) and entry.array_positions == list(range(len(args))):
@@ -315,6 +321,12 @@ class JitFunction:
     def lower(self, *args: Any, **kwargs: Any) -> Executable:
         """The compiled program for these arguments: optimized IR, kernels, LLVM IR, assembly."""
         return self._get_entry(args, kwargs)[0].executable
+
+    def __reduce__(self) -> tuple:
+        """Pickles what rebuilds this function, never its native code: see :mod:`fusejit.pickling`."""
+        from .pickling import reduce_jit
+
+        return reduce_jit(self)
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self, obj)
@@ -341,6 +353,17 @@ def _donations(traced: TraceResult) -> dict[int, int]:
 @dataclass(frozen=True)
 class _Static:
     value: Any
+
+
+def _has_dask_array(args: Any, kwargs: dict | None = None) -> bool:
+    """Whether any argument (nested in tuples, lists, dicts too) is a Dask collection."""
+    items = (*args, *kwargs.values()) if kwargs is not None else args
+    for a in items:
+        if isinstance(a, (tuple, list)) and _has_dask_array(a) or isinstance(a, dict) and _has_dask_array(a.values()):
+            return True
+        if type(a).__module__.startswith("dask.") and hasattr(a, "chunks"):
+            return True
+    return False
 
 
 def _is_array_like(value: Any) -> bool:

@@ -103,6 +103,10 @@ class AotModel:
         outs = ", ".join(f"{t.dtype}{t.shape_text()}" for t in self.signature.outputs)
         return f"<AotModel {self.signature.name}({ins}) -> ({outs}) from {self.path}>"
 
+    def __reduce__(self) -> tuple:
+        """Pickles the library's location: the receiver loads it (the same path must exist there)."""
+        return load, (str(self.path.parent), self.signature.name)
+
     def bind_dims(self, arrays: list[np.ndarray]) -> list[int]:
         sig, sizes = self.signature, {}
         for t, a in zip(sig.inputs, arrays):

@@ -314,7 +314,7 @@ class _Planner:
     def _try_join(self, node: Node) -> bool:
         if node.op in SCAN_OPS:
             return False
-        users = self.users[id(node)]
+        users = [u for u in self.users[id(node)] if u.op not in SOURCES]  # numel reads only the shape
         if any(self.group[id(u)].kind == "scan" for u in users):
             return self._join_scan(node, users)
         groups = list({id(self.group[id(u)]): self.group[id(u)] for u in users}.values())

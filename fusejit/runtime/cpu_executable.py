@@ -86,7 +86,8 @@ class CpuExecutable:
         self._layout = layout
         self._fn = _CFUNC(address)
         self._nin = len(graph.inputs)
-        self._dtypes = [np.empty(0, n.dtype).dtype for n in graph.inputs]  # NumPy's singletons
+        # NumPy's singletons (by type string: an unpickled dtype is an equal object, not the singleton)
+        self._dtypes = [np.empty(0, n.dtype.str).dtype for n in graph.inputs]
         self._sym_src: list[tuple[int, int]] = []
         for s in layout.symbols:
             self._sym_src.append(next((i, j) for i, n in enumerate(graph.inputs)
@@ -154,6 +155,11 @@ class CpuExecutable:
 
     def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:  # replaced per instance
         return self._fast(*arrays)
+
+    def __reduce__(self) -> tuple:
+        """Pickles the optimized graph and the compile options, never the machine code: the
+        receiving process compiles it again for its own CPU (a load from the disk cache)."""
+        return _recompile, (self.graph, self.fuse, self.threads, self.inplace)
 
     def _new_table(self):
         """A call's argument table with a scratch arena of its own (slot words filled for static
@@ -223,7 +229,9 @@ class CpuExecutable:
             if a.dtype != node.dtype:
                 raise TypeError(f"argument {label!r}: expected dtype {node.dtype}, got {a.dtype}")
             if type(a) is not np.ndarray or a.dtype is not self._dtypes[i]:
-                a = a.view(np.ndarray).astype(self._dtypes[i], copy=False)
+                # a view, never a copy: an unpickled array (from a Dask worker) carries an equal dtype
+                # object that is not NumPy's singleton, and astype(copy=False) would keep it
+                a = a.view(np.ndarray).view(self._dtypes[i])
             if any(s % a.itemsize for s in a.strides):
                 a = np.ascontiguousarray(a)
             clean.append(a)
@@ -377,6 +385,12 @@ class _CallBuilder:
         source = "\n".join(line for mode in ("fast", "exact", "probe") for line in self._body(mode) + [""])
         exec(source, self.env)  # noqa: S102 - generated from our own signature only
         return self.env["fast"], self.env["exact"], self.env["probe"]
+
+
+def _recompile(graph: Graph, fuse: bool, threads: int, inplace: dict[int, int]) -> CpuExecutable:
+    from ..codegen.cpu import compile_cpu
+
+    return compile_cpu(graph, fuse=fuse, threads=threads, donate=inplace)
 
 
 def _bad_conversion(args: tuple) -> list[np.ndarray]:

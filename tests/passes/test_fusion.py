@@ -125,3 +125,14 @@ def test_dependent_kernels_are_not_merged() -> None:
     for i, k in enumerate(plan.kernels):  # every input is produced by an earlier kernel
         for n in k.inputs:
             assert not any(id(n) in o for o in order[i:])
+
+
+def test_a_value_read_by_numel_and_a_reduction_plans_without_error() -> None:
+    """numel reads only its operand's shape: it is no kernel's member (a planner KeyError before)."""
+    text = """func @p(%x: f32[N]) -> (f32[], f64[]) {
+  %0 = mul(%x, %x) : f32[N]
+  %1 = reduce_sum(%0) {axes=[0]} : f32[]
+  %2 = numel(%0) {axes=[0], dtype=f64} : f64[]
+  return %1, %2
+}"""
+    assert kinds(text) == ["row"]
