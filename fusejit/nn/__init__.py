@@ -5,6 +5,6 @@ everything else is a decomposition into NumPy calls, so fusion sees through it.
 """
 
 from ._prim import NNError
-from .conv import conv2d
+from .conv import conv2d, conv2d_backprop_filter, conv2d_backprop_input, conv2d_transpose
 
-__all__ = ["NNError", "conv2d"]
+__all__ = ["NNError", "conv2d", "conv2d_backprop_filter", "conv2d_backprop_input", "conv2d_transpose"]

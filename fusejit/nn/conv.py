@@ -114,3 +114,104 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
                           f"{h}x{w} input padded by {p}")
     y = primitive("conv2d", x, filters, strides=st, pads=p, dilations=dil, groups=groups)
     return from_nhwc(y, data_format)
+
+
+def grad_input_nhwc(dy: Any, w: Any, size: tuple[int, int], strides: Sequence[int], p: Sequence[int],
+                    dilations: Sequence[int], groups: int) -> Any:
+    """The gradient of ``conv2d(x, w)`` (NHWC, explicit pads ``p``) with respect to ``x`` of spatial
+    ``size``, as a stride-1 convolution: ``dy`` spread ``strides`` apart (zeros between) and padded
+    by the dilated filter's reach less ``p``, with the filter flipped and its in/out channels
+    swapped per group. Strided convolutions pay for the zeros (a stride of 2: 4x the flops)."""
+    kh, kw, cg, o = np.shape(w)
+    n, oh, ow, _ = np.shape(dy)
+    og = o // groups
+    reach = ((kh - 1) * dilations[0], (kw - 1) * dilations[1])
+    top, left = reach[0] - p[0], reach[1] - p[2]
+    rows, cols = size[0] + reach[0], size[1] + reach[1]  # what the stride-1 convolution reads
+    lo_r, lo_c = min(0, top), min(0, left)
+    hi_r = max(rows, top + (oh - 1) * strides[0] + 1)
+    hi_c = max(cols, left + (ow - 1) * strides[1] + 1)
+    buf = np.zeros_like(dy, shape=(n, hi_r - lo_r, hi_c - lo_c, o))
+    buf[:, top - lo_r:top - lo_r + (oh - 1) * strides[0] + 1:strides[0],
+        left - lo_c:left - lo_c + (ow - 1) * strides[1] + 1:strides[1]] = dy
+    buf = buf[:, -lo_r:-lo_r + rows, -lo_c:-lo_c + cols]
+    wt = np.reshape(np.transpose(np.reshape(w, (kh, kw, cg, groups, og)), (0, 1, 4, 3, 2)),
+                    (kh, kw, og, groups * cg))[::-1, ::-1]
+    return primitive("conv2d", buf, wt, strides=[1, 1], pads=[0, 0, 0, 0], dilations=list(dilations),
+                     groups=groups)
+
+
+def grad_filter_nhwc(x: Any, dy: Any, ksize: tuple[int, int], strides: Sequence[int], p: Sequence[int],
+                     dilations: Sequence[int], groups: int) -> Any:
+    """The gradient of ``conv2d(x, w)`` with respect to ``w`` (HWIO, spatial ``ksize``), as a
+    convolution of the padded input (its channels as the batch, its batch as the channels, per
+    group) with ``dy`` as the filter: strides and dilations trade places."""
+    n, h, wd, c = np.shape(x)
+    _, oh, ow, o = np.shape(dy)
+    cg = c // groups
+    xp = np.pad(x, ((0, 0), (p[0], p[1]), (p[2], p[3]), (0, 0))) if any(p) else x
+    hp, wp = h + p[0] + p[1], wd + p[2] + p[3]
+    xt = np.reshape(np.transpose(np.reshape(xp, (n, hp, wp, groups, cg)), (4, 1, 2, 3, 0)), (cg, hp, wp, groups * n))
+    dyt = np.transpose(dy, (1, 2, 0, 3))  # [oh, ow, n, o]: HWIO with n as the input channels
+    need = ((ksize[0] - 1) * dilations[0] + (oh - 1) * strides[0] + 1,
+            (ksize[1] - 1) * dilations[1] + (ow - 1) * strides[1] + 1)
+    xt = xt[:, :need[0], :need[1]]  # rows past the last window do not contribute
+    g = primitive("conv2d", xt, dyt, strides=list(dilations), pads=[0, 0, 0, 0], dilations=list(strides),
+                  groups=groups)  # [cg, kh, kw, o]
+    return np.transpose(g, (1, 2, 0, 3))
+
+
+def conv2d_backprop_input(input_sizes: Any, filters: Any, out_backprop: Any, strides: Any = 1,
+                          padding: Any = "VALID", data_format: str = "NHWC", dilations: Any = None,
+                          groups: int | None = None, name: str | None = None) -> Any:
+    """``tf.compat.v1.nn.conv2d_backprop_input``: the gradient of :func:`conv2d` with respect to its
+    input of shape ``input_sizes`` (4 values in ``data_format``, or the 2 spatial ones)."""
+    check_format("conv2d_backprop_input", data_format, out_backprop)
+    st = spatial("conv2d_backprop_input", "strides", strides, data_format)
+    dil = spatial("conv2d_backprop_input", "dilations", dilations, data_format)
+    sizes = [int(s) for s in input_sizes]
+    hw = tuple(sizes[1:3] if data_format == "NHWC" else sizes[2:4]) if len(sizes) == 4 else tuple(sizes)
+    kh, kw, ci, co = np.shape(filters)
+    if groups is None:
+        groups = sizes[3 if data_format == "NHWC" else 1] // ci if len(sizes) == 4 and ci else 1
+    p = pads("conv2d_backprop_input", padding, hw, (kh, kw), st, dil, data_format)
+    dy = to_nhwc(out_backprop, data_format)
+    _check_backprop("conv2d_backprop_input", hw, (kh, kw), st, p, dil, np.shape(dy))
+    return from_nhwc(grad_input_nhwc(dy, filters, hw, st, p, dil, groups), data_format)
+
+
+def conv2d_backprop_filter(input: Any, filter_sizes: Any, out_backprop: Any, strides: Any = 1,
+                           padding: Any = "VALID", data_format: str = "NHWC", dilations: Any = None,
+                           groups: int | None = None, name: str | None = None) -> Any:
+    """``tf.compat.v1.nn.conv2d_backprop_filter``: the gradient of :func:`conv2d` with respect to
+    its filter of shape ``filter_sizes`` ``[kh, kw, in / groups, out]``."""
+    check_format("conv2d_backprop_filter", data_format, input)
+    st = spatial("conv2d_backprop_filter", "strides", strides, data_format)
+    dil = spatial("conv2d_backprop_filter", "dilations", dilations, data_format)
+    kh, kw, ci, co = (int(s) for s in filter_sizes)
+    x = to_nhwc(input, data_format)
+    _, h, w, c = np.shape(x)
+    if groups is None:
+        groups = c // ci if ci else 1
+    p = pads("conv2d_backprop_filter", padding, (h, w), (kh, kw), st, dil, data_format)
+    dy = to_nhwc(out_backprop, data_format)
+    _check_backprop("conv2d_backprop_filter", (h, w), (kh, kw), st, p, dil, np.shape(dy))
+    if c != ci * groups or co % groups or np.shape(dy)[3] != co:
+        raise NNError(f"fusejit.nn.conv2d_backprop_filter: input channels {c}, filter sizes {list(filter_sizes)} "
+                      f"and out_backprop channels {np.shape(dy)[3]} do not fit groups={groups}")
+    return grad_filter_nhwc(x, dy, (kh, kw), st, p, dil, groups)
+
+
+def _check_backprop(what: str, hw: tuple, k: tuple, st: list[int], p: list[int], dil: list[int],
+                    dy_shape: tuple) -> None:
+    want = (conv_out_size(hw[0], k[0], st[0], dil[0], p[0], p[1]), conv_out_size(hw[1], k[1], st[1], dil[1], p[2], p[3]))
+    if tuple(dy_shape[1:3]) != want:
+        raise NNError(f"fusejit.nn.{what}: out_backprop is {want[0]}x{want[1]} for a {hw[0]}x{hw[1]} input, "
+                      f"a {k[0]}x{k[1]} filter and these strides/padding; got {dy_shape[1]}x{dy_shape[2]}")
+
+
+def conv2d_transpose(input: Any, filters: Any, output_shape: Any, strides: Any = 1, padding: Any = "SAME",
+                     data_format: str = "NHWC", dilations: Any = None, name: str | None = None) -> Any:
+    """``tf.nn.conv2d_transpose``: ``filters`` is ``[kh, kw, out_channels, in_channels]``; the
+    gradient of a convolution with respect to its input, of shape ``output_shape``."""
+    return conv2d_backprop_input(output_shape, filters, input, strides, padding, data_format, dilations, groups=1)

@@ -31,3 +31,24 @@ def conv2d_nhwc(x: np.ndarray, w: np.ndarray, strides: tuple[int, int], pads: tu
                 out[:, i, j, g * og:(g + 1) * og] = np.einsum(
                     "nabc,abco->no", patch[..., g * cg:(g + 1) * cg], w[..., g * og:(g + 1) * og])
     return out
+
+
+def conv2d_grads(x: np.ndarray, w: np.ndarray, dy: np.ndarray, strides, pads, dilations, groups):
+    """(dx, dw) of sum(conv2d(x, w) * dy), accumulated tap by tap in float64."""
+    x, w, dy = x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64)
+    n, h, wd, c = x.shape
+    kh, kw, cg, o = w.shape
+    og = o // groups
+    xp = np.zeros((n, h + pads[0] + pads[1], wd + pads[2] + pads[3], c))
+    xp[:, pads[0]:pads[0] + h, pads[2]:pads[2] + wd] = x
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    _, oh, ow, _ = dy.shape
+    for i in range(kh):
+        for j in range(kw):
+            r = slice(i * dilations[0], i * dilations[0] + (oh - 1) * strides[0] + 1, strides[0])
+            s = slice(j * dilations[1], j * dilations[1] + (ow - 1) * strides[1] + 1, strides[1])
+            for g in range(groups):
+                ci, co = slice(g * cg, (g + 1) * cg), slice(g * og, (g + 1) * og)
+                dw[i, j, :, co] += np.einsum("nhwc,nhwo->co", xp[:, r, s, ci], dy[..., co])
+                dxp[:, r, s, ci] += np.einsum("nhwo,co->nhwc", dy[..., co], w[i, j, :, co])
+    return dxp[:, pads[0]:pads[0] + h, pads[2]:pads[2] + wd], dw

@@ -1,0 +1,172 @@
+"""Convolutions through fusejit.nn vs OpenBLAS sgemm, im2col + NumPy ``@`` and PyTorch (when installed).
+
+    python bench/bench_conv.py [--rounds N] [--threads T]
+
+Rows: 3x3 SAME convolutions at batch 8 (64->64 at 56x56, 256->256 at 14x14), forward and both
+backward convolutions (input gradient, filter gradient); each as median ms, GFLOP/s (2 flops per
+multiply-add of the convolution's definition; a strided input gradient's zeros are not counted),
+share of the square sgemm's GFLOP/s measured in the same run, and share of this machine's FMA
+peak, itself measured here: a loop of 24 independent vector FMA chains per core, at the widest
+vector width the CPU has (AVX-512 if present, else AVX2 — read from the CPU's features, not
+assumed), on every core at once. Variants run interleaved (one call of each per round, rotating),
+after a checked warm-up call. The machine is shared: run it when the load is low and read the
+spread of several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import fusejit
+from fusejit import nn
+
+LAYERS = {"3x3 64->64 56x56 b8": (8, 56, 64, 64), "3x3 256->256 14x14 b8": (8, 14, 256, 256)}
+
+
+def fma_peak(threads: int, seconds: float = 0.3) -> tuple[float, str]:
+    """GFLOP/s of independent vector FMAs on ``threads`` cores at once, and the vector ISA used."""
+    import llvmlite.binding as llvm
+    from llvmlite import ir
+
+    from fusejit.codegen.vecmath import host_isa
+
+    isa = host_isa()
+    lanes = {"avx512": 16, "avx2": 8}.get(isa, 4)
+    vty, i64 = ir.VectorType(ir.FloatType(), lanes), ir.IntType(64)
+    mod = ir.Module("fma_peak")
+    fma = ir.Function(mod, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{lanes}f32")
+    fn = ir.Function(mod, ir.FunctionType(ir.VoidType(), [i64, ir.PointerType()]), "spin")
+    entry, loop, done = (fn.append_basic_block(n) for n in ("entry", "loop", "done"))
+    b = ir.IRBuilder(entry)
+    one, tiny = ir.Constant(vty, [1.0] * lanes), ir.Constant(vty, [1e-9] * lanes)
+    b.branch(loop)
+    b.position_at_end(loop)
+    i = b.phi(i64)
+    accs = [b.phi(vty) for _ in range(24)]
+    i.add_incoming(ir.Constant(i64, 0), entry)
+    for a in accs:
+        a.add_incoming(one, entry)
+    new = [b.call(fma, [a, one, tiny]) for a in accs]
+    for a, v in zip(accs, new):
+        a.add_incoming(v, loop)
+    nxt = b.add(i, ir.Constant(i64, 1))
+    i.add_incoming(nxt, loop)
+    b.cbranch(b.icmp_signed("<", nxt, fn.args[0]), loop, done)
+    b.position_at_end(done)
+    total = new[0]
+    for v in new[1:]:
+        total = b.fadd(total, v)
+    b.store(total, fn.args[1]).align = 4
+    b.ret_void()
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    tm = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3)
+    parsed = llvm.parse_assembly(str(mod))
+    engine = llvm.create_mcjit_compiler(parsed, tm)
+    engine.finalize_object()
+    spin = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_void_p)(engine.get_function_address("spin"))
+    out = np.zeros((threads, lanes), np.float32)
+    n = 1000
+    while True:  # calibrate to ~seconds on one core
+        t = time.perf_counter()
+        spin(n, out.ctypes.data)
+        if time.perf_counter() - t > seconds / 4:
+            break
+        n *= 4
+    best = 0.0
+    for _ in range(3):
+        ts = [threading.Thread(target=spin, args=(n, out[k].ctypes.data)) for k in range(threads)]
+        t = time.perf_counter()
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join()
+        best = max(best, threads * n * 24 * lanes * 2 / (time.perf_counter() - t) / 1e9)
+    return best, isa
+
+
+def im2col_conv(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """SAME 3x3 stride-1 convolution as im2col (sliding windows) + one NumPy matmul."""
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    cols = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))  # n h w c kh kw
+    n, h, wd, c = x.shape
+    cols = cols.transpose(0, 1, 2, 4, 5, 3).reshape(n * h * wd, 9 * c)
+    return (cols @ w.reshape(9 * c, -1)).reshape(n, h, wd, -1)
+
+
+def torch_variants(x: np.ndarray, w: np.ndarray, dy: np.ndarray) -> dict[str, Callable[[], object]]:
+    try:
+        import torch
+    except ImportError:
+        return {}
+    tx = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    tw = torch.from_numpy(w.transpose(3, 2, 0, 1).copy())
+    tdy = torch.from_numpy(dy.transpose(0, 3, 1, 2).copy())
+    g = torch.nn.grad
+    return {"torch fwd": lambda: torch.nn.functional.conv2d(tx, tw, padding=1),
+            "torch d_input": lambda: g.conv2d_input(tx.shape, tw, tdy, padding=1),
+            "torch d_filter": lambda: g.conv2d_weight(tx, tw.shape, tdy, padding=1)}
+
+
+def interleaved(variants: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    names = list(variants)
+    for r in range(rounds):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            t = time.perf_counter()
+            variants[k]()
+            times[k].append(time.perf_counter() - t)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    opts = ap.parse_args()
+    rng = np.random.default_rng(0)
+    import subprocess
+
+    cpu = next((ln.split(":", 1)[1].strip() for ln in subprocess.run(
+        ["lscpu"], capture_output=True, text=True).stdout.splitlines() if ln.startswith("Model name")), "?")
+    peak, isa = fma_peak(opts.threads)
+    print(f"CPU: {cpu}; vector ISA used: {isa}; {opts.threads} thread(s); load average {os.getloadavg()[0]:.2f}")
+    print(f"measured FMA peak: {peak:.0f} GFLOP/s")
+    a = rng.standard_normal((2048, 2048), dtype=np.float32)
+    gemm = interleaved({"sgemm": lambda: a @ a}, 7)["sgemm"]
+    sgemm = 2 * 2048**3 / gemm / 1e9
+    print(f"OpenBLAS sgemm 2048^2: {sgemm:.0f} GFLOP/s ({100 * sgemm / peak:.0f}% of peak)\n")
+    print(f"| layer | pass | ms | GFLOP/s | % of sgemm | % of FMA peak |\n|---|---|--:|--:|--:|--:|")
+    for name, (n, hw, c, o) in LAYERS.items():
+        x = rng.standard_normal((n, hw, hw, c), dtype=np.float32)
+        w = (rng.standard_normal((3, 3, c, o)) / np.sqrt(9 * c)).astype(np.float32)
+        dy = rng.standard_normal((n, hw, hw, o), dtype=np.float32)
+        fwd = fusejit.jit(lambda x, w: nn.conv2d(x, w, 1, "SAME"), threads=opts.threads)
+        d_in = fusejit.jit(lambda w, dy: nn.conv2d_backprop_input((n, hw, hw, c), w, dy, 1, "SAME"),
+                           threads=opts.threads)
+        d_w = fusejit.jit(lambda x, dy: nn.conv2d_backprop_filter(x, (3, 3, c, o), dy, 1, "SAME"),
+                          threads=opts.threads)
+        want = im2col_conv(x, w)
+        np.testing.assert_allclose(fwd(x, w), want, rtol=1e-3, atol=1e-3)
+        variants = {"fusejit fwd": lambda: fwd(x, w), "fusejit d_input": lambda: d_in(w, dy),
+                    "fusejit d_filter": lambda: d_w(x, dy), "im2col + NumPy @ fwd": lambda: im2col_conv(x, w),
+                    **torch_variants(x, w, dy)}
+        for v in variants.values():
+            v()
+        med = interleaved(variants, opts.rounds)
+        flops = 2 * n * hw * hw * o * c * 9
+        for k, t in med.items():
+            gf = flops / t / 1e9
+            print(f"| {name} | {k} | {t * 1e3:.2f} | {gf:.1f} | {100 * gf / sgemm:.0f}% | {100 * gf / peak:.0f}% |")
+
+
+if __name__ == "__main__":
+    main()

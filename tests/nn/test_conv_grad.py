@@ -1,0 +1,72 @@
+"""The backward convolutions (input and filter gradients, conv2d_transpose) against NumPy loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fusejit
+from fusejit import nn
+
+from .reference import conv2d_grads, same_pads
+
+CASES = [  # n, h, w, c, kh, kw, o, strides, padding, dilations, groups
+    (2, 7, 9, 3, 3, 3, 5, (1, 1), "SAME", (1, 1), 1),
+    (1, 9, 8, 4, 3, 3, 6, (2, 2), "VALID", (1, 1), 1),
+    (2, 10, 11, 6, 3, 2, 6, (1, 2), "SAME", (2, 1), 3),
+    (1, 13, 12, 4, 5, 5, 8, (3, 2), [(2, 1), (0, 3)], (1, 2), 2),
+    (1, 8, 8, 5, 2, 2, 3, (2, 2), "SAME", (1, 1), 1),
+    (3, 6, 6, 4, 3, 3, 4, (1, 1), [(3, 3), (0, 0)], (1, 1), 4),
+]
+
+
+def _pads(padding, h, w, kh, kw, st, dil):
+    if padding == "VALID":
+        return (0, 0, 0, 0)
+    if padding == "SAME":
+        return same_pads(h, kh, st[0], dil[0]) + same_pads(w, kw, st[1], dil[1])
+    return padding[0] + padding[1]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[:7])) + f"-s{c[7]}-d{c[9]}-g{c[10]}")
+def test_backprops_match_reference(case):
+    n, h, w, c, kh, kw, o, st, padding, dil, g = case
+    rng = np.random.default_rng(CASES.index(case))
+    x = rng.standard_normal((n, h, w, c), dtype=np.float32)
+    f = rng.standard_normal((kh, kw, c // g, o), dtype=np.float32)
+    p = _pads(padding, h, w, kh, kw, st, dil)
+    y = nn.conv2d(x, f, st, padding, dilations=dil, groups=g)
+    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    want_dx, want_dw = conv2d_grads(x, f, dy, st, p, dil, g)
+
+    @fusejit.jit
+    def grads(x, f, dy):
+        return (nn.conv2d_backprop_input(x.shape, f, dy, st, padding, dilations=dil, groups=g),
+                nn.conv2d_backprop_filter(x, f.shape, dy, st, padding, dilations=dil, groups=g))
+
+    dx, dw = grads(x, f, dy)
+    tol = 1e-4 * np.sqrt(kh * kw * max(c, o) * n * h * w)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-4, atol=tol)
+    np.testing.assert_allclose(dw, want_dw, rtol=1e-4, atol=tol)
+    assert dx.dtype == dw.dtype == np.float32
+
+
+def test_backprops_nchw_outside_jit_and_transpose():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 9, 7), dtype=np.float32)  # NCHW
+    f = rng.standard_normal((3, 3, 3, 4), dtype=np.float32)
+    dy = rng.standard_normal((2, 4, 5, 4), dtype=np.float32)
+    xn, dyn = x.transpose(0, 2, 3, 1), dy.transpose(0, 2, 3, 1)
+    want_dx, want_dw = conv2d_grads(xn, f, dyn, (2, 2), same_pads(9, 3, 2, 1) + same_pads(7, 3, 2, 1), (1, 1), 1)
+    dx = nn.conv2d_backprop_input(x.shape, f, dy, 2, "SAME", data_format="NCHW")
+    dw = nn.conv2d_backprop_filter(x, f.shape, dy, 2, "SAME", data_format="NCHW")
+    np.testing.assert_allclose(dx.transpose(0, 2, 3, 1), want_dx, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dw, want_dw, rtol=1e-4, atol=1e-4)
+    # tf.nn.conv2d_transpose: filters [kh, kw, out, in] and the input gradient of a conv2d
+    up = nn.conv2d_transpose(dyn, f, (2, 9, 7, 3), 2, "SAME")
+    np.testing.assert_allclose(up, want_dx, rtol=1e-4, atol=1e-4)
+
+
+def test_backprop_shape_mismatch_is_an_error():
+    with pytest.raises(nn.NNError, match="out_backprop is 3x3"):
+        nn.conv2d_backprop_input((1, 5, 5, 2), np.zeros((3, 3, 2, 4), np.float32), np.zeros((1, 4, 4, 4), np.float32))
