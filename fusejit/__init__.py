@@ -22,6 +22,9 @@ _EXPORTS = {
     "TracingError": "fusejit.tracer.errors", "ConcretizationError": "fusejit.tracer.errors",
     "DataDependentShapeError": "fusejit.tracer.errors", "InPlaceError": "fusejit.tracer.errors",
     "UnsupportedFunctionError": "fusejit.tracer.errors",
+    "grad": "fusejit.autodiff", "value_and_grad": "fusejit.autodiff", "vjp": "fusejit.autodiff",
+    "jvp": "fusejit.autodiff", "jacobian": "fusejit.autodiff", "hessian": "fusejit.autodiff",
+    "stop_gradient": "fusejit.autodiff", "GradientError": "fusejit.ir.registry",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -23,6 +23,7 @@ from .runtime.gc_pause import gc_paused
 from .runtime.placement import current_device
 from .tracer import ArgSpec, TraceResult, flatten, trace, unflatten
 from .tracer.array import TracedArray
+from .tracer.context import current as current_trace
 from .tracer.errors import TracingError
 from .tracer.variables import Variable
 
@@ -305,6 +306,8 @@ class JitFunction:
             from .dask import call
 
             return call(self, args, kwargs)
+        if current_trace() is not None:  # called from another traced function: inline it
+            return self.fn(*args, **kwargs)
         entry, arrays = self._get_entry(args, kwargs)
         if fast_key is not None and not self.static_names \
                 and all(type(a) is np.ndarray for a in args) and entry.array_positions == list(range(len(args))):

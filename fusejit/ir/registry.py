@@ -19,6 +19,9 @@ FUSION_CLASSES = ("elementwise", "layout", "reduce", "opaque", "source")
 
 InferFn = Callable[[list[TensorType], dict[str, Any]], TensorType]
 RefFn = Callable[..., Any]
+# vjp(g, node) -> one cotangent (or None: zero) per operand of ``node``, given the cotangent ``g`` of
+# its result; it builds ordinary IR (see fusejit/autodiff/__init__.py) and must be linear in ``g``.
+VjpFn = Callable[[Any, Any], "list[Any]"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class OpDef:
     ref: RefFn  # ref(*operands: np.ndarray, **attrs) with symbols in attrs already bound
     attrs: tuple[str, ...] = ()
     doc: str = ""
+    # derivatives: a reverse-mode rule, or nondiff=True for ops whose result is constant almost
+    # everywhere or not a float (comparisons, integer ops, argmax, shape queries). Every op that
+    # is neither has no gradient, and differentiating through it is an error naming it.
+    vjp: VjpFn | None = None
+    nondiff: bool = False
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -37,6 +45,10 @@ _REGISTRY: dict[str, OpDef] = {}
 
 class IRTypeError(TypeError):
     """Operands or attributes that violate an op's type rule."""
+
+
+class GradientError(ValueError):
+    """A derivative that cannot be built: an op without a rule, a non-float argument, ..."""
 
 
 def register(opdef: OpDef) -> OpDef:

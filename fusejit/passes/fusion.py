@@ -340,6 +340,8 @@ class _Planner:
         if len(maps) != 1 or None in maps:
             return False
         (m,) = maps
+        if k.kind == "dot" and "dot" in m and not (node.op == "transpose" and all(u is k.anchor for u in users)):
+            return False  # BLAS reads its operands from buffers: only the anchor's transposed operand joins
         is_out = id(node) in self.out_ids
         cls = get_op(node.op).fusion
         if is_out and not self._output_ok(k, m):

@@ -62,3 +62,12 @@ def test_dot_returned_beside_its_epilogue_is_stored(name: str, shapes: tuple, dt
         for g, e in zip(got, want):
             assert g.dtype == e.dtype and g.shape == e.shape
             np.testing.assert_allclose(g, e, rtol=2e-3 if dt == "float16" else 1e-6)
+
+
+def test_dot_of_a_transposed_reshape() -> None:
+    """``B @ v.reshape(4, 1).T``: only the transpose joins the dot's kernel (BLAS reads a buffer;
+    the reshape behind it used to join too and leave the operand without one). Reverse mode
+    builds such operands (the VJP of a matrix-vector product)."""
+    f = fusejit.jit(lambda v, b: b @ v.reshape(4, 1).T)
+    v, b = np.arange(4.0), np.full((2, 1), 2.0)
+    np.testing.assert_array_equal(f(v, b), b @ v.reshape(4, 1).T)
