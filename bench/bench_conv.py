@@ -144,28 +144,31 @@ def main() -> None:
     gemm = interleaved({"sgemm": lambda: a @ a}, 7)["sgemm"]
     sgemm = 2 * 2048**3 / gemm / 1e9
     print(f"OpenBLAS sgemm 2048^2: {sgemm:.0f} GFLOP/s ({100 * sgemm / peak:.0f}% of peak)\n")
-    print(f"| layer | pass | ms | GFLOP/s | % of sgemm | % of FMA peak |\n|---|---|--:|--:|--:|--:|")
-    for name, (n, hw, c, o) in LAYERS.items():
-        x = rng.standard_normal((n, hw, hw, c), dtype=np.float32)
-        w = (rng.standard_normal((3, 3, c, o)) / np.sqrt(9 * c)).astype(np.float32)
-        dy = rng.standard_normal((n, hw, hw, o), dtype=np.float32)
-        fwd = fusejit.jit(lambda x, w: nn.conv2d(x, w, 1, "SAME"), threads=opts.threads)
-        d_in = fusejit.jit(lambda w, dy: nn.conv2d_backprop_input((n, hw, hw, c), w, dy, 1, "SAME"),
-                           threads=opts.threads)
-        d_w = fusejit.jit(lambda x, dy: nn.conv2d_backprop_filter(x, (3, 3, c, o), dy, 1, "SAME"),
-                          threads=opts.threads)
-        want = im2col_conv(x, w)
-        np.testing.assert_allclose(fwd(x, w), want, rtol=1e-3, atol=1e-3)
-        variants = {"fusejit fwd": lambda: fwd(x, w), "fusejit d_input": lambda: d_in(w, dy),
-                    "fusejit d_filter": lambda: d_w(x, dy), "im2col + NumPy @ fwd": lambda: im2col_conv(x, w),
-                    **torch_variants(x, w, dy)}
-        for v in variants.values():
-            v()
-        med = interleaved(variants, opts.rounds)
-        flops = 2 * n * hw * hw * o * c * 9
-        for k, t in med.items():
-            gf = flops / t / 1e9
-            print(f"| {name} | {k} | {t * 1e3:.2f} | {gf:.1f} | {100 * gf / sgemm:.0f}% | {100 * gf / peak:.0f}% |")
+    print("| layer | pass | ms | GFLOP/s | % of sgemm | % of FMA peak |\n|---|---|--:|--:|--:|--:|")
+    for name, shape in LAYERS.items():
+        layer_rows(name, shape, rng, opts.threads, opts.rounds, sgemm, peak)
+
+
+def layer_rows(name: str, shape: tuple[int, int, int, int], rng: np.random.Generator, threads: int, rounds: int,
+               sgemm: float, peak: float) -> None:
+    """One table row per variant of one layer."""
+    n, hw, c, o = shape
+    x = rng.standard_normal((n, hw, hw, c), dtype=np.float32)
+    w = (rng.standard_normal((3, 3, c, o)) / np.sqrt(9 * c)).astype(np.float32)
+    dy = rng.standard_normal((n, hw, hw, o), dtype=np.float32)
+    fwd = fusejit.jit(lambda x, w: nn.conv2d(x, w, 1, "SAME"), threads=threads)
+    d_in = fusejit.jit(lambda w, dy: nn.conv2d_backprop_input((n, hw, hw, c), w, dy, 1, "SAME"), threads=threads)
+    d_w = fusejit.jit(lambda x, dy: nn.conv2d_backprop_filter(x, (3, 3, c, o), dy, 1, "SAME"), threads=threads)
+    np.testing.assert_allclose(fwd(x, w), im2col_conv(x, w), rtol=1e-3, atol=1e-3)
+    variants = {"fusejit fwd": lambda: fwd(x, w), "fusejit d_input": lambda: d_in(w, dy),
+                "fusejit d_filter": lambda: d_w(x, dy), "im2col + NumPy @ fwd": lambda: im2col_conv(x, w),
+                **torch_variants(x, w, dy)}
+    for v in variants.values():
+        v()
+    flops = 2 * n * hw * hw * o * c * 9
+    for k, t in interleaved(variants, rounds).items():
+        gf = flops / t / 1e9
+        print(f"| {name} | {k} | {t * 1e3:.2f} | {gf:.1f} | {100 * gf / sgemm:.0f}% | {100 * gf / peak:.0f}% |")
 
 
 if __name__ == "__main__":

@@ -204,7 +204,8 @@ def conv2d_backprop_filter(input: Any, filter_sizes: Any, out_backprop: Any, str
 
 def _check_backprop(what: str, hw: tuple, k: tuple, st: list[int], p: list[int], dil: list[int],
                     dy_shape: tuple) -> None:
-    want = (conv_out_size(hw[0], k[0], st[0], dil[0], p[0], p[1]), conv_out_size(hw[1], k[1], st[1], dil[1], p[2], p[3]))
+    want = (conv_out_size(hw[0], k[0], st[0], dil[0], p[0], p[1]),
+            conv_out_size(hw[1], k[1], st[1], dil[1], p[2], p[3]))
     if tuple(dy_shape[1:3]) != want:
         raise NNError(f"fusejit.nn.{what}: out_backprop is {want[0]}x{want[1]} for a {hw[0]}x{hw[1]} input, "
                       f"a {k[0]}x{k[1]} filter and these strides/padding; got {dy_shape[1]}x{dy_shape[2]}")
