@@ -140,6 +140,35 @@ def aot(path: Path, name: str, out_dir: Path, target_cpu: str, threads: int) -> 
         click.echo(f"wrote {out_dir / f} ({human_bytes((out_dir / f).stat().st_size)})")
 
 
+@main.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--model_name", default=None, help="Name the model is served under (with --model_base_path).")
+@click.option("--model_base_path", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory of numbered version subdirectories (each a saved .fjg graph or a `fusejit aot` build).")
+@click.option("--model_config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="TF Serving ModelServerConfig text file: several models, version policies.")
+@click.option("--rest_api_port", type=click.IntRange(0, 65535), default=8501, show_default=True)
+@click.option("--rest_api_host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--enable_batching", is_flag=True, help="Merge concurrent requests into batched calls.")
+@click.option("--batching_parameters_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="TF Serving BatchingParameters text file (max_batch_size, batch_timeout_micros, ...).")
+@click.option("--file_system_poll_wait_seconds", type=float, default=1.0, show_default=True,
+              help="How often to look for new versions (0: load once, never poll).")
+@click.option("--rest_api_max_body_bytes", type=click.IntRange(1), default=64 << 20, show_default=True,
+              help="Larger request bodies are refused with 413.")
+@click.option("--rest_api_num_threads", type=click.IntRange(1), default=4, show_default=True,
+              help="Threads running unbatched model calls.")
+def serve(**flags) -> None:
+    """Serve models over TensorFlow Serving's REST API (see the README's Serving section)."""
+    try:
+        from .serve import ConfigError, ServeOptions, run
+    except ImportError as exc:
+        raise click.ClickException(f"serving needs the 'serve' extra: pip install 'fusejit[serve]' ({exc})") from None
+    try:
+        run(ServeOptions(**flags))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 main.add_command(bench)  # fusejit bench: the benchmark suite (fusejit/bench/)
 
 

@@ -1,0 +1,72 @@
+"""Running the server: configuration from TF Serving's flags, uvicorn, graceful shutdown.
+
+uvicorn owns the signals: on SIGTERM or SIGINT it stops accepting connections, lets requests in
+flight finish (up to ``graceful_seconds``), and then the app's lifespan unloads the models
+(batch queues drain first).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import BatchingParameters, ConfigError, ModelConfig, load_batching_parameters, load_model_config
+from .manager import ModelManager
+from .metrics import Metrics
+
+
+@dataclass
+class ServeOptions:
+    """``fusejit serve``'s flags (TensorFlow Serving's names)."""
+
+    model_name: str | None = None
+    model_base_path: Path | None = None
+    model_config_file: Path | None = None
+    rest_api_port: int = 8501
+    rest_api_host: str = "0.0.0.0"
+    enable_batching: bool = False
+    batching_parameters_file: Path | None = None
+    file_system_poll_wait_seconds: float = 1.0
+    rest_api_max_body_bytes: int = 64 << 20
+    rest_api_num_threads: int = 4
+    graceful_seconds: float = 30.0
+
+
+def model_configs(opts: ServeOptions) -> list[ModelConfig]:
+    if opts.model_config_file is not None:
+        if opts.model_base_path is not None:
+            raise ConfigError("give either --model_config_file or --model_base_path, not both")
+        return load_model_config(opts.model_config_file)
+    if opts.model_base_path is None:
+        raise ConfigError("give --model_base_path (with --model_name) or --model_config_file")
+    return [ModelConfig(opts.model_name or "default", Path(opts.model_base_path).resolve())]
+
+
+def batching(opts: ServeOptions) -> BatchingParameters | None:
+    if not opts.enable_batching:
+        if opts.batching_parameters_file is not None:
+            raise ConfigError("--batching_parameters_file needs --enable_batching")
+        return None
+    if opts.batching_parameters_file is None:
+        return BatchingParameters()
+    return load_batching_parameters(opts.batching_parameters_file)
+
+
+def build_app(opts: ServeOptions):
+    """The ASGI app for ``opts`` (models load at its startup); raises ConfigError."""
+    from .rest import create_app
+
+    metrics = Metrics()
+    manager = ModelManager(model_configs(opts), batching(opts), opts.file_system_poll_wait_seconds,
+                           stats=metrics.batch_stats, on_load=metrics.load)
+    return create_app(manager, metrics, opts.rest_api_max_body_bytes, opts.rest_api_num_threads)
+
+
+def run(opts: ServeOptions) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_app(opts)
+    uvicorn.run(app, host=opts.rest_api_host, port=opts.rest_api_port, log_level="warning",
+                timeout_graceful_shutdown=opts.graceful_seconds, access_log=False)
