@@ -77,28 +77,42 @@ class _CallBlock:
 
 def blockwise(plan: Plan) -> Any:
     import dask.array as da
-    from dask.highlevelgraph import HighLevelGraph
 
     kind, n = output_leaves(plan)
     inputs = _dask_inputs(plan)
     token = uuid.uuid4().hex[:12]
     call_name = f"fusejit-{plan.fn.__name__}-{token}"
-    layer: dict[Any, Any] = {}
     call = _CallBlock(plan)
     out_names = [f"{call_name}-out{k}" for k in range(n)]
+    calls: dict[Any, Any] = {}
+    outs: list[dict[Any, Any]] = [{} for _ in range(n)]
     for block in _blocks(plan):
         bkey = (call_name, *(block[k] for k in sorted(plan.chunks)))
-        layer[bkey] = (call, *(_input_key(plan, a, block) for a in inputs))
+        calls[bkey] = (call, *(_input_key(plan, a, block) for a in inputs))
         for k, out in enumerate(_outputs(plan)):
             ids = plan.analysis.of(out)
-            layer[(out_names[k], *(block[i] if i in plan.chunks else 0 for i in ids))] = (operator.getitem, bkey, k)
-    graph = HighLevelGraph.from_collections(call_name, layer, dependencies=inputs)
+            outs[k][(out_names[k], *(block[i] if i in plan.chunks else 0 for i in ids))] = (operator.getitem, bkey, k)
+    graph = _layered(inputs, [(call_name, calls, ())] + [(o, layer, (call_name,)) for o, layer in zip(out_names, outs)])
     results = []
     for k, out in enumerate(_outputs(plan)):
         chunks = tuple(plan.chunks[i] if i in plan.chunks else (int(d),)
                        for i, d in zip(plan.analysis.of(out), out.shape))
         results.append(da.Array(graph, out_names[k], chunks, meta=np.empty((0,) * out.ndim, out.dtype)))
     return _shape(kind, results)
+
+
+def _layered(inputs: list[Any], layers: list[tuple[str, dict, tuple[str, ...]]]) -> Any:
+    """One high-level graph: the inputs' layers, then each (name, tasks, names it depends on) —
+    the first layer depends on the inputs. Dask culls and fuses per layer, so every array name
+    must be a layer of its own."""
+    from dask.highlevelgraph import HighLevelGraph
+
+    first, tasks, _ = layers[0]
+    graph = HighLevelGraph.from_collections(first, tasks, dependencies=inputs)
+    all_layers, deps = dict(graph.layers), dict(graph.dependencies)
+    for name, tasks, needs in layers[1:]:
+        all_layers[name], deps[name] = tasks, set(needs)
+    return HighLevelGraph(all_layers, deps)
 
 
 def _outputs(plan: Plan) -> list[Node]:
@@ -157,7 +171,6 @@ def split_at_reductions(plan: Plan) -> tuple[Graph, Graph]:
 
 def tree(plan: Plan) -> Any:
     import dask.array as da
-    from dask.highlevelgraph import HighLevelGraph
 
     kind, n = output_leaves(plan)
     partial, combine = split_at_reductions(plan)
@@ -165,16 +178,14 @@ def tree(plan: Plan) -> Any:
     token = uuid.uuid4().hex[:12]
     pname, cname = f"fusejit-{plan.fn.__name__}-partial-{token}", f"fusejit-{plan.fn.__name__}-combine-{token}"
     run_partial = _Program(partial)
-    layer: dict[Any, Any] = {}
-    pkeys = []
+    partials: dict[Any, Any] = {}
     for b, block in enumerate(_blocks(plan)):
-        pkeys.append((pname, b))
-        layer[(pname, b)] = (run_partial, *(_input_key(plan, a, block) for a in inputs), *plan.variables)
-    layer[(cname,)] = (_Combine(_Program(combine)), *pkeys)
+        partials[(pname, b)] = (run_partial, *(_input_key(plan, a, block) for a in inputs), *plan.variables)
+    combined = {(cname,): (_Combine(_Program(combine)), *partials)}
     out_names = [f"{cname}-out{k}" for k in range(n)]
-    for k, i in enumerate(plan.out_index):
-        layer[(out_names[k],)] = (operator.getitem, (cname,), i)
-    graph = HighLevelGraph.from_collections(cname, layer, dependencies=inputs)
+    graph = _layered(inputs, [(pname, partials, ()), (cname, combined, (pname,))] + [
+        (out_names[k], {(out_names[k],): (operator.getitem, (cname,), i)}, (cname,))
+        for k, i in enumerate(plan.out_index)])
     results = [da.Array(graph, out_names[k], (), meta=np.empty((), combine.outputs[i].dtype))
                for k, i in enumerate(plan.out_index)]
     return _shape(kind, results)

@@ -73,6 +73,36 @@ def make_plan(fn: JitFunction, args: tuple, kwargs: dict) -> Plan:
             for j, c in enumerate(a.chunks):
                 if len(c) > 1:
                     chunks.setdefault(rank - a.ndim + j, tuple(c))
+    key = _trace_key(fn, names, values, slots, chunks)
+    cache = fn.__dict__.setdefault("_dask_traces", {})  # per function: the client traces once per signature
+    found = cache.get(key) if key is not None else None
+    if found is None:
+        found = _trace_and_analyse(fn, args, names, values, slots, rank, shape, chunks)
+        if key is not None:
+            cache[key] = found
+    graph, out_tree, out_index, analysis, variables, tree = found
+    return Plan(fn, names, values, slots, rank, shape, chunks, graph, out_tree, out_index, analysis,
+                [v.numpy() for v in variables], tree)
+
+
+def _trace_key(fn: JitFunction, names: list[str], values: list[Any], slots: list[int],
+               chunks: dict[int, tuple[int, ...]]) -> tuple | None:
+    parts: list[Any] = [tuple(names), tuple(sorted(chunks))]
+    for i, v in enumerate(values):
+        if i in slots:
+            parts.append((v.shape, v.dtype, tuple(len(c) > 1 for c in getattr(v, "chunks", ()))))
+        else:
+            try:
+                hash(v)
+            except TypeError:
+                return None  # an unhashable static argument: trace every time
+            parts.append((type(v), v))
+    return tuple(parts)
+
+
+def _trace_and_analyse(fn: JitFunction, args: tuple, names: list[str], values: list[Any], slots: list[int],
+                       rank: int, shape: tuple[int, ...], chunks: dict[int, tuple[int, ...]]) -> tuple:
+    arrays = [values[i] for i in slots]
     specs = [Spec(tuple(f"C{rank - a.ndim + j}" if rank - a.ndim + j in chunks and d != 1 else d
                         for j, d in enumerate(a.shape)), a.dtype) for a in arrays]
     tracer = JitFunction(fn.fn, input_signature=specs, static_argnames=sorted(fn.static_names), backend="reference")
@@ -83,18 +113,16 @@ def make_plan(fn: JitFunction, args: tuple, kwargs: dict) -> Plan:
     entry, _ = tracer._get_entry(tuple(examples[: len(args)]), dict(zip(names[len(args):], examples[len(args):])))
     traced = entry.traced
     graph = traced.graph
-    variables = [v.numpy() for v in traced.variables_read]
-    hidden = {id(n) for n in graph.inputs[len(arrays):]}
-    analysis = analyse(graph, rank, hidden)
-    chunked = set(chunks)
     if traced.variables_assigned or not all(isinstance(i, int) for i in traced.out_leaves):
         raise DaskPlanError(f"{fn.__name__}(): on Dask arrays a function must return arrays only and assign no "
                             "Variable (each chunk would assign it)")
-    plan = Plan(fn, names, values, slots, rank, shape, chunks, graph, traced.out_tree, list(traced.out_leaves),
-                analysis, variables, [])
+    hidden = {id(n) for n in graph.inputs[len(arrays):]}
+    analysis = analyse(graph, rank, hidden)
+    chunked = set(chunks)
+    found = (graph, traced.out_tree, list(traced.out_leaves), analysis, traced.variables_read, [])
     if not analysis.coupled() & chunked:
-        _check_outputs_span(plan)
-        return plan
+        _check_outputs_span(fn, graph, analysis, found[2], chunks)
+        return found
     tree = tree_reductions(graph, analysis, chunked)
     still = analysis.coupled({id(n) for n in tree}) & chunked
     if still or not tree or not _tail_is_cut(graph, tree):
@@ -104,8 +132,7 @@ def make_plan(fn: JitFunction, args: tuple, kwargs: dict) -> Plan:
             f"the broadcast shape {shape}), which are split into chunks; it can run chunk by chunk only when "
             "those axes are whole. Rechunk them into one chunk, e.g. x.rechunk({axis: -1}), or use "
             "fusejit.dask.reduction with an explicit combine.")
-    plan.tree_nodes = tree
-    return plan
+    return found[:5] + (tree,)
 
 
 def _leaves(value: Any) -> list[Any]:
@@ -116,13 +143,13 @@ def _leaves(value: Any) -> list[Any]:
     return [value]
 
 
-def _check_outputs_span(plan: Plan) -> None:
-    for k in plan.out_index:
-        out = plan.graph.outputs[k]
-        missing = set(plan.chunks) - {a for a in plan.analysis.of(out) if isinstance(a, int)}
+def _check_outputs_span(fn: JitFunction, graph: Graph, analysis: AxisAnalysis, out_index: list[int],
+                        chunks: dict[int, tuple[int, ...]]) -> None:
+    for k in out_index:
+        missing = set(chunks) - {a for a in analysis.of(graph.outputs[k]) if isinstance(a, int)}
         if missing:
             raise DaskPlanError(
-                f"{plan.fn.__name__}(): output {k} does not span the chunked axis id(s) {sorted(missing)}, so "
+                f"{fn.__name__}(): output {k} does not span the chunked axis id(s) {sorted(missing)}, so "
                 "each chunk would compute it again; rechunk those axes into one chunk")
 
 

@@ -27,6 +27,8 @@ def test_black_scholes_is_blockwise_and_bitwise_equal_to_one_process() -> None:
     got = dask.compute(call, put, scheduler="threads")
     for g, x in zip(got, want):
         np.testing.assert_array_equal(g, x)
+    sums = dask.compute(call.sum(), put[::2].mean(), scheduler="threads")  # Dask's own ops on top (per layer)
+    np.testing.assert_allclose(sums, [want[0].sum(), want[1][::2].mean()])
 
 
 @pytest.mark.parametrize("chunks", [(300, 64), (1000, 64), (7, 64)])
