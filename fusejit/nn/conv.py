@@ -216,3 +216,67 @@ def conv2d_transpose(input: Any, filters: Any, output_shape: Any, strides: Any =
     """``tf.nn.conv2d_transpose``: ``filters`` is ``[kh, kw, out_channels, in_channels]``; the
     gradient of a convolution with respect to its input, of shape ``output_shape``."""
     return conv2d_backprop_input(output_shape, filters, input, strides, padding, data_format, dilations, groups=1)
+
+
+def depthwise_conv2d(input: Any, filter: Any, strides: Any = 1, padding: Any = "VALID", data_format: str = "NHWC",
+                     dilations: Any = None, name: str | None = None) -> Any:
+    """``tf.nn.depthwise_conv2d``: ``filter`` [kh, kw, channels, multiplier]; output channel
+    ``c * multiplier + m``. With multiplier 1 it is a sum of ``kh*kw`` shifted slices times a
+    per-channel weight (one fused loop kernel, vectorized along the channels); otherwise a
+    grouped :func:`conv2d` with one group per input channel."""
+    check_format("depthwise_conv2d", data_format, input)
+    kh, kw, c, mult = np.shape(filter)
+    if mult != 1:
+        return conv2d(input, np.reshape(filter, (kh, kw, 1, c * mult)), strides, padding, data_format,
+                      dilations, groups=c)
+    st = spatial("depthwise_conv2d", "strides", strides, data_format)
+    dil = spatial("depthwise_conv2d", "dilations", dilations, data_format)
+    x = to_nhwc(input, data_format)
+    _, h, w, cx = np.shape(x)
+    if cx != c:
+        raise NNError(f"fusejit.nn.depthwise_conv2d: input has {cx} channels, the filter {c}")
+    p = pads("depthwise_conv2d", padding, (h, w), (kh, kw), st, dil, data_format)
+    oh = conv_out_size(h, kh, st[0], dil[0], p[0], p[1])
+    ow = conv_out_size(w, kw, st[1], dil[1], p[2], p[3])
+    if min(oh, ow) < 1:
+        raise NNError(f"fusejit.nn.depthwise_conv2d: the {kh}x{kw} filter does not fit the {h}x{w} input padded by {p}")
+    xp = np.pad(x, ((0, 0), (p[0], p[1]), (p[2], p[3]), (0, 0))) if any(p) else x
+    total = None
+    for i in range(kh):
+        for j in range(kw):
+            r, q = i * dil[0], j * dil[1]
+            term = xp[:, r:r + (oh - 1) * st[0] + 1:st[0], q:q + (ow - 1) * st[1] + 1:st[1]] * filter[i, j, :, 0]
+            total = term if total is None else total + term
+    return from_nhwc(total, data_format)
+
+
+def separable_conv2d(input: Any, depthwise_filter: Any, pointwise_filter: Any, strides: Any = 1,
+                     padding: Any = "VALID", data_format: str = "NHWC", dilations: Any = None,
+                     name: str | None = None) -> Any:
+    """``tf.nn.separable_conv2d``: :func:`depthwise_conv2d` then a 1x1 :func:`conv2d`."""
+    return conv2d(depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations),
+                  pointwise_filter, 1, "VALID", data_format)
+
+
+def conv1d(input: Any, filters: Any, stride: Any = 1, padding: Any = "VALID", data_format: str = "NWC",
+           dilations: Any = None, name: str | None = None) -> Any:
+    """``tf.nn.conv1d``: ``input`` [batch, width, channels] ('NWC') or [batch, channels, width]
+    ('NCW'), ``filters`` [width, in, out]; a :func:`conv2d` over a height of 1."""
+    if data_format not in ("NWC", "NCW"):
+        raise NNError(f"fusejit.nn.conv1d: data_format must be 'NWC' or 'NCW', got {data_format!r}")
+    if np.ndim(input) != 3 or np.ndim(filters) != 3:
+        raise NNError(f"fusejit.nn.conv1d: input and filters must be 3-d, got shapes {np.shape(input)} and "
+                      f"{np.shape(filters)}")
+    fmt = "NHWC" if data_format == "NWC" else "NCHW"
+    one = [int(v) for v in ([stride] if isinstance(stride, (int, np.integer)) else stride)]
+    dil = None if dilations is None else [int(v) for v in ([dilations] if isinstance(dilations, (int, np.integer))
+                                                            else dilations)]
+    if isinstance(padding, str):
+        pad2: Any = padding
+    else:
+        pairs = [tuple(p) for p in padding]
+        pad2 = [(0, 0), pairs[0]] if len(pairs) == 1 else [(0, 0), pairs[1 if data_format == "NWC" else 2]]
+    y = conv2d(np.expand_dims(input, 1 if data_format == "NWC" else 2), np.expand_dims(filters, 0),
+               [1, one[-1] if len(one) != 3 else one[1 if data_format == "NWC" else 2]], pad2, fmt,
+               None if dil is None else [1, dil[-1] if len(dil) != 3 else dil[1 if data_format == "NWC" else 2]])
+    return np.squeeze(y, 1 if data_format == "NWC" else 2)

@@ -52,3 +52,26 @@ def conv2d_grads(x: np.ndarray, w: np.ndarray, dy: np.ndarray, strides, pads, di
                 dw[i, j, :, co] += np.einsum("nhwc,nhwo->co", xp[:, r, s, ci], dy[..., co])
                 dxp[:, r, s, ci] += np.einsum("nhwo,co->nhwc", dy[..., co], w[i, j, :, co])
     return dxp[:, pads[0]:pads[0] + h, pads[2]:pads[2] + wd], dw
+
+
+def pool2d_nhwc(x: np.ndarray, k: tuple[int, int], strides: tuple[int, int], pads: tuple[int, int, int, int],
+                kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Max or average pooling window by window over the taps inside the input; also the argmax
+    (flattened (y * W + x) * C + c, first maximum wins)."""
+    n, h, w, c = x.shape
+    oh = (h + pads[0] + pads[1] - k[0]) // strides[0] + 1
+    ow = (w + pads[2] + pads[3] - k[1]) // strides[1] + 1
+    out = np.zeros((n, oh, ow, c), x.dtype)
+    arg = np.zeros((n, oh, ow, c), np.int64)
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * strides[0] - pads[0], j * strides[1] - pads[2]
+            rs, cs = range(max(r0, 0), min(r0 + k[0], h)), range(max(c0, 0), min(c0 + k[1], w))
+            win = x[:, rs.start:rs.stop, cs.start:cs.stop].reshape(n, -1, c)
+            if kind == "max":
+                out[:, i, j] = win.max(axis=1)
+                first = win.argmax(axis=1)
+                arg[:, i, j] = ((rs.start + first // len(cs)) * w + cs.start + first % len(cs)) * c + np.arange(c)
+            else:
+                out[:, i, j] = win.mean(axis=1)
+    return out, arg
