@@ -519,9 +519,43 @@ def _infer_take(types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
     return TensorType(x.dtype, x.shape[:axis] + idx.shape + x.shape[axis + 1:])
 
 
+def _take_vjp(g: Node, n: Node) -> list[Node | None]:
+    x, idx = n.args
+    axis = normalize_axis(n.attrs["axis"], x.ndim)
+    return [make("scatter_add", g, idx, axis=axis, size=x.shape[axis]), None]
+
+
 register(OpDef("take", 2, "opaque", _infer_take,
                lambda x, idx, axis: np.take(x, idx, axis=axis), ("axis",),
-               doc="gather along `axis`; negative indices wrap, out-of-range is an error"))
+               doc="gather along `axis`; negative indices wrap, out-of-range is an error", vjp=_take_vjp))
+
+
+def _infer_scatter_add(types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
+    upd, idx = types
+    axis, size, q = attrs["axis"], attrs["size"], idx.ndim
+    if not is_int(idx.dtype):
+        raise IRTypeError(f"scatter_add: indices must be integers, got {idx.dtype}")
+    if not (isinstance(axis, int) and 0 <= axis <= upd.ndim - q) or upd.shape[axis:axis + q] != idx.shape:
+        raise IRTypeError(f"scatter_add: updates {format_shape(upd.shape)} do not hold the index shape "
+                          f"{format_shape(idx.shape)} at axis {axis}")
+    return TensorType(upd.dtype, upd.shape[:axis] + (size,) + upd.shape[axis + q:])
+
+
+def _ref_scatter_add(upd: np.ndarray, idx: np.ndarray, axis: int, size: int) -> np.ndarray:
+    out = np.zeros(upd.shape[:axis] + (size,) + upd.shape[axis + idx.ndim:], upd.dtype)
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise IndexError(f"index out of bounds in scatter_add along axis {axis} with size {size}")
+    np.add.at(out, (slice(None),) * axis + (idx,), upd)
+    return out
+
+
+def _scatter_add_vjp(g: Node, n: Node) -> list[Node | None]:
+    return [make("take", g, n.args[1], axis=n.attrs["axis"]), None]
+
+
+register(OpDef("scatter_add", 2, "opaque", _infer_scatter_add, _ref_scatter_add, ("axis", "size"),
+               doc="the transpose of take: zeros of `size` along `axis`, each update added at its index "
+                   "(repeated indices accumulate, in order)", vjp=_scatter_add_vjp))
 
 
 # ---- scans ---------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ it is the output of exactly one kernel. Kinds:
   sequential, so its consumers and producers are loop kernels of their own, reading and writing
   memory, except a ``cast`` read only by the scan (to NumPy's accumulation dtype), which the scan
   applies as it loads.
+- ``scatter``: ``anchor`` is a ``scatter_add`` (the gradient of a gather): it zeroes its buffer and
+  adds each update at its index, so it reads its operands from memory and nothing joins it.
 
 How groups form (one backwards sweep, as in XLA's instruction fusion): a node joins the
 kernel of its users when they all read it through the same index map; otherwise it is
@@ -71,7 +73,7 @@ Map = tuple[Entry, ...]
 
 @dataclass
 class Kernel:
-    kind: str  # 'loop' | 'row' | 'dot' | 'scan'
+    kind: str  # 'loop' | 'row' | 'dot' | 'scan' | 'scatter'
     space: Shape
     nodes: list[Node] = field(default_factory=list)  # topological
     outputs: list[Node] = field(default_factory=list)
@@ -305,6 +307,8 @@ class _Planner:
             k = Kernel("dot", node.shape, anchor=node, alias=node)
         elif node.op in SCAN_OPS:
             k = Kernel("scan", node.shape, anchor=node, alias=node)
+        elif node.op == "scatter_add":
+            k = Kernel("scatter", node.shape, anchor=node, alias=node)
         else:
             k = Kernel("loop", node.shape)
         self.kernels.append(k)
@@ -312,9 +316,11 @@ class _Planner:
         k.outputs.append(node)
 
     def _try_join(self, node: Node) -> bool:
-        if node.op in SCAN_OPS:
+        if node.op in SCAN_OPS or node.op == "scatter_add":
             return False
         users = [u for u in self.users[id(node)] if u.op not in SOURCES]  # numel reads only the shape
+        if any(self.group[id(u)].kind == "scatter" for u in users):
+            return False  # a scatter reads its operands from buffers
         if any(self.group[id(u)].kind == "scan" for u in users):
             return self._join_scan(node, users)
         groups = list({id(self.group[id(u)]): self.group[id(u)] for u in users}.values())
@@ -462,7 +468,7 @@ def combine(kernels: Sequence[Kernel]) -> Kernel | None:
     their loops differ. Loop kernels join a row kernel over its whole space (row outputs: every
     reduction must then be trailing) or over its outer shape (epilogue outputs). Nodes keep
     their index maps; the caller orders them."""
-    if any(k.kind in ("dot", "scan") for k in kernels):
+    if any(k.kind in ("dot", "scan", "scatter") for k in kernels):
         return None
     rows = [k for k in kernels if k.kind == "row"]
     base = rows[0] if rows else kernels[0]

@@ -251,9 +251,9 @@ class CpuExecutable:
         op = next((n.op for n in self.graph.nodes
                    if n.op in ("reduce_max", "reduce_min", "argmax", "argmin")), "maximum")
         names = {"reduce_max": "maximum", "reduce_min": "minimum", "argmax": "argmax", "argmin": "argmin"}
-        take = next((n for n in self.graph.nodes if n.op == "take"), None)
+        take = next((n for n in self.graph.nodes if n.op in ("take", "scatter_add")), None)  # a gather's gradient
         axis = take.attrs["axis"] if take is not None else 0
-        size = take.args[0].shape[axis] if take is not None else "?"
+        size = "?" if take is None else take.attrs["size"] if take.op == "scatter_add" else take.args[0].shape[axis]
         raise exc(msg.format(op=names.get(op, op), axis=axis, size=size))
 
 

@@ -145,7 +145,7 @@ def inplace_outputs(graph: Graph, plan: FusionPlan, donate: Mapping[int, int]) -
 
 def _may_fail(k: Kernel) -> bool:
     for n in k.nodes:
-        if n.op == "take" or (n.op == "pow" and n.dtype.kind in "iu"):
+        if n.op in ("take", "scatter_add") or (n.op == "pow" and n.dtype.kind in "iu"):
             return True
         if n.op in ("argmax", "argmin") or (n.op in ("reduce_max", "reduce_min") and n.dtype.kind != "b"):
             axes = n.attrs["axes"] if "axes" in n.attrs else (n.attrs["axis"],)

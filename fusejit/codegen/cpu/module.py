@@ -46,6 +46,7 @@ from .kernels import (
 )
 from .loops import product
 from .scan import emit_scan
+from .scatter import emit_scatter
 from .types import I8, I32, I64, PTR, i64
 
 # Elements; below this one thread. Measured with bench_cpu_backend.py's thread_crossover protocol
@@ -141,6 +142,9 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
             kern = emit_scan(module, k, layout, f"scan{ki}", consts)
             _check(b, b.call(kern, [args, ir.Constant(I32, GENERIC), i64(0), lines, scratch]))
             continue
+        if k.kind == "scatter":
+            _check(b, b.call(emit_scatter(module, k, layout, f"scatter{ki}", consts), [args]))
+            continue
         if k.kind == "dot" and k.anchor is not None and k.anchor.op in CONV_OPS:
             _check(b, b.call(emit_conv(module, k, layout, f"conv{ki}", isa, consts, threads), [args]))
             if len(k.nodes) == 1:
@@ -198,7 +202,7 @@ def _buffer_pointers(b: ir.IRBuilder, args: ir.Value, k: Kernel, layout: abi.Arg
 def generic_kernels(graph: Graph, plan: FusionPlan) -> tuple[int, ...]:
     """Kernels with a generic-stride version (they read a graph input that has strides)."""
     return tuple(ki for ki, k in enumerate(plan.kernels)
-                 if not (k.kind in ("dot", "scan") and len(k.nodes) == 1) and _reads_inputs(k, graph))
+                 if not (k.kind in ("dot", "scan", "scatter") and len(k.nodes) == 1) and _reads_inputs(k, graph))
 
 
 def _check(b: ir.IRBuilder, rc: ir.Value) -> None:
@@ -319,7 +323,7 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
 
 def parallel(k: Kernel, threads: int) -> bool:
     """Does kernel ``k`` get a parallel branch (a call to the thread pool)?"""
-    if threads <= 1 or k.kind in ("dot", "scan"):  # after BLAS its spinning threads hold the cores
+    if threads <= 1 or k.kind in ("dot", "scan", "scatter"):  # after BLAS its spinning threads hold the cores
         return False
     # statically too small to split: no parallel branch to compile
     return not (all(isinstance(d, int) for d in k.space) and math.prod(k.space) < PARALLEL_MIN)

@@ -43,6 +43,9 @@ def lower_kernel(k: Kernel, index: int, props: L.DeviceProps) -> KernelSource:
     if k.kind == "scan":
         assert k.anchor is not None
         return scan_kernel(name, k.nodes, k.anchor)
+    if k.kind == "scatter":
+        raise CudaLoweringError("GPU backend: scatter_add (the gradient of indexing with an integer array) has no "
+                                "GPU kernel yet; run this function on the CPU (jit(..., device='cpu'))")
     raise CudaLoweringError(f"GPU backend: no kernel skeleton for {k.kind!r} kernels")
 
 
