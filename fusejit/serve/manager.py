@@ -112,6 +112,7 @@ class ModelManager:
         for v in retired:
             if v.batcher is not None:
                 v.batcher.close()
+        log.info("stopped: %d model version(s) unloaded", len(retired))
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_seconds):

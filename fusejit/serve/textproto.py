@@ -96,14 +96,14 @@ class _Reader:
     def scalar(self) -> Any:
         kind, text, _ = self.take()
         if kind == "string":
-            value = text
+            parts = [text]
             while (tok := self.peek()) is not None and tok[0] == "string":  # adjacent strings concatenate
-                value = value[:-1] + tok[1][1:]
+                parts.append(tok[1])
                 self.i += 1
             try:
-                return ast.literal_eval(value)
+                return "".join(ast.literal_eval(part) for part in parts)
             except (ValueError, SyntaxError):
-                raise self.error(f"bad string {value}") from None
+                raise self.error(f"bad string {' '.join(parts)}") from None
         if kind == "number":
             body = text.rstrip("fF") if not text.lower().startswith(("0x", "-0x", "+0x")) else text
             for base in (0, 10):
