@@ -25,6 +25,7 @@ _EXPORTS = {
     "grad": "fusejit.autodiff", "value_and_grad": "fusejit.autodiff", "vjp": "fusejit.autodiff",
     "jvp": "fusejit.autodiff", "jacobian": "fusejit.autodiff", "hessian": "fusejit.autodiff",
     "stop_gradient": "fusejit.autodiff", "GradientError": "fusejit.ir.registry",
+    "GradientTape": "fusejit.autodiff", "custom_vjp": "fusejit.autodiff", "custom_jvp": "fusejit.autodiff",
 }
 
 __all__ = sorted(_EXPORTS)

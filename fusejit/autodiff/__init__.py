@@ -18,7 +18,10 @@ jacobian, hessian), ``custom.py`` (custom_vjp / custom_jvp), ``tape.py`` (Gradie
 """
 
 from .api import grad, hessian, jacobian, jvp, stop_gradient, value_and_grad, vjp
+from .custom import custom_jvp, custom_vjp
 from .forward import jvp_nodes
 from .reverse import vjp_nodes
+from .tape import GradientTape
 
-__all__ = ["grad", "hessian", "jacobian", "jvp", "jvp_nodes", "stop_gradient", "value_and_grad", "vjp", "vjp_nodes"]
+__all__ = ["GradientTape", "custom_jvp", "custom_vjp", "grad", "hessian", "jacobian", "jvp", "jvp_nodes",
+           "stop_gradient", "value_and_grad", "vjp", "vjp_nodes"]

@@ -120,7 +120,7 @@ def _scalar_output(value: Any, f: Any, what: str) -> TracedArray:
     return x
 
 
-def _ones(node: Node) -> Node:
+def ones_like(node: Node) -> Node:
     one = constant(np.array(1, node.dtype))
     return one if node.shape == () else make("broadcast", one, shape=list(node.shape))
 
@@ -167,7 +167,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         diff = _Diff(f, args, nums, "grad")
         value, aux = _split_aux(f(*diff.args, **kwargs), has_aux, f)
         v = _scalar_output(value, f, "grad")
-        grads = diff.rebuild(vjp_nodes([v.node], [_ones(v.node)], diff.nodes), single)
+        grads = diff.rebuild(vjp_nodes([v.node], [ones_like(v.node)], diff.nodes), single)
         return ((v, aux), grads) if has_aux else (v, grads)
 
     return _concrete(traced, f, nums)

@@ -19,6 +19,8 @@ class TraceContext:
     captured_order: list[Any] = field(default_factory=list)
     # variables assigned during the trace, in first-assignment order
     updates: dict[int, Any] = field(default_factory=dict)
+    # called with each variable when it is first read (a GradientTape watches variables read inside it)
+    on_first_read: list[Any] = field(default_factory=list)
 
 
 def current() -> TraceContext | None:

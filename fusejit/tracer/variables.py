@@ -70,6 +70,8 @@ class Variable:
             ctx.variables[id(self)] = (self, traced)
             ctx.captured_order.append(self)
             ctx.reads[id(self)] = node
+            for hook in list(ctx.on_first_read):
+                hook(self)
         return ctx.variables[id(self)][1]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
