@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .ir import Graph
+from .ir.arrays import semantic_subclass_problem
 from .ir.dtypes import as_dtype
 from .ir.shapes import Dim, TensorType, format_shape
 from .runtime.executable import MISS, Executable, ReferenceExecutable
@@ -212,6 +213,9 @@ class JitFunction:
                                         f"{type(value).__name__}") from None
                 key.append(("static", type(value), value))
             elif isinstance(value, (np.ndarray, np.generic)) or _is_array_like(value):
+                problem = semantic_subclass_problem(value)
+                if problem is not None:
+                    raise ArgumentError(f"{self.__name__}(): argument {path!r} {problem}")
                 arr = np.asarray(value)
                 as_dtype(arr.dtype, f"argument {path!r}")
                 key.append((arr.shape, arr.dtype))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,35 @@ def test_indexing_a_numpy_constant_with_a_traced_index_explains_the_fix():
     with pytest.raises(fusejit.ConcretizationError, match=r"np\.asarray\(table, like=i\)\[i\]"):
         jit(lambda i: table[i])(idx)
     np.testing.assert_array_equal(jit(lambda i: np.asarray(table, like=i)[i])(idx), table[idx])
+
+
+MASKED = np.ma.masked_array([1.0, 100.0, 3.0], mask=[0, 1, 0])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    MATRIX = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+
+
+@pytest.mark.parametrize("value, what", [(MASKED, r"is a numpy\.ma\.MaskedArray.*ignore its mask.*x\.filled"),
+                                         (MATRIX, r"is a numpy\.matrix.*matrix products.*np\.asarray\(x\)")])
+def test_masked_arrays_and_matrices_are_refused_not_read_as_plain_arrays(value, what):
+    """NumPy computes differently on them (a masked max skips the masked 100; matrix `*` is a
+    product): as an argument, nested in a tuple, captured, in a Variable, or at a compiled program."""
+    @jit
+    def biggest(x):
+        return x.max()
+
+    biggest(np.asarray(value))  # a plain array of that signature compiled first must not admit them later
+    with pytest.raises(fusejit.ArgumentError, match=r"biggest\(\): argument 'x' " + what):
+        biggest(value)
+    with pytest.raises(fusejit.ArgumentError, match=r"argument 'p.1' " + what):
+        jit(lambda p: p[0] * p[1])((np.ones_like(np.asarray(value)), value))
+    with pytest.raises(fusejit.TracingError, match=what):
+        jit(lambda x: x * value)(np.ones(2))
+    with pytest.raises(TypeError, match="fusejit.Variable value " + what):
+        fusejit.Variable(value)
+    v = fusejit.Variable(np.zeros(np.shape(value)))
+    with pytest.raises(TypeError, match="fusejit.Variable value " + what):
+        v.assign(value)
+    exe = biggest.lower(np.asarray(value))
+    with pytest.raises(TypeError, match=what):
+        exe(value)

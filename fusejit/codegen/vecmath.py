@@ -95,6 +95,28 @@ def emit_math(builder: ir.IRBuilder, name: str, args: list[ir.Value], is_f64: bo
     arity = LIBM_OPS[name][1] if name in LIBM_OPS else 1
     if len(args) != arity or any(a.type != ty for a in args):
         raise TypeError(f"emit_math: {name} takes {arity} argument(s) of type {ty}, got {[str(a.type) for a in args]}")
+    if name in DOMAIN_NAN_OPS:
+        return _default_nan(builder, _emit(builder, name, args, ty, arity, is_f64, vector_isa), args)
+    return _emit(builder, name, args, ty, arity, is_f64, vector_isa)
+
+
+# Ops that return NaN for some non-NaN operands (log(-4), arcsin(2), sin(inf), pow(-4, 0.5)).
+DOMAIN_NAN_OPS = frozenset({"log", "log2", "log10", "log1p", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
+                            "arccosh", "arctanh", "pow"})
+
+
+def _default_nan(builder: ir.IRBuilder, r: ir.Value, args: list[ir.Value]) -> ir.Value:
+    """``r``, except that a NaN computed from non-NaN operands is x86's default NaN (sign bit set):
+    what an invalid SSE/AVX operation gives, and so NumPy's bits for ``log(-4)`` on x86 (glibc and
+    NumPy's own SIMD loops, AVX2 and AVX-512 alike), where libmvec, our inline float32 log and
+    LLVM's constant folding give +NaN."""
+    ordered = builder.fcmp_ordered("ord", args[0], args[-1])
+    invalid = builder.and_(builder.fcmp_unordered("uno", r, r), ordered)
+    return builder.select(invalid, ir.Constant(r.type, -math.nan), r)
+
+
+def _emit(builder: ir.IRBuilder, name: str, args: list[ir.Value], ty: ir.Type, arity: int, is_f64: bool,
+          vector_isa: str) -> ir.Value:
     if name == "sqrt":
         return builder.call(_declare(builder.module, f"llvm.sqrt.{ty.intrinsic_name}", ty, 1), args)
     if name == "logistic":

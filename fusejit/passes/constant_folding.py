@@ -3,6 +3,12 @@
     op(c1, ..., cn)                      -> constant(ref(c1, ..., cn))      result <= size limit
     f(broadcast(c1, S), ..., cn)         -> broadcast(constant(f(c1', ..., cn')), S)   f elementwise
     numel(x){axes}                       -> constant(prod of x's dims)      those dims static
+    op(e1, ..., en)                      -> constant(ref(0s of e_i's shape))  every e_i constant or
+                                                                          statically empty
+
+An empty operand has no values for the result to depend on, so a reduction over one (``mean`` of
+an empty slice) becomes NumPy's own result; computed in a kernel instead, its ``0 / 0`` would be
+folded by LLVM, which picks a NaN of the other sign than NumPy's.
 
 Exact by construction: the value is computed by the same reference implementation, on the same
 C-contiguous operands, that the evaluator would run. The lazy form evaluates an elementwise op on
@@ -30,7 +36,7 @@ MAX_FOLD_BYTES = 1 << 20
 
 
 def constant_folding(graph: Graph) -> tuple[Graph, int]:
-    return rewrite(graph, [fold_numel, fold_constants, fold_lazy_broadcasts])
+    return rewrite(graph, [fold_numel, fold_constants, fold_empty_operands, fold_lazy_broadcasts])
 
 
 def fold_numel(node: Node, ctx: Context) -> Node | None:
@@ -49,6 +55,21 @@ def fold_constants(node: Node, ctx: Context) -> Node | None:
     if any(v is None for v in values):
         return None
     return _constant_or_none(node, values, sum(v.nbytes for v in values))
+
+
+def fold_empty_operands(node: Node, ctx: Context) -> Node | None:
+    """Fold a node whose operands are constants or statically empty, at least one empty."""
+    if not node.args or not node.type.is_static or not any(_empty(a) for a in node.args):
+        return None
+    values = [const_array(a) for a in node.args]
+    if any(v is None and not _empty(a) for v, a in zip(values, node.args)):
+        return None
+    values = [np.zeros(a.shape, a.dtype) if v is None else v for v, a in zip(values, node.args)]
+    return _constant_or_none(node, values, sum(v.nbytes for v in values))
+
+
+def _empty(node: Node) -> bool:
+    return node.op != "constant" and node.type.is_static and 0 in node.shape
 
 
 def fold_lazy_broadcasts(node: Node, ctx: Context) -> Node | None:

@@ -24,6 +24,7 @@ from ..codegen.cpu import abi
 from ..codegen.cpu.module import ERR_NEED_GENERIC
 from ..codegen.cpu.pyentry import ERR_ARGS
 from ..ir import Graph, Node, bind_symbols
+from ..ir.arrays import semantic_subclass_problem
 from ..ir.evaluator import bind_attrs
 from ..ir.shapes import format_shape
 from ..passes.fusion import FusionPlan
@@ -222,6 +223,9 @@ class CpuExecutable:
         clean = []
         for i, (a, node) in enumerate(zip(arrays, self.graph.inputs)):
             label = node.name or f"input {i}"
+            problem = semantic_subclass_problem(a)
+            if problem is not None:
+                raise TypeError(f"argument {label!r} {problem}")
             if not isinstance(a, np.ndarray):
                 a = np.asarray(a)
             if a.dtype != node.dtype and a.dtype.newbyteorder("=") == node.dtype:

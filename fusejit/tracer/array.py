@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from ..ir import Node, constant, make
+from ..ir.arrays import semantic_subclass_problem
 from ..ir.dtypes import as_dtype
 from ..ir.shapes import Dim, Shape, Size, format_shape
-from .errors import ConcretizationError, DataDependentShapeError, InPlaceError
+from .errors import ConcretizationError, DataDependentShapeError, InPlaceError, TracingError
 from .variables import Variable
 
 
@@ -244,6 +245,9 @@ def lift(x: Any, what: str = "operand") -> Operand:
         return Weak(x)
     if isinstance(x, complex):
         as_dtype(np.complex128, what)
+    problem = semantic_subclass_problem(x)
+    if problem is not None:  # a captured masked array or matrix
+        raise TracingError(f"{what} {problem}")
     arr = np.asarray(x)
     as_dtype(arr.dtype, what)
     return TracedArray(constant(arr, arr.dtype))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import Node
+from ..ir.arrays import semantic_subclass_problem
 from ..ir.dtypes import as_dtype
 from ..ir.shapes import TensorType, format_shape
 from .context import current
@@ -37,6 +38,7 @@ class Variable:
                 "fusejit.Variable created inside a traced function: a variable must outlive the trace (each "
                 "call would otherwise create a new one, and the compiled program could not refer to it). "
                 "Create it once outside the function and read or assign it inside.")
+        _refuse_semantic_subclass(value)
         arr = np.array(value, dtype=dtype, copy=True)
         self.dtype = as_dtype(arr.dtype, f"Variable {name or ''}".strip())
         self._value = np.array(arr, dtype=self.dtype, order="C")  # a 0-d value stays 0-d (ascontiguousarray: 1-d)
@@ -86,6 +88,7 @@ class Variable:
     def assign(self, value: Any) -> Variable:
         """Replace the value (cast to the variable's dtype; the shape must not change)."""
         ctx = current()
+        _refuse_semantic_subclass(value)
         if ctx is None:
             new = np.asarray(value)
             if np.broadcast_shapes(new.shape, self.shape) != self.shape:
@@ -167,3 +170,10 @@ def _install_operators() -> None:
 
 
 _install_operators()
+
+
+def _refuse_semantic_subclass(value: Any) -> None:
+    """A masked array or matrix would lose what makes NumPy compute differently on it."""
+    problem = semantic_subclass_problem(value)
+    if problem is not None:
+        raise TypeError(f"fusejit.Variable value {problem}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
+import fusejit
 from fusejit.codegen.cpu import compile_cpu
 from fusejit.ir import Graph, Node, get_op, make, ops_of_class
 from fusejit.ir.shapes import TensorType
@@ -151,3 +154,52 @@ def test_inner_loops_vectorize_at_the_targets_loop_width() -> None:
     assert f"%{REGISTER[width]}" in asm
     if host_isa() != "none":
         assert "tanhf" not in asm  # float32 tanh is inline (vecmath._tanh_f32), no libm call
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.dtype.itemsize])
+
+
+FLOATS = [np.float16, np.float32, np.float64]
+DOMAIN_ERRORS = {  # a NaN from non-NaN operands: NumPy's is x86's default NaN, sign bit set
+    "log": (np.log, -4.0), "log2": (np.log2, -4.0), "log10": (np.log10, -4.0), "log1p": (np.log1p, -4.0),
+    "sqrt": (np.sqrt, -4.0), "arcsin": (np.arcsin, 4.0), "arccos": (np.arccos, -4.0),
+    "arccosh": (np.arccosh, 0.5), "arctanh": (np.arctanh, 2.0), "sin": (np.sin, np.inf), "cos": (np.cos, -np.inf),
+    "tan": (np.tan, np.inf), "power": (lambda x: np.power(x, x.dtype.type(0.5)), -4.0),
+    "mean of empty": (lambda x: np.mean(x[:0]), 1.0), "var of empty": (lambda x: np.var(x[:0]), 1.0),
+    "mean over an empty axis": (lambda x: x[:0].reshape(0, 1).mean(axis=0), 1.0),
+}
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("name", list(DOMAIN_ERRORS))
+def test_nan_of_a_domain_error_has_numpys_sign_bit(name: str, dt: type) -> None:
+    """libmvec, the inline float32 log and LLVM's folding of ``0/0`` give +NaN where NumPy gives
+    the default NaN; vector body and scalar remainder (37 elements) and one element alike."""
+    fn, value = DOMAIN_ERRORS[name]
+    for n in (1, 37):
+        x = np.full(n, value, dt)
+        x[1::3] = 0.25  # valid operands in between (values within ulps: not this test's subject)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's "Mean of empty slice"
+            want = fn(x)
+        nan = np.isnan(want)
+        assert nan.any()
+        for fuse in (True, False):
+            got = np.asarray(fusejit.jit(fn, fuse=fuse)(x))
+            np.testing.assert_array_equal(np.isnan(got), nan)
+            np.testing.assert_array_equal(_bits(got[nan]), _bits(want[nan]), err_msg=f"fuse={fuse}")
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_maximum_and_minimum_of_signed_zeros_pick_numpys_zero(dt: type) -> None:
+    """NumPy's float32/float64 loops are maxps/minps (equal operands give the second); its float16
+    loop keeps the first. Arrays, a weak scalar on either side, and both orders."""
+    neg, pos = np.full(21, -0.0, dt), np.full(21, 0.0, dt)
+    fns = [lambda a, b: np.maximum(a, b), lambda a, b: np.minimum(a, b), lambda a, b: np.maximum(a, 0.0),
+           lambda a, b: np.maximum(0.0, a), lambda a, b: np.minimum(-0.0, b), lambda a, b: np.minimum(b, -0.0)]
+    for fn in fns:
+        for a, b in ((neg, pos), (pos, neg)):
+            for fuse in (True, False):
+                np.testing.assert_array_equal(_bits(fusejit.jit(fn, fuse=fuse)(a, b)), _bits(fn(a, b)))

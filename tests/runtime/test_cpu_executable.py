@@ -45,8 +45,8 @@ def test_shape_and_dtype_errors_name_the_argument(add) -> None:
 def test_slow_path_accepts_lists_subclasses_and_odd_strides(add) -> None:
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     assert_same(add(a.tolist() and np.asarray(a.tolist(), np.float32), a), [a + a])
-    m = np.ma.masked_array(a)
-    assert_same(add(m, a), [a + a])
+    sub = a.view(type("Tagged", (np.ndarray,), {}))  # a subclass that adds no semantics (masked arrays: refused)
+    assert_same(add(sub, a), [a + a])
     raw = np.zeros(6 * 4 + 1, np.uint8)[1:].view(np.float32).reshape(2, 3)  # unaligned
     raw[:] = a
     assert_same(add(raw, a), [a + a])

@@ -65,7 +65,9 @@ def _fsign(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 
 
 def _fmax(b: ir.IRBuilder, x: ir.Value, y: ir.Value, pred: str) -> ir.Value:
-    """NumPy maximum/minimum: ``(x >= y || isnan(x)) ? x : y`` (NaN from either side wins)."""
+    """NumPy maximum/minimum: ``(x pred y || isnan(x)) ? x : y`` (NaN from either side wins).
+    Equal operands (``-0.0`` and ``0.0``) give ``y`` in float32/float64, whose NumPy loops are
+    x86's ``maxps``/``minps`` (``pred`` strict), and ``x`` in float16 (``>=``/``<=``)."""
     keep = b.or_(b.fcmp_ordered(pred, x, y), b.fcmp_unordered("uno", x, x))
     return b.select(keep, x, y)
 
@@ -116,9 +118,9 @@ def _float_op(op: str, c: OpCtx, xs: list[ir.Value]) -> ir.Value:
         case "cbrt":
             return _libm(b, "cbrt" if is64 else "cbrtf", xs)
         case "max":
-            return _fmax(b, xs[0], xs[1], ">=")
+            return _fmax(b, xs[0], xs[1], ">=" if c.dtype.itemsize == 2 else ">")
         case "min":
-            return _fmax(b, xs[0], xs[1], "<=")
+            return _fmax(b, xs[0], xs[1], "<=" if c.dtype.itemsize == 2 else "<")
         case "fmax":
             return _intrinsic(b, "maxnum", xs)
         case "fmin":
