@@ -26,6 +26,7 @@ _EXPORTS = {
     "jvp": "fusejit.autodiff", "jacobian": "fusejit.autodiff", "hessian": "fusejit.autodiff",
     "stop_gradient": "fusejit.autodiff", "GradientError": "fusejit.ir.registry",
     "GradientTape": "fusejit.autodiff", "custom_vjp": "fusejit.autodiff", "custom_jvp": "fusejit.autodiff",
+    "SideEffectError": "fusejit.tracer.errors", "TracerLeakError": "fusejit.tracer.errors",
 }
 
 __all__ = sorted(_EXPORTS)

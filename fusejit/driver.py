@@ -19,6 +19,7 @@ from .ir import Graph
 from .ir.arrays import semantic_subclass_problem
 from .ir.dtypes import as_dtype
 from .ir.shapes import Dim, TensorType, format_shape
+from .live_calls import LiveCalls
 from .runtime.executable import MISS, Executable, ReferenceExecutable
 from .runtime.gc_pause import gc_paused
 from .runtime.placement import current_device
@@ -26,6 +27,7 @@ from .tracer import ArgSpec, TraceResult, flatten, trace, unflatten
 from .tracer.array import TracedArray
 from .tracer.context import current as current_trace
 from .tracer.errors import TracingError
+from .tracer.trace import LiveOptions
 from .tracer.variables import Variable
 
 
@@ -61,20 +63,36 @@ class CompiledEntry:
     traced: TraceResult
     executable: Executable
     array_positions: list[int]  # which flattened leaves are graph inputs
+    # live state: the leaves' values at trace time, and whether each argument was one leaf
+    leaves: list[Any] | None = None
+    flat: bool = False
     call: Callable[..., Any] = field(init=False)
     hot: Callable[..., Any] | None = field(init=False)  # call, or MISS when the arrays do not fit
+    live: LiveCalls | None = field(init=False)  # fetch/call/hot when the trace reads or writes live state
 
     def __post_init__(self) -> None:
-        self.call = _make_call(self.traced, self.executable)
         probe = getattr(self.executable, "fresh_results", False) and hasattr(self.executable, "probe")
-        self.hot = _make_call(self.traced, self.executable, probe=True) if probe else None
+        plan = self.traced.live
+        self.live = None
+        if plan is None or plan.empty:
+            self.call = _make_call(self.traced, self.executable)
+            self.hot = _make_call(self.traced, self.executable, probe=True) if probe else None
+            return
+        statics = {i: v for i, v in enumerate(self.leaves or ()) if i not in self.array_positions}
+        n_user = len(self.traced.graph.outputs) - len(plan.outputs) - len(self.traced.variables_assigned)
+        self.live = LiveCalls(plan, _make_call(self.traced, self.executable, raw=True),
+                              _make_call(self.traced, self.executable, probe=True, raw=True) if probe else None,
+                              len(self.array_positions), n_user, self.array_positions, len(self.leaves or ()),
+                              statics if self.flat else None)
+        self.call, self.hot = self.live.call, None
 
 
-def _make_call(traced: TraceResult, exe: Executable, probe: bool = False) -> Callable[..., Any]:
+def _make_call(traced: TraceResult, exe: Executable, probe: bool = False, raw: bool = False) -> Callable[..., Any]:
     """Source-generate the call of one compiled signature: the variables' buffers (stable for their
     lives) appended to the arguments, the variable updates the program did not write in place
     copied into their buffers, the result tree rebuilt — straight-line code, no per-call lookups.
-    ``probe``: through ``exe.probe``, returning ``MISS`` when the arrays are not its signature."""
+    ``probe``: through ``exe.probe``, returning ``MISS`` when the arrays are not its signature.
+    ``raw``: return ``(result, results list)`` (live state replays stores from the list)."""
     read = traced.variables_read
     env: dict[str, Any] = {"exe": exe, "copyto": np.copyto, "copy_static": _copy_static, "MISS": MISS}
     for k, v in enumerate(read):
@@ -115,7 +133,7 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False) -> Cal
         items = "".join(build(t) + ", " for t in tree[1])
         return f"({items})" if kind == "tuple" else f"[{items}]"
 
-    lines.append(f"    return {build(traced.out_tree)}")
+    lines.append(f"    return {build(traced.out_tree)}{', r' if raw else ''}")
     exec("\n".join(lines), env)  # noqa: S102 - generated from the trace's own structure
     return env["call"]
 
@@ -142,7 +160,7 @@ class JitFunction:
                  static_argnums: Sequence[int] = (), fuse: bool = True, device: str | None = None,
                  input_signature: Sequence[Spec] | None = None, threads: int | None = None,
                  backend: str = "auto", disabled_passes: Sequence[str] = (), dump_dir: str | None = None,
-                 fast_math: bool = False) -> None:
+                 fast_math: bool = False, constants: Sequence[Any] | bool = ()) -> None:
         # the constructor's keywords, as given: what a pickled copy is rebuilt with (fusejit.pickling)
         self._options = {k: v for k, v in locals().items() if k not in ("self", "fn", "__class__")}
         functools.update_wrapper(self, fn)
@@ -163,7 +181,11 @@ class JitFunction:
         self.fast_math = fast_math
         self.input_signature = list(input_signature) if input_signature is not None else None
         self._symbolic_types = _symbolize(self.input_signature) if self.input_signature is not None else None
-        self._cache: dict[Any, CompiledEntry] = {}
+        # live state (fusejit.tracer.capture): objects listed in `constants` are read at trace time and
+        # folded in; constants=True folds all state reached through objects, closures and globals
+        self._constants = constants if constants is True else list(constants)
+        self._live = None if constants is True else LiveOptions(frozenset(map(id, self._constants)))
+        self._cache: dict[Any, list[CompiledEntry]] = {}  # per key: one entry per guard set
         # the hot path: calls with only positional ndarrays, keyed by (type, shape, dtype) per argument
         self._fast: dict[tuple, CompiledEntry] = {}
         self._hot: Callable[..., Any] = _miss  # the last fast entry's probing call: no key to build
@@ -263,22 +285,37 @@ class JitFunction:
 
     # ---- the pipeline ------------------------------------------------------------------------
 
-    def _get_entry(self, args: tuple, kwargs: dict) -> tuple[CompiledEntry, list[np.ndarray]]:
+    def _get_entry(self, args: tuple, kwargs: dict) -> tuple[CompiledEntry, list[Any]]:
+        """The entry for these arguments and its call arguments (arrays, then live state)."""
         leaves, key_tree, rebuild = self._leaves(args, kwargs)
         key_parts, positions, arrays = self._classify(leaves)
         if self._symbolic_types is not None:
             self._check_signature(leaves, positions, arrays)
             key_parts = [("array",) if i in positions else k for i, k in enumerate(key_parts)]
         key = (key_tree, tuple(key_parts), _device_key(self.device))
-        entry = self._cache.get(key)
-        if entry is None:
-            specs = self._arg_specs(leaves, positions, arrays)
-            with gc_paused():
-                traced = trace(self.fn, specs, rebuild, name=self.__name__)
-                self.trace_count += 1
-                entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions)
-            self._cache[key] = entry
-        return entry, arrays
+        values = [v.value if isinstance(v, _Static) else v for _, v in leaves]
+        entries = self._cache.setdefault(key, [])
+        for entry in reversed(entries):  # the newest guard set first: state that changed usually stays so
+            if entry.live is None:
+                return entry, arrays
+            state = entry.live.fetch(values)
+            if state is not MISS:
+                return entry, arrays + list(state)
+        specs = self._arg_specs(leaves, positions, arrays)
+        live = self._live and LiveOptions(self._live.frozen, tuple(path for path, _ in leaves))
+        with gc_paused():
+            traced = trace(self.fn, specs, rebuild, name=self.__name__, live=live)
+            self.trace_count += 1
+            entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions, values,
+                                  all(t == ("leaf",) for t in key_tree[1]))
+        entries.append(entry)
+        if entry.live is None:
+            return entry, arrays
+        state = entry.live.fetch(values)
+        if state is MISS:
+            raise TracingError(f"{self.__name__}: the state the trace depends on changed while it was traced "
+                               "(a guard fails right after tracing); is another thread changing it?")
+        return entry, arrays + list(state)
 
     def _compile(self, graph: Graph, donate: dict[int, int]) -> Executable:
         root = self.dump_dir or os.environ.get("FUSEJIT_DUMP")
@@ -313,6 +350,10 @@ class JitFunction:
         if current_trace() is not None:  # called from another traced function: inline it
             return self.fn(*args, **kwargs)
         entry, arrays = self._get_entry(args, kwargs)
+        if entry.live is not None:
+            if entry.live.hot is not None and not kwargs and len(args) == len(entry.leaves or ()):
+                self._hot = entry.live.hot
+            return entry.call(*arrays)
         if fast_key is not None and not self.static_names \
                 and all(type(a) is np.ndarray for a in args) and entry.array_positions == list(range(len(args))):
             if len(self._fast) >= _FAST_MAX:  # e.g. a dynamic dim called with ever new sizes
@@ -339,7 +380,7 @@ class JitFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def __repr__(self) -> str:
-        return f"<fusejit.jit {self.__name__}: {len(self._cache)} compiled signature(s)>"
+        return f"<fusejit.jit {self.__name__}: {sum(map(len, self._cache.values()))} compiled signature(s)>"
 
 
 _FAST_MAX = 256
@@ -420,7 +461,9 @@ def jit(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     Options: ``static_argnames``/``static_argnums`` (values that specialize the trace),
     ``input_signature`` (list of ``Spec``; ``None`` dims are dynamic), ``fuse`` (False: one kernel
     per op), ``device`` ("cpu", "gpu", "gpu:0"), ``threads``, ``backend`` ("auto", "cpu",
-    "reference"), ``disabled_passes``, ``dump_dir``, ``fast_math``.
+    "reference"), ``disabled_passes``, ``dump_dir``, ``fast_math``, ``constants`` (objects — arrays,
+    containers, ``self`` — whose state is read once at trace time and folded into the program instead
+    of being read live at every call; ``True``: all of it).
     """
     if fn is None:
         return lambda f: JitFunction(f, **options)

@@ -32,12 +32,18 @@ def freeze(fn: Callable[..., Any] | JitFunction, *specs_or_examples: Spec | np.n
         names = ", ".join(v.name for v in traced.variables_assigned)
         raise TracingError(f"freeze: {jitted.__name__} assigns variable(s) {names}; a frozen graph is a pure "
                            "function of its inputs (freeze the inference function, not the training step)")
+    live = traced.live
+    if live is not None and (live.effects or live.writebacks):
+        raise TracingError(f"freeze: {jitted.__name__} stores to state outside it (attributes, dict items, list "
+                           "appends or in-place updates of captured arrays); a frozen graph is a pure function of "
+                           "its inputs (freeze the inference function, not the training step)")
     keep = {v if isinstance(v, str) else v.name for v in keep_variables}
     graph = traced.graph
-    n_args = len(graph.inputs) - len(traced.variables_read)
-    replacements = {}
+    captures = live.captures if live is not None else []
+    n_args = len(graph.inputs) - len(traced.variables_read) - len(captures)
+    replacements = {id(c.node): constant(c.array.copy(), c.array.dtype) for c in captures}  # live state folded
     kept_inputs = list(graph.inputs[:n_args])
-    for var, node in zip(traced.variables_read, graph.inputs[n_args:]):
+    for var, node in zip(traced.variables_read, graph.inputs[n_args + len(captures):]):
         if var.name in keep:
             kept_inputs.append(node)
         else:

@@ -116,7 +116,7 @@ def test_indexing_a_numpy_constant_with_a_traced_index_explains_the_fix():
     table = np.arange(15.0).reshape(5, 3)
     idx = np.array([0, 3, 1])
     with pytest.raises(fusejit.ConcretizationError, match=r"np\.asarray\(table, like=i\)\[i\]"):
-        jit(lambda i: table[i])(idx)
+        jit(lambda i: np.arange(15.0).reshape(5, 3)[i])(idx)  # a NumPy array made inside the function
     np.testing.assert_array_equal(jit(lambda i: np.asarray(table, like=i)[i])(idx), table[idx])
 
 
@@ -150,3 +150,4 @@ def test_masked_arrays_and_matrices_are_refused_not_read_as_plain_arrays(value, 
     exe = biggest.lower(np.asarray(value))
     with pytest.raises(TypeError, match=what):
         exe(value)
+    np.testing.assert_array_equal(jit(lambda i: table[i])(idx), table[idx])  # a closure's table is live state

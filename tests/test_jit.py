@@ -82,9 +82,20 @@ def test_pytrees_in_and_out(jit_options):
     assert "%params.0: f64[4,3]" in text and "%batch.x: f64[5,4]" in text
 
 
-def test_closure_arrays_become_constants(jit_options):
+def test_closure_arrays_are_read_live(jit_options):
     w = np.array([1.0, 2.0, 3.0], np.float32)
     f = jit(lambda x: x * w, **jit_options)
+    x = np.ones(3, np.float32)
+    assert_same(f(x), x * w)
+    assert "%w: f32[3]" in str(f.trace(x))  # a hidden input of the program, not a constant
+    w *= 2  # in place: seen at the next call, no retrace
+    assert_same(f(x), x * w)
+    assert f.trace_count == 1
+
+
+def test_closure_arrays_listed_as_constants_are_folded(jit_options):
+    w = np.array([1.0, 2.0, 3.0], np.float32)
+    f = jit(lambda x: x * w, constants=[w], **jit_options)
     x = np.ones(3, np.float32)
     assert_same(f(x), x * w)
     assert "constant {value=[1.0, 2.0, 3.0]}" in str(f.trace(x))

@@ -13,6 +13,8 @@ reading a view after its base was updated in place, is a clear error instead of 
 from __future__ import annotations
 
 import operator
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -21,8 +23,29 @@ from ..ir import Node, constant, make
 from ..ir.arrays import semantic_subclass_problem
 from ..ir.dtypes import as_dtype
 from ..ir.shapes import Dim, Shape, Size, format_shape
-from .errors import ConcretizationError, DataDependentShapeError, InPlaceError, TracingError
+from .context import current
+from .errors import ConcretizationError, DataDependentShapeError, InPlaceError, TracerLeakError, TracingError
 from .variables import Variable
+
+_INTERNAL = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+             os.path.dirname(os.path.abspath(np.__file__)) + os.sep)
+
+
+_internal_code: dict[Any, bool] = {}  # code object -> inside fusejit or NumPy (cached: traces make many arrays)
+
+
+def _creation_site() -> tuple[str, int] | None:
+    """The user's line that made a traced array: the first frame outside fusejit and NumPy."""
+    f = sys._getframe(2)
+    while f is not None:
+        code = f.f_code
+        internal = _internal_code.get(code)
+        if internal is None:
+            internal = _internal_code[code] = code.co_filename.startswith(_INTERNAL)
+        if not internal:
+            break
+        f = f.f_back
+    return None if f is None else (f.f_code.co_filename, f.f_lineno)
 
 
 class Weak:
@@ -90,7 +113,8 @@ def _concretize_error(what: str) -> Any:
 
 class TracedArray:
     __array_priority__ = 1000
-    __slots__ = ("_node", "mask", "view_base", "view_version", "is_argument", "version", "label", "dirty_views")
+    __slots__ = ("_node", "mask", "view_base", "view_version", "is_argument", "version", "label", "dirty_views",
+                 "owner", "site")
 
     def __init__(self, node: Node, *, mask: Node | None = None, view_of: TracedArray | None = None,
                  is_argument: bool = False, label: str | None = None) -> None:
@@ -103,11 +127,24 @@ class TracedArray:
         self.version = 0
         self.label = label
         self.dirty_views: list[TracedArray] = []  # views updated in place, not yet written back
+        self.owner = current()  # the trace this array belongs to: using it after that trace ended is a leak
+        self.site = _creation_site() if self.owner is not None else None
+
+    def _leaked(self) -> TracerLeakError:
+        where = f"{self.site[0]}, line {self.site[1]}" if self.site else "an unknown line"
+        return TracerLeakError(
+            f"a traced array ({self._describe()}) created while tracing {self.owner.fn_name}, at {where}, is used "
+            "after that trace ended: it escaped into state fusejit does not track (an object or container reached "
+            "neither from the function's arguments nor from its closures and globals, or a value returned "
+            "through an exception). Return it from the jitted function, or store it on `self`, a closure or a "
+            "global the function names, so each call replays the store with a concrete array.")
 
     # ---- identity and metadata ---------------------------------------------------------
 
     @property
     def node(self) -> Node:
+        if self.owner is not None and self.owner.done:
+            raise self._leaked()
         if self.dirty_views:
             raise InPlaceError(
                 f"{self._describe()} is read after a view of it was updated in place (`v = x[idx]; v += ...`); "
@@ -180,6 +217,8 @@ class TracedArray:
     item = tolist = _concretize_error("the Python value")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if self.owner is not None and self.owner.done:
+            raise self._leaked()
         raise ConcretizationError(
             f"a traced array ({self._describe()}) was converted to a concrete NumPy array, e.g. by writing it "
             "into a NumPy array created inside the function (`out = np.zeros(...); out[i] = x`), indexing a NumPy "

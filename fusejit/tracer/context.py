@@ -21,6 +21,9 @@ class TraceContext:
     updates: dict[int, Any] = field(default_factory=dict)
     # called with each variable when it is first read (a GradientTape watches variables read inside it)
     on_first_read: list[Any] = field(default_factory=list)
+    # live state (objects, closures, globals) of this trace: a capture.Session, or None
+    live: Any = None
+    done: bool = False  # the trace has ended: its traced arrays must not be used any more
 
 
 def current() -> TraceContext | None:

@@ -21,3 +21,12 @@ class DataDependentShapeError(TracingError):
 
 class InPlaceError(TracingError):
     """An in-place update fusejit cannot express faithfully (aliasing views, arguments)."""
+
+
+class SideEffectError(TracingError):
+    """A side effect of a traced function that fusejit cannot replay after each call faithfully
+    (printing, I/O, an unsupported container mutation, storing an object created in the trace)."""
+
+
+class TracerLeakError(TracingError):
+    """A traced array used after its trace ended (it escaped into state fusejit did not track)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from .array import TracedArray
 from .context import TraceContext, tracing
 from .errors import ConcretizationError, DataDependentShapeError, TracingError
 from .pytree import TreeDef, flatten
+
+if TYPE_CHECKING:
+    from .side_effects import LivePlan
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class TraceResult:
     # per output leaf: index into graph.outputs, or ("static", value) for non-array results
     out_leaves: list[Any]
     context: TraceContext
+    live: LivePlan | None = None  # captured state, guards and replayed stores (None: not tracked)
 
     @property
     def variables_read(self) -> list[Any]:
@@ -50,12 +54,40 @@ def input_name(path: str) -> str:
     return name if re.match(r"[A-Za-z_]", name) else "arg_" + name
 
 
+@dataclass(frozen=True)
+class LiveOptions:
+    """Track live state (:mod:`.capture`): ``frozen`` holds the ids of objects read as constants,
+    ``leaf_names`` the argument paths of the leaves (for messages and input names)."""
+
+    frozen: frozenset[int] = frozenset()
+    leaf_names: tuple[str, ...] = ()
+
+
 def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
-          rebuild: Callable[[list[Any]], tuple[tuple, dict]], name: str | None = None) -> TraceResult:
+          rebuild: Callable[[list[Any]], tuple[tuple, dict]], name: str | None = None,
+          live: LiveOptions | None = None) -> TraceResult:
     """Trace ``fn`` where array leaves are ``ArgSpec``s and other leaves are static Python values;
-    ``rebuild(values)`` turns the leaves back into ``(args, kwargs)``."""
+    ``rebuild(values)`` turns the leaves back into ``(args, kwargs)``. With ``live``, arrays and
+    scalars reached through static objects, closures and globals are read at call time and stores
+    to them are replayed (:mod:`.capture`, :mod:`.side_effects`); every object is restored when the
+    trace ends, whether it succeeded or not."""
     fn_name = name or getattr(fn, "__name__", "f")
     ctx = TraceContext(fn_name=fn_name)
+    if live is not None:
+        from .capture import Session
+
+        ctx.live = Session(fn_name, frozen=set(live.frozen))
+    try:
+        return _trace(fn, leaves, rebuild, ctx, live)
+    finally:
+        if ctx.live is not None:
+            ctx.live.restore()
+        ctx.done = True
+
+
+def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Callable[[list[Any]], tuple[tuple, dict]],
+           ctx: TraceContext, live: LiveOptions | None) -> TraceResult:
+    fn_name = ctx.fn_name
     inputs: list[Node] = []
     values: list[Any] = []
     for leaf in leaves:
@@ -66,9 +98,19 @@ def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
         else:
             values.append(leaf)
     args, kwargs = rebuild(values)
+    session = ctx.live
     with tracing(ctx):
         try:
-            result = fn(*args, **kwargs)
+            if session is not None:
+                from .side_effects import refuse_io
+
+                names = live.leaf_names if live is not None else ()
+                session.enter(fn, [(i, names[i] if i < len(names) else f"arg{i}", v)
+                                   for i, v in enumerate(values) if not isinstance(leaves[i], ArgSpec)])
+                with refuse_io():
+                    result = fn(*args, **kwargs)
+            else:
+                result = fn(*args, **kwargs)
         except ValueError as exc:
             if "setting an array element with a sequence" not in str(exc):
                 raise
@@ -94,8 +136,16 @@ def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
         else:
             raise TracingError(f"{fn_name} returned a {type(leaf).__name__} (output {path or 0}); "
                                "jitted functions return arrays, scalars and tuples/lists/dicts of them")
+    plan = None
+    if session is not None:
+        from .side_effects import finish
+
+        with tracing(ctx):
+            plan = finish(session)
+        inputs += [cap.node for cap in plan.captures]
+        outputs += plan.outputs
     inputs += [ctx.reads[id(v)] for v in ctx.captured_order]
     updated = list(ctx.updates.values())
     outputs += [ctx.variables[id(v)][1].node for v in updated]
     graph = Graph(inputs, outputs, name=input_name(fn_name))
-    return TraceResult(graph, out_tree, out_map, ctx)
+    return TraceResult(graph, out_tree, out_map, ctx, plan)

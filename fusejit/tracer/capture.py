@@ -1,0 +1,478 @@
+"""Live state: what a traced function reads through objects, closure cells and globals.
+
+A jitted function sees state it was not passed: ``self.W``, a closure's ``scale``, a global
+``TABLE``. NumPy reads that state at each call, so the compiled program must too. While tracing,
+a :class:`Session` stands between the function and that state:
+
+* **roots** are where state enters: static arguments (``self``), the function's closure cells and
+  the globals its code names (also those of plain helper functions it names, two levels deep);
+* an **object** reached from a root has its class swapped for the trace to a recording subclass
+  whose ``__getattribute__``/``__setattr__`` report reads and stores (``isinstance`` still holds);
+  a **dict** or **list** is shown as a recording shadow (:mod:`.shadows`);
+* each array read becomes a **captured input** of the graph, fetched at every call through the
+  path it was read by (``self.cache['v']``) — in-place changes are seen because the buffer itself
+  is passed; a Python scalar, str, tuple or the presence of a key read becomes a **guard**: when
+  it no longer holds, the call retraces (one compiled program per guard set);
+* stores are logged in program order and replayed after each call (:mod:`.side_effects`); an
+  in-place update of a captured array (``self.W -= lr * dW``) is a functional update written
+  back into the captured buffer, like a ``fusejit.Variable``.
+
+When the trace ends — normally or by an exception — every object is restored: classes, instance
+dicts, closure cells and globals are exactly as before (the first call's replay then performs the
+program's effects with concrete arrays). ``jit(..., constants=[...])`` opts objects out: what is
+listed is read at trace time and folded into the program, as before live state existed.
+
+Paths are tuples ``(root, *steps)`` with steps ``("attr", name)``, ``("item", key)`` or
+``("cell",)``; :func:`fetch_source` turns the paths and guards a trace recorded into straight-line
+Python that reads them at call time (one attribute or item load per step, shared prefixes once).
+"""
+
+from __future__ import annotations
+
+import dis
+import enum
+import functools
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..ir import Node
+from ..ir.dtypes import as_dtype
+from ..ir.shapes import TensorType
+from .array import TracedArray
+from .context import current
+from .errors import SideEffectError
+from .shadows import RecordingDict, RecordingList
+from .variables import Variable
+
+Path = tuple
+SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic, enum.Enum)
+_FOREIGN = {"numpy", "fusejit", "builtins", "logging", "threading", "abc", "functools", "collections", "typing",
+            "re", "io", "_io", "enum", "random", "scipy", "llvmlite", "numba", "weakref", "ctypes"}
+_NOT_STATE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+              functools.partial, property, Variable, TracedArray)
+_MISSING = object()
+_SUBCLASSES: dict[type, type] = {}
+
+
+@dataclass
+class Capture:
+    """One captured array: read through ``path``, a graph input ``node`` seen as ``tracer``."""
+
+    path: Path
+    array: np.ndarray  # the buffer at trace time (what freezing folds in)
+    tracer: TracedArray
+    node: Node
+
+
+@dataclass
+class Swapped:
+    obj: Any
+    cls: type
+    snapshot: dict  # the instance dict before the trace
+    eager: bool  # the class could not be swapped: attributes were wrapped in place instead
+
+
+@dataclass
+class Session:
+    """The live state of one trace (see the module docstring)."""
+
+    fn_name: str
+    frozen: set[int] = field(default_factory=set)  # ids of objects the user declared constant
+    roots: list[tuple[str, Any]] = field(default_factory=list)  # ("leaf", index) | ("const", object)
+    root_names: list[str] = field(default_factory=list)
+    captures: list[Capture] = field(default_factory=list)
+    guards: dict[tuple, tuple] = field(default_factory=dict)  # insertion-ordered, deduplicated
+    effects: list[tuple] = field(default_factory=list)  # (op, target, *args) in program order
+    tracked: dict[int, tuple[Path, Any]] = field(default_factory=dict)  # id(original) -> (path, what the fn sees)
+    keep: list[Any] = field(default_factory=list)  # originals kept alive while their ids are keys
+    swapped: list[Swapped] = field(default_factory=list)
+    # ("slot", path, cell or globals dict, shown) | ("eager", path, object, its dict as shown)
+    rebindable: list[tuple[str, Path, Any, Any]] = field(default_factory=list)
+    undo: list[Any] = field(default_factory=list)
+    written: set[tuple[int, str]] = field(default_factory=set)
+    quiet: int = 0  # > 0 inside a logged store (a property setter's own stores are part of it)
+
+    # ---- roots ------------------------------------------------------------------------------
+
+    def add_root(self, kind: str, ref: Any, name: str) -> Path:
+        self.roots.append((kind, ref))
+        self.root_names.append(name)
+        return (len(self.roots) - 1,)
+
+    def enter(self, fn: Any, leaf_values: list[tuple[int, str, Any]]) -> None:
+        """Install the session on the static arguments and on what ``fn`` names."""
+        for index, name, value in leaf_values:
+            if _trackable(value) and id(value) not in self.frozen:
+                self.wrap(value, self.add_root("leaf", index, name))
+        if isinstance(fn, types.MethodType):
+            if _trackable(fn.__self__):
+                self.wrap(fn.__self__, self.add_root("const", fn.__self__, "self"))
+            fn = fn.__func__
+        if isinstance(fn, types.FunctionType):
+            self._enter_function(fn, depth=0, seen=set())
+
+    def _enter_function(self, fn: types.FunctionType, depth: int, seen: set[int]) -> None:
+        if id(fn) in seen or (fn.__module__ or "").split(".")[0] in _FOREIGN:
+            return
+        seen.add(id(fn))
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+            try:
+                value = cell.cell_contents
+            except ValueError:  # not yet bound
+                continue
+            path = self.add_root("const", cell, name) + (("cell",),)
+            self._install(path, cell, value, depth, seen)
+        names = _global_names(fn.__code__)
+        if names:
+            g = fn.__globals__
+            root = None
+            for name in names:
+                value = g.get(name, _MISSING)
+                if value is _MISSING or isinstance(value, types.ModuleType):
+                    continue
+                if root is None:
+                    root = self.add_root("const", g, "")  # a global is named by its own name
+                self._install(root + (("item", name),), g, value, depth, seen)
+
+    def _install(self, path: Path, holder: Any, value: Any, depth: int, seen: set[int]) -> None:
+        """A closure cell's or global's value as the function sees it, put in place until the end."""
+        if isinstance(value, types.FunctionType) and depth < 2:
+            self.guard(path, "eq", value)  # a helper function rebound: its own state is another
+            self._enter_function(value, depth + 1, seen)
+            return
+        shown = self.wrap(value, path)
+        if shown is not value:
+            _store(holder, path[-1], shown)
+            self.undo.append(functools.partial(_store, holder, path[-1], value))
+        self.rebindable.append(("slot", path, holder, shown))
+
+    # ---- what the function sees -----------------------------------------------------------------
+
+    def wrap(self, value: Any, path: Path) -> Any:
+        """``value``, read through ``path``, as the traced function should see it."""
+        if isinstance(value, SCALARS):
+            self.guard(path, "eq", value)
+            return value
+        if id(value) in self.frozen:
+            return value
+        seen = self.tracked.get(id(value))
+        if seen is not None:
+            if seen[0] != path:
+                self.guard(path, "alias", seen[0])
+            return seen[1]
+        t = type(value)
+        if t is np.ndarray:
+            return self._capture(value, path)
+        if t is dict or t is list:
+            self.guard(path, "type", t)
+            shadow = (RecordingDict if t is dict else RecordingList)(self, path, value)
+            return self._track(value, path, shadow)
+        if isinstance(value, tuple):
+            return self._tuple(value, path)
+        if _trackable(value):
+            self._swap(value, path)
+            return self._track(value, path, value)
+        return value
+
+    def _track(self, original: Any, path: Path, shown: Any) -> Any:
+        self.tracked[id(original)] = (path, shown)
+        self.keep.append(original)
+        return shown
+
+    def _capture(self, arr: np.ndarray, path: Path) -> Any:
+        label = self.describe(path)
+        try:
+            as_dtype(arr.dtype, label)
+        except TypeError:
+            return arr  # an array fusejit cannot compute with (object, str): left as Python data
+        from .trace import input_name
+
+        node = Node("input", (), {}, TensorType(arr.dtype, arr.shape), name=input_name(label))
+        tracer = TracedArray(node, label=label)
+        self.captures.append(Capture(path, arr, tracer, node))
+        return self._track(arr, path, tracer)
+
+    def _tuple(self, value: tuple, path: Path) -> Any:
+        if all(isinstance(v, SCALARS) or (isinstance(v, tuple) and _scalar_tuple(v)) for v in value):
+            self.guard(path, "eq", value)
+            return value
+        self.guard(path, "type", type(value))
+        self.guard(path, "len", len(value))
+        items = [self.wrap(v, path + (("item", i),)) for i, v in enumerate(value)]
+        if all(a is b for a, b in zip(items, value)):
+            return self._track(value, path, value)
+        shown = type(value)._make(items) if hasattr(type(value), "_make") else type(value)(items)
+        return self._track(value, path, shown)
+
+    def _swap(self, obj: Any, path: Path) -> None:
+        cls = type(obj)
+        self.guard(path, "type", cls)
+        snapshot = dict(obj.__dict__)
+        try:
+            obj.__class__ = _recording_class(cls)
+            self.swapped.append(Swapped(obj, cls, snapshot, eager=False))
+            return
+        except TypeError:
+            pass
+        # a class that cannot be swapped (a C type such as SimpleNamespace): every attribute is
+        # read now, and stores are found by comparing the instance dict at the end
+        self.swapped.append(Swapped(obj, cls, snapshot, eager=True))
+        self._track(obj, path, obj)
+        for name, v in snapshot.items():
+            shown = self.wrap(v, path + (("attr", name),))
+            if shown is not v:
+                obj.__dict__[name] = shown
+        self.rebindable.append(("eager", path, obj, dict(obj.__dict__)))
+
+    def on_getattr(self, obj: Any, name: str, value: Any) -> Any:
+        if (id(obj), name) in self.written or self.quiet:
+            return value
+        if object.__getattribute__(obj, "__dict__").get(name, _MISSING) is not value and \
+                not isinstance(getattr(type(obj).__mro__[1], name, None), types.MemberDescriptorType):
+            return value  # a method, a property's result or a class attribute: not instance state
+        return self.wrap(value, self.tracked[id(obj)][0] + (("attr", name),))
+
+    # ---- what the function depends on and does --------------------------------------------------
+
+    def guard(self, path: Path, kind: str, *data: Any) -> None:
+        try:
+            key = (path, kind, *data)
+            hash(key)
+        except TypeError:
+            key = (path, kind, *map(id, data))
+        self.guards.setdefault(key, (path, kind, *data))
+
+    def log(self, op: str, target: Any, *args: Any) -> None:
+        if not self.quiet:
+            self.effects.append((op, target, *args))
+
+    def path_of(self, target: Any) -> Path:
+        if isinstance(target, (RecordingDict, RecordingList)):
+            return target._path
+        return self.tracked[id(target)][0]
+
+    def capture_of(self, tracer: TracedArray) -> int | None:
+        for k, cap in enumerate(self.captures):
+            if cap.tracer is tracer:
+                return k
+        return None
+
+    def describe(self, path: Path) -> str:
+        """``self.cache['v']``, ``scale``, ``TABLE``: the path as the program spelled it."""
+        text = self.root_names[path[0]]
+        for step in path[1:]:
+            if step[0] == "attr":
+                text += f".{step[1]}"
+            elif step[0] == "item":
+                text = step[1] if text == "" else f"{text}[{step[1]!r}]"
+        return text
+
+    # ---- the end of the trace -------------------------------------------------------------------
+
+    def check_untracked_stores(self) -> list[tuple]:
+        """Stores the recording classes did not see: rebinding a closure variable (``nonlocal``)
+        or a global, and attribute stores on objects whose class could not be swapped. They are
+        replayed after the logged effects. A store that bypassed ``__setattr__`` on a swapped
+        object (``self.__dict__[k] = v``) cannot be ordered with the rest: it is refused."""
+        late = []
+        for kind, path, holder, shown in self.rebindable:
+            if kind == "eager":  # an object whose class could not be swapped: compare its attributes
+                now = holder.__dict__
+                for k in list(shown) + [k for k in now if k not in shown]:
+                    if now.get(k, _MISSING) is not shown.get(k, _MISSING):
+                        late.append(("setattr", holder, k, now[k]) if k in now else ("delattr", holder, k))
+                continue
+            now = _load(holder, path[-1])
+            if now is not shown:
+                late.append(("store", path, now))
+        for s in self.swapped:
+            if s.eager:
+                continue
+            now = s.obj.__dict__
+            for k in set(now) | set(s.snapshot):
+                if (id(s.obj), k) not in self.written and now.get(k, _MISSING) is not s.snapshot.get(k, _MISSING):
+                    raise SideEffectError(
+                        f"{self.fn_name} changed {self.describe(self.path_of(s.obj))}.{k} without going through "
+                        "setattr (through __dict__ or object.__setattr__); fusejit replays attribute stores made "
+                        f"with `obj.{k} = value`. Write it that way.")
+        return late
+
+    def restore(self) -> None:
+        """Put every object back as it was before the trace (also after a failed trace)."""
+        for s in reversed(self.swapped):
+            _reset_dict(s.obj, s.snapshot)
+            if not s.eager:
+                object.__setattr__(s.obj, "__class__", s.cls)
+        for undo in reversed(self.undo):
+            undo()
+        self.swapped.clear()
+        self.undo.clear()
+
+
+# ---- the recording classes -----------------------------------------------------------------------
+
+
+def _session() -> Session | None:
+    ctx = current()
+    return None if ctx is None else ctx.live
+
+
+def _getattribute(self: Any, name: str) -> Any:
+    value = type(self).__mro__[1].__getattribute__(self, name)
+    if name[:2] == "__":
+        return value
+    session = _session()
+    return value if session is None or id(self) not in session.tracked else session.on_getattr(self, name, value)
+
+
+def _setattr(self: Any, name: str, value: Any) -> None:
+    session = _session()
+    if session is None or id(self) not in session.tracked:
+        type(self).__mro__[1].__setattr__(self, name, value)
+        return
+    session.written.add((id(self), name))
+    session.log("setattr", self, name, value)
+    session.quiet += 1
+    try:
+        type(self).__mro__[1].__setattr__(self, name, value)
+    finally:
+        session.quiet -= 1
+
+
+def _delattr(self: Any, name: str) -> None:
+    session = _session()
+    if session is None or id(self) not in session.tracked:
+        type(self).__mro__[1].__delattr__(self, name)
+        return
+    session.written.add((id(self), name))
+    session.log("delattr", self, name)
+    session.quiet += 1
+    try:
+        type(self).__mro__[1].__delattr__(self, name)
+    finally:
+        session.quiet -= 1
+
+
+def _recording_class(cls: type) -> type:
+    sub = _SUBCLASSES.get(cls)
+    if sub is None:
+        ns = {"__slots__": (), "__getattribute__": _getattribute, "__setattr__": _setattr, "__delattr__": _delattr,
+              "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        sub = _SUBCLASSES[cls] = type(cls)(cls.__name__, (cls,), ns)
+    return sub
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+
+def _trackable(value: Any) -> bool:
+    """A user object whose attributes are state: not a module, class, function or library object."""
+    if isinstance(value, _NOT_STATE) or isinstance(value, SCALARS) or not hasattr(value, "__dict__"):
+        return False
+    return (type(value).__module__ or "").split(".")[0] not in _FOREIGN
+
+
+def _scalar_tuple(value: tuple) -> bool:
+    return all(isinstance(v, SCALARS) or (isinstance(v, tuple) and _scalar_tuple(v)) for v in value)
+
+
+def _global_names(code: types.CodeType) -> list[str]:
+    """The globals ``code`` (and the lambdas and comprehensions in it) loads or stores."""
+    names: list[str] = []
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL") and ins.argval not in names:
+            names.append(ins.argval)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names += [n for n in _global_names(const) if n not in names]
+    return names
+
+
+def _store(holder: Any, step: tuple, value: Any) -> None:
+    if step[0] == "cell":
+        holder.cell_contents = value
+    else:
+        holder[step[1]] = value
+
+
+def _load(holder: Any, step: tuple) -> Any:
+    try:
+        return holder.cell_contents if step[0] == "cell" else holder.get(step[1], _MISSING)
+    except ValueError:
+        return _MISSING
+
+
+def _reset_dict(obj: Any, snapshot: dict) -> None:
+    d = object.__getattribute__(obj, "__dict__")
+    d.clear()
+    d.update(snapshot)
+
+
+# ---- call time: reading the paths, checking the guards --------------------------------------------
+
+
+class SourceWriter:
+    """Straight-line Python for one plan: a local per path (shared prefixes computed once),
+    constants in ``env``."""
+
+    def __init__(self, root_exprs: list[str], env: dict[str, Any]) -> None:
+        self.root_exprs, self.env = root_exprs, env
+        self.names: dict[Path, str] = {}
+        self.lines: list[str] = []
+        self._consts: dict[int, str] = {}
+
+    def const(self, value: Any) -> str:
+        name = self._consts.get(id(value))
+        if name is None:
+            name = self._consts[id(value)] = f"k{len(self.env)}"
+            self.env[name] = value
+        return name
+
+    def path(self, path: Path) -> str:
+        name = self.names.get(path)
+        if name is not None:
+            return name
+        if len(path) == 1:
+            expr = self.root_exprs[path[0]]
+        else:
+            parent, step = self.path(path[:-1]), path[-1]
+            if step[0] == "cell":
+                expr = f"{parent}.cell_contents"
+            elif step[0] == "attr":
+                expr = f"{parent}.{step[1]}" if step[1].isidentifier() else f"getattr({parent}, {self.const(step[1])})"
+            else:
+                key = step[1]
+                literal = type(key) in (int, str) and (type(key) is int or key.isidentifier())
+                expr = f"{parent}[{repr(key) if literal else self.const(key)}]"
+        name = self.names[path] = f"p{len(self.names)}"
+        self.lines.append(f"{name} = {expr}")
+        return name
+
+    def guard(self, guard: tuple) -> str:
+        """A condition that is true when the guard fails."""
+        path, kind, *data = guard
+        p = self.path(path)
+        if kind == "eq":
+            v = data[0]
+            if isinstance(v, (bool, type(None), enum.Enum)) or v is ...:
+                return f"{p} is not {self.const(v)}"
+            return f"type({p}) is not {self.const(type(v))} or not ({p} is {self.const(v)} or {p} == {self.const(v)})"
+        if kind == "type":
+            return f"type({p}) is not {self.const(data[0])}"
+        if kind == "len":
+            return f"len({p}) != {data[0]}"
+        if kind == "bool":
+            return f"(len({p}) > 0) is not {data[0]}"
+        if kind == "contains":
+            return f"({self.const(data[0])} in {p}) is not {data[1]}"
+        if kind == "keys":
+            return f"tuple({p}) != {self.const(data[0])}"
+        if kind == "alias":
+            return f"{p} is not {self.path(data[0])}"
+        raise AssertionError(kind)
+
+
+LOOKUP_ERRORS = (AttributeError, LookupError, TypeError, ValueError)

@@ -1,0 +1,298 @@
+"""Live state (issue 13): ordinary class-based NumPy code, jitted, called many times and
+interleaved with plain NumPy calls on the same objects, leaves the objects and results exactly as
+plain NumPy does. Each class exists twice: the plain one and a subclass whose methods are jitted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fusejit
+from fusejit import jit
+
+
+def same_state(a, b, path="obj"):
+    """Bitwise the same values, types and structure; ``b`` holds no traced arrays."""
+    assert type(a) is type(b) or (type(b).__mro__[1] is type(a)), (path, type(a), type(b))
+    if isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape, path
+        np.testing.assert_array_equal(a, b, err_msg=path)
+    elif isinstance(a, dict):
+        assert list(a) == list(b), path
+        for k in a:
+            same_state(a[k], b[k], f"{path}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            same_state(x, y, f"{path}[{i}]")
+    elif hasattr(a, "__dict__") and not isinstance(a, type):
+        same_state(vars(a), vars(b), path)
+    else:
+        assert a == b or (a != a and b != b), (path, a, b)
+
+
+# ---- a dense layer keeping its input for backward, updated in place ---------------------------------
+
+
+class Dense:
+    def __init__(self, n_in, n_out, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W = rng.standard_normal((n_in, n_out)).astype(np.float32)
+        self.b = np.zeros(n_out, np.float32)
+        self.lr = 0.05
+
+    def forward(self, X):
+        self.X = X
+        return np.tanh(X @ self.W + self.b)
+
+    def backward(self, dY):
+        self.dW = self.X.T @ dY
+        self.db = dY.sum(axis=0)
+        return dY @ self.W.T
+
+    def update(self):
+        self.W -= self.lr * self.dW
+        self.b -= self.lr * self.db
+
+
+class JitDense(Dense):
+    forward = jit(Dense.forward)
+    backward = jit(Dense.backward)
+    update = jit(Dense.update)
+
+
+def test_dense_layer_forward_backward_update_match_numpy():
+    plain, fast = Dense(6, 4), JitDense(6, 4)
+    W_id = id(fast.W)
+    rng = np.random.default_rng(1)
+    for step in range(12):
+        X = rng.standard_normal((5, 6)).astype(np.float32)
+        dY = rng.standard_normal((5, 4)).astype(np.float32)
+        outs = []
+        for layer in (plain, fast):
+            y = layer.forward(X)
+            dx = layer.backward(dY)
+            if step % 3 == 2:  # interleaved with plain NumPy on the same object
+                Dense.update(layer)
+                layer.lr *= 0.5  # a guarded scalar: the next update retraces
+            else:
+                layer.update()
+            outs.append((y, dx))
+        np.testing.assert_allclose(outs[1][0], outs[0][0], rtol=2e-6, atol=2e-6)  # tanh: a few ulp
+        np.testing.assert_array_equal(outs[1][1], outs[0][1])
+        np.testing.assert_array_equal(fast.W, plain.W)
+        np.testing.assert_array_equal(fast.X, plain.X)
+        np.testing.assert_array_equal(fast.dW, plain.dW)
+        np.testing.assert_array_equal(fast.b, plain.b)
+        assert type(fast.X) is np.ndarray and type(fast.dW) is np.ndarray
+    assert id(fast.W) == W_id  # `self.W -= ...` updates the buffer in place, as NumPy does
+    assert JitDense.forward.trace_count == 1 and JitDense.backward.trace_count == 1
+    assert JitDense.update.trace_count == 4  # 4 values of lr reached a jitted update: one program per guard set
+
+
+def test_rebinding_a_captured_array_to_a_new_shape_retraces():
+    layer = JitDense(3, 2)
+    X = np.ones((2, 3), np.float32)
+    layer.forward(X)
+    layer.W = np.ones((3, 5), np.float32)  # rebinding: the new array is read
+    layer.b = np.zeros(5, np.float32)
+    np.testing.assert_array_equal(layer.forward(X), np.tanh(X @ layer.W + layer.b))
+    layer.W = layer.W.astype(np.float64)  # new dtype: retrace again, NumPy's promotion
+    assert layer.forward(X).dtype == np.float64
+    assert JitDense.forward.trace_count >= 3
+
+
+# ---- a standardizer fit with plain NumPy, transform jitted ---------------------------------------------
+
+
+class Standardizer:
+    eps = 1e-12
+
+    def fit(self, data):
+        self.mean_ = data.mean(axis=0)
+        self.scale_ = data.std(axis=0) + self.eps
+        self.n_seen = len(data)
+        return self
+
+    def transform(self, data):
+        return (data - self.mean_) / self.scale_
+
+
+class JitStandardizer(Standardizer):
+    transform = jit(Standardizer.transform)
+
+
+def test_standardizer_sees_every_refit():
+    plain, fast = Standardizer(), JitStandardizer()
+    rng = np.random.default_rng(2)
+    for k in range(6):
+        fitdata = rng.standard_normal((50, 3)) * (k + 1) + k
+        plain.fit(fitdata)
+        fast.fit(fitdata)  # rebinds mean_/scale_ to new arrays of the same shape: no retrace needed
+        x = rng.standard_normal((7, 3))
+        np.testing.assert_array_equal(fast.transform(x), plain.transform(x))
+    assert JitStandardizer.transform.trace_count == 1
+
+
+# ---- a momentum optimizer keeping velocity in a dict --------------------------------------------------
+
+
+class Momentum:
+    def __init__(self, lr=0.1, mu=0.9):
+        self.lr, self.mu, self.velocity, self.t = lr, mu, {}, 0
+
+    def step(self, params, grads):
+        new = {}
+        for k in sorted(params):
+            if k not in self.velocity:
+                self.velocity[k] = np.zeros_like(params[k])
+            self.velocity[k] = self.mu * self.velocity[k] - self.lr * grads[k]
+            new[k] = params[k] + self.velocity[k]
+        self.t += 1
+        return new
+
+
+class JitMomentum(Momentum):
+    step = jit(Momentum.step)
+
+
+def test_momentum_velocity_dict_matches_numpy():
+    plain, fast = Momentum(), JitMomentum()
+    rng = np.random.default_rng(3)
+    p_plain = p_fast = {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    for step in range(8):
+        g = {"w": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+        p_plain = plain.step(p_plain, g)
+        p_fast = fast.step(p_fast, g) if step != 4 else Momentum.step(fast, p_fast, g)
+        same_state(p_plain, p_fast)
+        same_state(vars(plain), vars(fast))
+    assert fast.t == 8  # a Python counter: guarded, so each new value retraced (correct, not fast)
+
+
+# ---- an RNN cell appending its hidden state to a list -----------------------------------------------
+
+
+class RNNCell:
+    def __init__(self, n_in, n_h, seed=0):
+        rng = np.random.default_rng(seed)
+        self.Wx = rng.standard_normal((n_in, n_h)) * 0.5
+        self.Wh = rng.standard_normal((n_h, n_h)) * 0.5
+        self.h0 = np.zeros(n_h)
+        self.history = []
+
+    def step(self, x):
+        h_prev = self.history[-1] if self.history else self.h0
+        h = np.tanh(x @ self.Wx + h_prev @ self.Wh)
+        self.history.append(h)
+        return h
+
+
+class JitRNNCell(RNNCell):
+    step = jit(RNNCell.step)
+
+
+def test_rnn_cell_history_matches_numpy_over_many_steps():
+    plain, fast = RNNCell(3, 4), JitRNNCell(3, 4)
+    rng = np.random.default_rng(4)
+    for t in range(10):
+        x = rng.standard_normal(3)
+        h_plain = plain.step(x)
+        h_fast = fast.step(x) if t != 6 else RNNCell.step(fast, x)
+        np.testing.assert_allclose(h_fast, h_plain, rtol=1e-14, atol=1e-15)
+        assert len(fast.history) == len(plain.history) == t + 1
+        assert all(type(h) is np.ndarray for h in fast.history)
+        np.testing.assert_allclose(np.array(fast.history), np.array(plain.history), rtol=1e-14, atol=1e-15)
+    # two programs: the empty history (h0) and `history[-1]` of a non-empty list, whatever its length
+    assert JitRNNCell.step.trace_count == 2
+    fast.history.clear()  # plain Python between calls: back to the first program
+    np.testing.assert_allclose(fast.step(np.ones(3)), RNNCell.step(RNNCell(3, 4), np.ones(3)), rtol=1e-14)
+    assert JitRNNCell.step.trace_count == 2
+
+
+# ---- closures and globals --------------------------------------------------------------------------
+
+SCALE = 2.0
+TABLE = np.arange(4.0)
+
+
+def scaled_lookup(x):
+    return x * SCALE + TABLE
+
+
+def test_globals_are_live_and_guarded():
+    global SCALE, TABLE
+    f = jit(scaled_lookup)
+    x = np.ones(4)
+    np.testing.assert_array_equal(f(x), scaled_lookup(x))
+    TABLE += 1  # in place
+    np.testing.assert_array_equal(f(x), scaled_lookup(x))
+    assert f.trace_count == 1
+    old_scale, old_table = SCALE, TABLE
+    try:
+        SCALE = 3.0  # a changed Python scalar: retrace
+        TABLE = np.zeros(4)  # rebound
+        np.testing.assert_array_equal(f(x), scaled_lookup(x))
+        assert f.trace_count == 2
+    finally:
+        SCALE, TABLE = old_scale, old_table
+    np.testing.assert_array_equal(f(x), scaled_lookup(x))
+    assert f.trace_count == 2  # the first guard set still holds: its program is reused
+
+
+def test_closure_state_nonlocal_store_and_constants_opt_in():
+    total = np.zeros(3)
+    calls = []
+
+    def accumulate(x):
+        nonlocal total
+        total = total + x
+        calls.append(x.sum())
+        return total
+
+    f = jit(accumulate)
+    for k in range(4):
+        out = f(np.full(3, float(k)))
+    np.testing.assert_array_equal(total, np.full(3, 6.0))
+    np.testing.assert_array_equal(out, total)
+    assert [float(c) for c in calls] == [0.0, 3.0, 6.0, 9.0] and all(type(c) is np.ndarray for c in calls)
+    frozen_w = np.ones(3)
+    g = jit(lambda x: x * frozen_w, constants=[frozen_w])
+    g(np.ones(3))
+    frozen_w[:] = 5  # the user promised it is constant: the program keeps the value it was traced with
+    np.testing.assert_array_equal(g(np.ones(3)), np.ones(3))
+
+
+def test_freeze_folds_live_state():
+    layer = Dense(3, 2)
+    graph = fusejit.freeze(lambda x: x @ layer.W + layer.b, fusejit.Spec((None, 3), np.float32))
+    assert len(graph.inputs) == 1 and "constant" in str(graph)
+
+
+def test_live_dispatch_is_a_straight_line_hot_path():
+    """Interleaving two objects of one class: each keeps its own program and state."""
+    a, b = JitStandardizer().fit(np.arange(6.0).reshape(3, 2)), JitStandardizer().fit(np.ones((3, 2)) * 4)
+    x = np.ones((2, 2))
+    for _ in range(3):
+        np.testing.assert_array_equal(a.transform(x), Standardizer.transform(a, x))
+        np.testing.assert_array_equal(b.transform(x), Standardizer.transform(b, x))
+
+
+@pytest.mark.parametrize("backend", ["reference", "auto"])
+def test_side_outputs_do_not_alias_inputs(backend):
+    class Keep:
+        def __init__(self):
+            self.W = np.ones(3)
+
+        def run(self, x):
+            self.last = self.W.reshape(3)  # a view-like result of a captured array
+            self.out = x + 0
+            return x
+
+    k = Keep()
+    f = jit(Keep.run, backend=backend)
+    x = np.arange(3.0)
+    f(k, x)
+    f(k, x)
+    x[0] = 99
+    assert k.out[0] == 0 and k.last.shape == (3,)

@@ -1,0 +1,212 @@
+"""Side effects of jitted functions (issue 13): stores replayed in program order after each call,
+what is refused at trace time, a failed trace restoring every object, escaped traced arrays."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import fusejit
+from fusejit import jit
+
+
+class Cache:
+    def __init__(self):
+        self.cache = {"keep": np.ones(2)}
+        self.log = []
+        self.n = 0
+
+
+def test_dict_and_list_stores_replay_in_program_order():
+    def run(self, x):
+        self.cache["a"] = x * 2
+        self.cache["b"] = self.cache["a"] + 1  # reads back what it stored
+        del self.cache["keep"]
+        self.cache["keep"] = x  # re-inserted: at the end of the key order, as in NumPy
+        self.log.append(x.sum())
+        self.log.append({"pair": (x, self.cache["b"])})
+        self.last = self.log[-1]
+        return self.cache.pop("a")
+
+    f = jit(run)
+    plain, fast = Cache(), Cache()
+    for k in range(3):
+        x = np.arange(2.0) + k
+        expect, got = run(plain, x), f(fast, x)
+        np.testing.assert_array_equal(got, expect)
+        assert list(fast.cache) == list(plain.cache) == ["b", "keep"]
+        np.testing.assert_array_equal(fast.cache["b"], plain.cache["b"])
+        assert len(fast.log) == len(plain.log) == 2 * (k + 1)
+        assert fast.last is fast.log[-1]  # the same new dict, as NumPy would leave it
+        np.testing.assert_array_equal(fast.log[-1]["pair"][1], plain.log[-1]["pair"][1])
+        assert type(fast.log[-2]) is np.ndarray and fast.log[-2] == plain.log[-2]
+        fast.cache["keep"] = np.ones(2)  # plain NumPy between calls
+        plain.cache["keep"] = np.ones(2)
+
+
+def test_stored_array_keeps_identity_between_two_places():
+    def run(self, x):
+        h = x + 1
+        self.a = h
+        self.log.append(h)
+        return h
+
+    obj = Cache()
+    jit(run)(obj, np.zeros(2))
+    assert obj.a is obj.log[0]
+
+
+def test_a_failed_trace_restores_every_object():
+    obj = Cache()
+    before_cache, before_log = obj.cache, obj.log
+    W = obj.cache["keep"]
+
+    def bad(self, x):
+        self.cache["new"] = x
+        self.log.append(x)
+        self.n = 5
+        self.extra = x
+        self.cache["keep"] -= 1
+        return x.sum() > 0 and x  # data-dependent Python control flow: fails
+
+    with pytest.raises(fusejit.ConcretizationError):
+        jit(bad)(obj, np.ones(2))
+    assert type(obj) is Cache and obj.cache is before_cache and obj.log is before_log
+    assert list(obj.cache) == ["keep"] and obj.cache["keep"] is W and obj.log == [] and obj.n == 0
+    assert not hasattr(obj, "extra")
+    np.testing.assert_array_equal(W, np.ones(2))
+    assert type(vars(obj)["cache"]) is dict
+
+
+def test_escaped_traced_array_names_function_and_line():
+    leaked = []
+    holder = types.SimpleNamespace()
+
+    def sneaky(x, sink=leaked):  # a default argument: state fusejit does not track
+        y = x * 2
+        sink.append(y)
+        return y
+
+    jit(sneaky)(np.ones(3))
+    holder.v = leaked[0]
+    with pytest.raises(fusejit.TracerLeakError, match=r"sneaky.*test_side_effects\.py, line \d+"):
+        np.add(holder.v, 1)
+
+
+def test_print_and_open_are_refused_at_trace_time():
+    def chatty(x):
+        print("value", x)
+        return x + 1
+
+    with pytest.raises(fusejit.SideEffectError, match=r"print\(\) inside the traced function chatty"):
+        jit(chatty)(np.ones(2))
+    print("printing works again outside traces")
+
+
+def test_unreplayable_container_operations_are_refused():
+    obj = Cache()
+    with pytest.raises(fusejit.SideEffectError, match=r"list.sort\(\) on obj.log"):
+        jit(lambda obj, x: obj.log.sort() or x)(obj, np.ones(2))
+
+    class Box:
+        pass
+
+    def store_object(self, x):
+        b = Box()
+        b.x = x
+        self.box = b
+        return x
+
+    with pytest.raises(fusejit.SideEffectError, match="stores a Box object created inside"):
+        jit(store_object)(obj, np.ones(2))
+    assert not hasattr(obj, "box")
+
+
+def test_bypassing_setattr_is_refused():
+    def sneaky(self, x):
+        self.__dict__["hidden"] = x
+        return x
+
+    obj = Cache()
+    with pytest.raises(fusejit.SideEffectError, match="without going through setattr"):
+        jit(sneaky)(obj, np.ones(2))
+    assert "hidden" not in vars(obj)
+
+
+def test_objects_whose_class_cannot_be_swapped_are_tracked_eagerly():
+    ns = types.SimpleNamespace(w=np.ones(2), k=2.0)
+
+    def run(x):
+        ns.out = x * ns.w * ns.k
+        return ns.out
+
+    f = jit(run)
+    np.testing.assert_array_equal(f(np.ones(2)), np.full(2, 2.0))
+    ns.w[:] = 3  # in place: live
+    np.testing.assert_array_equal(f(np.ones(2)), np.full(2, 6.0))
+    np.testing.assert_array_equal(ns.out, np.full(2, 6.0))
+    ns.k = 1.0  # guarded: retrace
+    np.testing.assert_array_equal(f(np.ones(2)), np.full(2, 3.0))
+    assert f.trace_count == 2 and type(ns.out) is np.ndarray
+
+
+def test_property_setter_is_replayed_as_one_store():
+    class Scaled:
+        def __init__(self):
+            self._v = np.zeros(2)
+            self.sets = 0
+
+        @property
+        def v(self):
+            return self._v
+
+        @v.setter
+        def v(self, value):
+            self.sets += 1
+            self._v = value * 2
+
+    def run(self, x):
+        self.v = x
+        return self.v
+
+    plain, fast = Scaled(), Scaled()
+    f = jit(run)
+    for _ in range(3):
+        np.testing.assert_array_equal(f(fast, np.ones(2)), run(plain, np.ones(2)))
+    assert fast.sets == plain.sets == 3
+    np.testing.assert_array_equal(fast._v, plain._v)
+
+
+def test_nested_jitted_call_traces_through():
+    class Model:
+        def __init__(self):
+            self.w = np.full(2, 3.0)
+
+        @jit
+        def inner(self, x):
+            return x * self.w
+
+        @jit
+        def outer(self, x):
+            return self.inner(x) + 1
+
+    m = Model()
+    np.testing.assert_array_equal(m.outer(np.ones(2)), np.full(2, 4.0))
+    m.w[:] = 5
+    np.testing.assert_array_equal(m.outer(np.ones(2)), np.full(2, 6.0))
+
+
+def test_in_place_update_of_an_aliased_capture_is_refused():
+    class Views:
+        def __init__(self):
+            self.W = np.ones((2, 2))
+            self.row = self.W[0]
+
+        def run(self, x):
+            self.W += x
+            return self.row * 1
+
+    with pytest.raises(fusejit.SideEffectError, match="shares memory"):
+        jit(Views.run)(Views(), np.ones((2, 2)))
