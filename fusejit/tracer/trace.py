@@ -49,6 +49,18 @@ class TraceResult:
         return list(self.context.updates.values())
 
 
+def _check_arguments_unchanged(fn_name: str, before: tuple, after: tuple) -> None:
+    """Arguments reach the trace flattened into arrays and rebuilt: a store into a dict or list
+    passed as an argument would change that copy, not the caller's container. Refused."""
+    if before[1] != after[1] or any(a[1] is not b[1] for a, b in zip(before[0], after[0])):
+        from .errors import SideEffectError
+
+        raise SideEffectError(
+            f"{fn_name} changes a dict or list it was passed as an argument; fusejit flattens arguments into "
+            "arrays, so the caller's container would not see the change. Return the new values instead, or keep "
+            "the container on an object (`self.cache`), whose stores are replayed after each call.")
+
+
 def input_name(path: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.]", "_", path) or "arg"
     return name if re.match(r"[A-Za-z_]", name) else "arg_" + name
@@ -107,8 +119,10 @@ def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Cal
                 names = live.leaf_names if live is not None else ()
                 session.enter(fn, [(i, names[i] if i < len(names) else f"arg{i}", v)
                                    for i, v in enumerate(values) if not isinstance(leaves[i], ArgSpec)])
+                before = flatten((args, kwargs))
                 with refuse_io():
                     result = fn(*args, **kwargs)
+                _check_arguments_unchanged(fn_name, before, flatten((args, kwargs)))
             else:
                 result = fn(*args, **kwargs)
         except ValueError as exc:

@@ -210,3 +210,14 @@ def test_in_place_update_of_an_aliased_capture_is_refused():
 
     with pytest.raises(fusejit.SideEffectError, match="shares memory"):
         jit(Views.run)(Views(), np.ones((2, 2)))
+
+
+def test_changing_an_argument_container_is_refused():
+    def store(cache, x):
+        cache["y"] = x * 2
+        return x
+
+    cache = {"a": np.ones(2)}
+    with pytest.raises(fusejit.SideEffectError, match="changes a dict or list it was passed as an argument"):
+        jit(store)(cache, np.ones(2))
+    assert list(cache) == ["a"]
