@@ -118,6 +118,7 @@ def test_indexing_a_numpy_constant_with_a_traced_index_explains_the_fix():
     with pytest.raises(fusejit.ConcretizationError, match=r"np\.asarray\(table, like=i\)\[i\]"):
         jit(lambda i: np.arange(15.0).reshape(5, 3)[i])(idx)  # a NumPy array made inside the function
     np.testing.assert_array_equal(jit(lambda i: np.asarray(table, like=i)[i])(idx), table[idx])
+    np.testing.assert_array_equal(jit(lambda i: table[i])(idx), table[idx])  # a closure's table is live state
 
 
 MASKED = np.ma.masked_array([1.0, 100.0, 3.0], mask=[0, 1, 0])
@@ -150,4 +151,3 @@ def test_masked_arrays_and_matrices_are_refused_not_read_as_plain_arrays(value, 
     exe = biggest.lower(np.asarray(value))
     with pytest.raises(TypeError, match=what):
         exe(value)
-    np.testing.assert_array_equal(jit(lambda i: table[i])(idx), table[idx])  # a closure's table is live state
