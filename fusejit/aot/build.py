@@ -45,7 +45,7 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
     the library's own pool of POSIX threads, started on the first such call.
     """
     verify(graph)
-    if any(n.op == "conv2d" for n in graph.nodes):  # the CPU kernel's operand layout (padded, packed)
+    if any(n.op in ("conv2d", "conv2d_backprop_filter") for n in graph.nodes):  # the kernels' operand layouts
         from ..codegen.cpu.conv import prepare_conv_operands
         from .program import vector_isa
 

@@ -688,3 +688,44 @@ register(OpDef("conv2d_blocked", 2, "opaque", _infer_conv2d_blocked,
                ("strides", "dilations", "out_channels"),
                doc="VALID conv2d over a filter packed in blocks of output channels, zero-filled past "
                    "each group's last channel (the CPU kernel's operand layout; made by codegen lowering)"))
+
+
+def _infer_conv2d_backprop_filter(types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
+    x, dy = types
+    dt = _same_dtype("conv2d_backprop_filter", types)
+    kh, kw = attrs["ksize"]
+    g = attrs["groups"]
+    if x.ndim != 4 or dy.ndim != 4 or x.shape[0] != dy.shape[0]:
+        raise IRTypeError(f"conv2d_backprop_filter: input {format_shape(x.shape)} and out_backprop "
+                          f"{format_shape(dy.shape)} must be NHWC with one batch")
+    c, o = x.shape[3], dy.shape[3]
+    if not isinstance(c, int) or not isinstance(o, int) or c % g or o % g:
+        raise IRTypeError(f"conv2d_backprop_filter: {c} input and {o} output channels do not fit groups={g}")
+    want = _infer_conv2d([x, TensorType(dt, (kh, kw, c // g, o))], attrs)
+    if want.shape[1:] != dy.shape[1:]:
+        raise IRTypeError(f"conv2d_backprop_filter: out_backprop is {format_shape(dy.shape)}, the convolution "
+                          f"gives {format_shape(want.shape)}")
+    return TensorType(dt, (kh, kw, c // g, o))
+
+
+def _ref_conv2d_backprop_filter(x: np.ndarray, dy: np.ndarray, ksize: list, strides: list, pads: list,
+                                dilations: list, groups: int) -> np.ndarray:
+    kh, kw = ksize
+    _, oh, ow, o = dy.shape
+    cg, og = x.shape[3] // groups, o // groups
+    xp = np.pad(x, ((0, 0), tuple(pads[:2]), tuple(pads[2:]), (0, 0)))
+    out = np.zeros((kh, kw, cg, o), x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dilations[0], j * dilations[1]
+            win = xp[:, r0:r0 + (oh - 1) * strides[0] + 1:strides[0], c0:c0 + (ow - 1) * strides[1] + 1:strides[1]]
+            for gi in range(groups):
+                a = win[..., gi * cg:(gi + 1) * cg].reshape(-1, cg)
+                out[i, j, :, gi * og:(gi + 1) * og] = a.T @ dy[..., gi * og:(gi + 1) * og].reshape(-1, og)
+    return out
+
+
+register(OpDef("conv2d_backprop_filter", 2, "opaque", _infer_conv2d_backprop_filter, _ref_conv2d_backprop_filter,
+               ("ksize", "strides", "pads", "dilations", "groups"),
+               doc="the gradient of conv2d(x, w) with respect to its HWIO filter w of spatial size `ksize`, "
+                   "given x and the output gradient dy"))

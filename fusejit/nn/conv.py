@@ -143,22 +143,11 @@ def grad_input_nhwc(dy: Any, w: Any, size: tuple[int, int], strides: Sequence[in
 
 def grad_filter_nhwc(x: Any, dy: Any, ksize: tuple[int, int], strides: Sequence[int], p: Sequence[int],
                      dilations: Sequence[int], groups: int) -> Any:
-    """The gradient of ``conv2d(x, w)`` with respect to ``w`` (HWIO, spatial ``ksize``), as a
-    convolution of the padded input (its channels as the batch, its batch as the channels, per
-    group) with ``dy`` as the filter: strides and dilations trade places."""
-    n, h, wd, c = np.shape(x)
-    _, oh, ow, o = np.shape(dy)
-    cg = c // groups
-    xp = np.pad(x, ((0, 0), (p[0], p[1]), (p[2], p[3]), (0, 0))) if any(p) else x
-    hp, wp = h + p[0] + p[1], wd + p[2] + p[3]
-    xt = np.reshape(np.transpose(np.reshape(xp, (n, hp, wp, groups, cg)), (4, 1, 2, 3, 0)), (cg, hp, wp, groups * n))
-    dyt = np.transpose(dy, (1, 2, 0, 3))  # [oh, ow, n, o]: HWIO with n as the input channels
-    need = ((ksize[0] - 1) * dilations[0] + (oh - 1) * strides[0] + 1,
-            (ksize[1] - 1) * dilations[1] + (ow - 1) * strides[1] + 1)
-    xt = xt[:, :need[0], :need[1]]  # rows past the last window do not contribute
-    g = primitive("conv2d", xt, dyt, strides=list(dilations), pads=[0, 0, 0, 0], dilations=list(strides),
-                  groups=groups)  # [cg, kh, kw, o]
-    return np.transpose(g, (1, 2, 0, 3))
+    """The gradient of ``conv2d(x, w)`` with respect to ``w`` (HWIO, spatial ``ksize``): the
+    ``conv2d_backprop_filter`` primitive (its own CPU kernel: a filter tile in registers summed over
+    the output positions)."""
+    return primitive("conv2d_backprop_filter", x, dy, ksize=list(ksize), strides=list(strides), pads=list(p),
+                     dilations=list(dilations), groups=groups)
 
 
 def conv2d_backprop_input(input_sizes: Any, filters: Any, out_backprop: Any, strides: Any = 1,

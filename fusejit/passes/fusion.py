@@ -66,7 +66,8 @@ from ..ir.primitives import SCAN_OPS
 from ..ir.shapes import Shape
 
 SOURCES = ("input", "constant", "numel")
-ANCHORS = ("dot", "conv2d", "conv2d_blocked")  # computed into a buffer by a library-style routine, then an epilogue
+# computed into a buffer by a library-style routine (BLAS, the convolution kernels), then an epilogue
+ANCHORS = ("dot", "conv2d", "conv2d_blocked", "conv2d_backprop_filter")
 Entry = Any  # int (space axis) | None (index 0) | tuple token
 Map = tuple[Entry, ...]
 

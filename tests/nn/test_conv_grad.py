@@ -7,6 +7,7 @@ import pytest
 
 import fusejit
 from fusejit import nn
+from fusejit.ir import get_op
 
 from .reference import conv2d_grads, same_pads
 
@@ -49,6 +50,9 @@ def test_backprops_match_reference(case):
     np.testing.assert_allclose(dx, want_dx, rtol=1e-4, atol=tol)
     np.testing.assert_allclose(dw, want_dw, rtol=1e-4, atol=tol)
     assert dx.dtype == dw.dtype == np.float32
+    ref = get_op("conv2d_backprop_filter").ref(x, dy, ksize=[kh, kw], strides=list(st), pads=list(p),
+                                               dilations=list(dil), groups=g)
+    np.testing.assert_allclose(ref, want_dw, rtol=1e-4, atol=tol)
 
 
 def test_backprops_nchw_outside_jit_and_transpose():
@@ -65,6 +69,21 @@ def test_backprops_nchw_outside_jit_and_transpose():
     # tf.nn.conv2d_transpose: filters [kh, kw, out, in] and the input gradient of a conv2d
     up = nn.conv2d_transpose(dyn, f, (2, 9, 7, 3), 2, "SAME")
     np.testing.assert_allclose(up, want_dx, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_filter_gradient_chunks_threads_and_epilogue(threads):
+    """Many chunks of rows (a large batch), channel tails on both sides, an SGD update fused after it."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((40, 30, 30, 13), dtype=np.float32)
+    dy = rng.standard_normal((40, 30, 30, 21), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 13, 21), dtype=np.float32)
+    step = fusejit.jit(lambda w, x, dy: w - 0.01 * nn.conv2d_backprop_filter(x, w.shape, dy, 1, "SAME"),
+                       threads=threads)
+    _, want_dw = conv2d_grads(x, w, dy, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    np.testing.assert_allclose(step(w, x, dy), w - 0.01 * want_dw, rtol=1e-4, atol=1e-3)
+    empty = fusejit.jit(lambda x, dy: nn.conv2d_backprop_filter(x, (3, 3, 13, 21), dy, 1, "SAME"))
+    np.testing.assert_array_equal(empty(x[:0], dy[:0]), np.zeros((3, 3, 13, 21), np.float32))
 
 
 def test_backprop_shape_mismatch_is_an_error():
