@@ -71,7 +71,8 @@ class CompiledEntry:
     live: LiveCalls | None = field(init=False)  # fetch/call/hot when the trace reads or writes live state
 
     def __post_init__(self) -> None:
-        probe = getattr(self.executable, "fresh_results", False) and hasattr(self.executable, "probe")
+        probe = getattr(self.executable, "fresh_results", False) and hasattr(self.executable, "probe") \
+            and not _refreshed(self.traced.variables_read)  # a probe that misses must not have drawn
         plan = self.traced.live
         self.live = None
         if plan is None or plan.empty:
@@ -98,7 +99,12 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False, raw: b
     for k, v in enumerate(read):
         env[f"v{k}"] = v._value
     extra = "".join(f", v{k}" for k in range(len(read)))
-    lines = ["def call(*args):", f"    r = exe{'.probe' if probe else ''}(*args{extra})"]
+    lines = ["def call(*args):"]
+    for k, v in enumerate(read):
+        if _refreshed([v]):  # random state: fresh key and counter from its generator, before every call
+            env[f"refresh{k}"] = v.refresh
+            lines.append(f"    refresh{k}()")
+    lines.append(f"    r = exe{'.probe' if probe else ''}(*args{extra})")
     if probe:
         lines += ["    if r is MISS:", "        return r"]
     fresh = getattr(exe, "fresh_results", False)
@@ -136,6 +142,11 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False, raw: b
     lines.append(f"    return {build(traced.out_tree)}{', r' if raw else ''}")
     exec("\n".join(lines), env)  # noqa: S102 - generated from the trace's own structure
     return env["call"]
+
+
+def _refreshed(variables: list[Any]) -> bool:
+    """Whether any of these graph-input variables is refreshed before each call (random state)."""
+    return any(getattr(type(v), "refresh", None) is not None for v in variables)
 
 
 def _own_results(results: list[Any], buffers: tuple[np.ndarray, ...]) -> list[Any]:

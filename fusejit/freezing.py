@@ -37,6 +37,11 @@ def freeze(fn: Callable[..., Any] | JitFunction, *specs_or_examples: Spec | np.n
         raise TracingError(f"freeze: {jitted.__name__} stores to state outside it (attributes, dict items, list "
                            "appends or in-place updates of captured arrays); a frozen graph is a pure function of "
                            "its inputs (freeze the inference function, not the training step)")
+    drawing = [v.name for v in traced.variables_read if getattr(type(v), "refresh", None) is not None]
+    if drawing:
+        raise TracingError(f"freeze: {jitted.__name__} draws from NumPy's random API, whose state is refreshed "
+                           "from the NumPy generator at every call; a frozen graph cannot do that. Pass a "
+                           "fusejit.random key as an argument instead (its samples are then a pure function of it)")
     keep = {v if isinstance(v, str) else v.name for v in keep_variables}
     graph = traced.graph
     captures = live.captures if live is not None else []

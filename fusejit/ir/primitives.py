@@ -729,3 +729,29 @@ register(OpDef("conv2d_backprop_filter", 2, "opaque", _infer_conv2d_backprop_fil
                ("ksize", "strides", "pads", "dilations", "groups"),
                doc="the gradient of conv2d(x, w) with respect to its HWIO filter w of spatial size `ksize`, "
                    "given x and the output gradient dy"))
+
+
+# ---- random bits ---------------------------------------------------------------------------
+
+def _infer_philox(types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
+    state, dtype = types[0], np.dtype(attrs["dtype"])
+    if state.dtype != np.uint32 or state.shape != (4,):
+        raise IRTypeError(f"philox: the state must be u32[4] (key, counter high words), got {state}")
+    words = {np.dtype(np.uint32): 4, np.dtype(np.uint64): 2}.get(dtype)
+    if words is None or not 0 <= attrs["word"] < words:
+        raise IRTypeError(f"philox: dtype must be u32 (word 0-3) or u64 (word 0-1), got {dtype} word {attrs['word']}")
+    if not isinstance(attrs["stream"], int) or not 0 <= attrs["stream"] < 2**63:
+        raise IRTypeError(f"philox: stream must be a non-negative int, got {attrs['stream']!r}")
+    return TensorType(dtype, tuple(attrs["shape"]))
+
+
+def _ref_philox(state: np.ndarray, shape: list, stream: int, word: int, dtype: np.dtype) -> np.ndarray:
+    from .philox import philox_ref
+
+    return philox_ref(state, shape, stream, word, dtype)
+
+
+# opaque: its operand is read whole (not at the output's index); codegen computes it at each point
+register(OpDef("philox", 1, "opaque", _infer_philox, _ref_philox, ("shape", "stream", "word", "dtype"),
+               nondiff=True,  # samples carry no gradient
+               doc="Philox-4x32-10 random words of `shape`, one block per flat index (see ir/philox.py)"))

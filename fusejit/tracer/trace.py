@@ -109,9 +109,12 @@ def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Cal
             values.append(TracedArray(node, is_argument=True, label=leaf.name))
         else:
             values.append(leaf)
-    args, kwargs = rebuild(values)
+    from ..random.numpy_api import RandomHooks  # np.random inside the trace draws fresh samples per call
+
+    hooks = RandomHooks(fn, values)
+    args, kwargs = rebuild(hooks.leaves)
     session = ctx.live
-    with tracing(ctx):
+    with tracing(ctx), hooks:
         try:
             if session is not None:
                 from .side_effects import refuse_io

@@ -20,6 +20,7 @@ from . import abi
 from .casts import emit_cast
 from .elementwise import OpCtx, emit_elementwise
 from .loops import delinearize
+from .philox import emit_philox
 from .types import I1, I64, PTR, i64, mem_type, reg_type
 
 
@@ -248,6 +249,17 @@ class Expr:
             inside = b.and_(inside, ok)
             src.append(_clamp(b, q, n))
         return b.select(inside, self.value(upd, src), self.value(base, idx))
+
+    def _philox(self, node: Node, idx: list[ir.Value]) -> ir.Value:
+        """Random words at this point: the state is read whole, the counter is the flat index."""
+        b, state = self.b, node.args[0]
+        words = [self.value(state, [i64(k)]) for k in range(4)]
+        flat = idx[0] if self.flat and node.ndim else i64(0)
+        if not self.flat:
+            for i, d in zip(idx, node.shape):
+                flat = b.add(b.mul(flat, self.env.dim(d)), i)
+        a = node.attrs
+        return emit_philox(b, words, a["stream"], flat, a["word"], node.dtype.itemsize == 8)
 
     def _take(self, node: Node, idx: list[ir.Value]) -> ir.Value:
         b = self.b

@@ -1,0 +1,103 @@
+"""Where a compiled program's random state comes from at each call.
+
+A traced function that draws from NumPy's random API gets one hidden graph input per source, an
+:class:`RngState`: a u32[4] ``Variable`` (key, counter high words; see :mod:`fusejit.ir.philox`)
+that the call refreshes from its source *before* running the program, so every call draws fresh
+samples and nothing random is baked into the compiled code.
+
+How a NumPy bit generator maps to Philox state (``next_state``): a trace that draws ``n`` values
+from it (one value = one element of one draw; a binomial(n_trials) element counts n_trials)
+consumes, per call, exactly the raw outputs NumPy's ``random(n)`` would (``n`` outputs for 64-bit
+generators such as PCG64, ``2n`` 32-bit outputs for MT19937): the first two 64-bit words of those
+(fewer if ``n < 2``) become the key ``(s0, s1)`` and counter high words ``(s2, s3)``; the rest are
+skipped with ``advance`` (PCG64, PCG64DXSM: O(log n)) or generated and discarded (others: O(n),
+about 6 ns per MT19937 word here). So after a call the generator's state is bit for bit the state
+NumPy's ``random(n)`` would leave, and two calls never share key material.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..tracer.variables import Variable
+from .bits import U32
+
+_ADVANCEABLE = (np.random.PCG64, np.random.PCG64DXSM)
+MASK32 = 0xFFFFFFFF
+
+
+def bit_generator_of(owner: Any) -> Any:
+    """The bit generator behind a ``Generator``, a ``RandomState``, or NumPy's legacy global state."""
+    if owner is None:
+        owner = np.random.mtrand._rand
+    if isinstance(owner, np.random.Generator):
+        return owner.bit_generator
+    return owner._bit_generator
+
+
+def words_from(bg: Any, n: int) -> np.ndarray:
+    """Draw the state words for a call that draws ``n`` values from ``bg``; advance ``bg`` past them."""
+    out = np.zeros(4, dtype=U32)
+    if n <= 0:
+        return out
+    per = 2 if isinstance(bg, np.random.MT19937) else 1  # raw outputs per float64, as NumPy's random()
+    total, take = n * per, min(n, 2) * per
+    raw = [int(w) for w in bg.random_raw(take)]
+    if per == 2:
+        raw = [raw[i] | (raw[i + 1] << 32) for i in range(0, take, 2)]
+    for i, w in enumerate(raw):
+        out[2 * i], out[2 * i + 1] = w & MASK32, w >> 32
+    rest = total - take
+    if rest:
+        if isinstance(bg, _ADVANCEABLE):
+            bg.advance(rest)
+        else:
+            bg.random_raw(rest, output=False)
+    return out
+
+
+class NumPySource:
+    """Fresh state per call from a NumPy generator (``owner`` None: the legacy global state, looked up
+    at call time, so ``np.random.seed`` and ``np.random.set_state`` between calls take effect)."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+
+    def next_state(self, values: int, streams: int) -> np.ndarray:
+        return words_from(bit_generator_of(self.owner), values)
+
+
+class EntropySource:
+    """Fresh state per call without a NumPy generator (``default_rng()`` with no seed inside a traced
+    function): a key from the OS drawn once per process, and a counter that skips every stream a
+    call used."""
+
+    def __init__(self) -> None:
+        self.key = np.frombuffer(os.urandom(8), dtype=U32).copy()
+        self.counter = 0
+
+    def next_state(self, values: int, streams: int) -> np.ndarray:
+        c, self.counter = self.counter, self.counter + max(streams, 1)
+        return np.array([self.key[0], self.key[1], c & MASK32, (c >> 32) & MASK32], dtype=U32)
+
+
+ENTROPY = EntropySource()
+
+
+class RngState(Variable):
+    """A hidden u32[4] graph input refreshed from ``source`` before each call of the compiled program
+    (the driver calls :meth:`refresh`); ``values``/``streams`` are what the trace drew from it."""
+
+    def __init__(self, source: Any, name: str) -> None:  # no Variable.__init__: created during a trace
+        self.dtype = U32
+        self._value = np.zeros(4, dtype=U32)
+        self.name = name
+        self.source = source
+        self.values = 0
+        self.streams = 0
+
+    def refresh(self) -> None:
+        self._value[:] = self.source.next_state(self.values, self.streams)
