@@ -122,7 +122,9 @@ def integers(state: Any, stream: int, shape: tuple, low: int, high: int, dtype: 
     m = high - low
     w = philox_bits(state, shape, stream, 0, U64)
     offset = w if m == 1 << 64 else _mulhi64(w, m)
-    return (offset + (low % (1 << 64))).astype(dt)
+    if dt.kind == "i":  # offset < m <= 2^64: as int64 it wraps only when m > 2^63, as the result must
+        return (offset.astype(np.int64) + low).astype(dt)
+    return (offset + low).astype(dt)
 
 
 def ranks(state: Any, stream: int, n: int) -> Any:
@@ -145,8 +147,7 @@ def binomial(state: Any, stream: int, shape: tuple, n: int, p: Any) -> Any:
         raise RandomArgumentError(
             f"binomial: n must be a Python int in [0, {MAX_BINOMIAL_N}] (fusejit sums n Bernoulli draws), got {n!r}")
     if n == 0:
-        return np.zeros(shape, dtype=np.int64) + 0 * np.asarray(p, dtype=F64).astype(np.int64) \
-            if is_traced(p) else np.zeros(shape, dtype=np.int64)
+        return np.zeros(shape, dtype=np.int64)
     u = uniform01(state, stream, (int(n), *shape), F64)
     return (u < p).sum(axis=0, dtype=np.int64)
 

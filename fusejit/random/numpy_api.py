@@ -268,7 +268,9 @@ _patch_lock = threading.Lock()
 _patch_users = 0
 _originals: dict[str, Any] = {}
 _LEGACY_NAMES = [n for n in dir(np.random)
-                 if getattr(getattr(np.random, n), "__self__", None) is np.random.mtrand._rand]
+                 if getattr(getattr(np.random, n), "__self__", None) is np.random.mtrand._rand] \
+    + ["seed", "ranf", "sample", "get_bit_generator", "set_bit_generator"]  # module functions over the same state
+_STATE_ACCESS = ("get_state", "set_state", "get_bit_generator", "set_bit_generator")
 
 
 def _hooks() -> RandomHooks | None:
@@ -284,7 +286,7 @@ def _legacy(name: str) -> Callable[..., Any]:
         hooks = _hooks()
         if hooks is None:
             return original(*args, **kwargs)
-        if name in ("get_state", "set_state"):
+        if name in _STATE_ACCESS:
             raise UnsupportedFunctionError(f"np.random.{name} inside a traced function is not supported")
         return getattr(hooks.legacy(), name)(*args, **kwargs)
     return wrapper
@@ -363,7 +365,7 @@ class RandomHooks:
         if isinstance(value, GENERATOR_TYPES):
             return self.proxy(value)
         owner = getattr(value, "__self__", None)
-        if isinstance(owner, GENERATOR_TYPES) and isinstance(value, types.BuiltinMethodType):
+        if isinstance(owner, GENERATOR_TYPES) and isinstance(value, (types.BuiltinMethodType, types.MethodType)):
             return getattr(self.proxy(owner), value.__name__)
         return value
 

@@ -21,6 +21,7 @@ from ...ir import Node
 from ...ir.shapes import Dim
 from . import ops
 from .ops import CudaLoweringError
+from .philox import word_expr as philox_word
 
 
 @dataclass(frozen=True)
@@ -200,10 +201,27 @@ class Emitter:
             return self._value(node.args[0], idx, block)
         if node.op == "dot" or node.op.startswith(("reduce_", "arg")):
             raise CudaLoweringError(f"GPU backend: {node.op} cannot be evaluated inside this kind of kernel")
+        if node.op == "philox":
+            return self._philox(node, idx, block, key, needed)
         vals = [self._value(a, idx, block) for a in node.args]
         in_dt = node.args[-1].dtype if node.op == "where" else node.args[0].dtype
         expr = ops.elementwise(node.op, [v for v, _ in vals], in_dt, node.dtype, node.attrs)
         return self._assign(expr, needed, [b for _, b in vals], block, key)
+
+
+    def _philox(self, node: Node, idx: tuple[Ix, ...], block: Block, key: tuple,
+                needed: frozenset[str]) -> tuple[str, Block]:
+        """Random words at this point: the state read whole, the counter from the flat index."""
+        words = [self._value(node.args[0], (Ix(str(k)),), block) for k in range(4)]
+        if self.flat:
+            lin = idx[0].code if node.ndim else "0"
+        else:
+            lin = "0"
+            for i, d in zip(idx, node.shape):
+                lin = i.code if lin == "0" else f"({lin}) * {self.dim(d)} + {i.code}"
+        call = f"rng_philox({', '.join(w for w, _ in words)}, {node.attrs['stream']}, {lin})"
+        expr = philox_word(call, node.attrs["word"], node.dtype.itemsize == 8)
+        return self._assign(expr, needed, [b for _, b in words], block, key)
 
 
 # ---- layout ops as index rewrites ------------------------------------------------------------

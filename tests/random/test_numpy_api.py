@@ -1,0 +1,164 @@
+"""NumPy's random API inside jit: fresh samples per call, reproducible from seeds, generators advanced
+as NumPy would, generators found where the function reaches them, and refusals instead of constants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fusejit
+from fusejit import jit
+from fusejit.tracer.errors import TracingError, UnsupportedFunctionError
+
+
+def test_legacy_functions_draw_fresh_samples_every_call() -> None:
+    @jit
+    def f(x):
+        return (np.random.rand(*x.shape) < 0.5) * x, np.random.randn(3), np.random.standard_normal((2, 2))
+
+    x = np.ones(64)
+    a, b = f(x), f(x)
+    for u, v in zip(a, b):
+        assert not np.array_equal(u, v)
+    assert f.trace_count == 1
+
+
+def test_np_random_seed_makes_runs_reproducible() -> None:
+    @jit
+    def f(x):
+        return x + np.random.uniform(-1, 1, size=x.shape), np.random.randint(0, 10, size=5)
+
+    x = np.zeros(10)
+    np.random.seed(7)
+    first = [f(x), f(x)]
+    np.random.seed(7)
+    again = [f(x), f(x)]
+    for a, b in zip(first, again):
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(first[0][0], first[1][0])
+
+
+@pytest.mark.parametrize("make", [lambda: np.random.default_rng(3), lambda: np.random.Generator(np.random.MT19937(3)),
+                                  lambda: np.random.Generator(np.random.SFC64(3))])
+def test_generator_state_advances_as_numpy_random_would(make) -> None:
+    """After a call drawing n values the generator is where NumPy's rng.random(n) leaves it."""
+    rng, twin = make(), make()
+
+    @jit
+    def f(x):
+        return x * rng.random(x.shape) + rng.normal(size=5)
+
+    x = np.ones((4, 5))
+    for _ in range(2):
+        f(x)
+        twin.random(25)
+        assert _same_state(rng.bit_generator.state, twin.bit_generator.state)
+
+
+def _same_state(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    return bool(np.array_equal(a, b))
+
+
+def test_legacy_global_state_advances_as_numpy_random_would() -> None:
+    @jit
+    def f(x):
+        return x + np.random.rand(*x.shape)
+
+    x = np.zeros(1000)
+    np.random.seed(11)
+    f(x)
+    after = np.random.get_state()[1].copy()
+    np.random.seed(11)
+    np.random.rand(1000)
+    np.testing.assert_array_equal(np.random.get_state()[1], after)
+
+
+def test_generator_passed_captured_or_on_self() -> None:
+    class Dropout:
+        def __init__(self, p: float, seed: int) -> None:
+            self.p, self.rng = p, np.random.default_rng(seed)
+
+        @jit
+        def forward(self, x):
+            return np.where(self.rng.random(x.shape) < self.p, 0.0, x / (1 - self.p))
+
+    captured = np.random.default_rng(1)
+    draw = captured.standard_normal  # a bound method reaches its generator too
+
+    @jit
+    def g(x):
+        return x + draw(x.shape)
+
+    layer, twin = Dropout(0.25, 5), Dropout(0.25, 5)
+    x = np.ones((32, 32))
+    masks = [layer.forward(x) for _ in range(3)]
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    np.testing.assert_array_equal(twin.forward(x), masks[0])  # same seed, same first mask
+    assert 0.2 < (masks[0] == 0).mean() < 0.3
+    assert isinstance(layer.rng, np.random.Generator)  # restored after the trace
+    assert not np.array_equal(g(x), g(x))
+
+    @jit
+    def h(x, rng):
+        return x + rng.integers(0, 5, size=x.shape)
+
+    r1, r2 = np.random.default_rng(9), np.random.default_rng(9)
+    np.testing.assert_array_equal(h(x, r1), h(x, r2))
+
+
+def test_seeded_default_rng_inside_gives_the_same_samples_each_call_as_numpy() -> None:
+    @jit
+    def f(x):
+        rng = np.random.default_rng(42)
+        return x + rng.random(x.shape)
+
+    @jit
+    def fresh(x):
+        return x + np.random.default_rng().random(x.shape)
+
+    x = np.zeros(8)
+    np.testing.assert_array_equal(f(x), f(x))
+    assert not np.array_equal(fresh(x), fresh(x))
+
+
+def test_choice_permutation_shuffle_binomial() -> None:
+    @jit
+    def f(x):
+        y = x * 1.0
+        np.random.shuffle(y)
+        return (np.random.permutation(10), np.random.permutation(x), y, np.random.choice(5, size=(3, 4)),
+                np.random.choice(x, size=4, replace=False), np.random.choice(3, size=6, p=[0.1, 0.0, 0.9]),
+                np.random.binomial(10, 0.3, size=7))
+
+    x = np.arange(10.0)
+    perm, px, shuffled, c, cx, cp, b = f(x)
+    assert sorted(perm) == list(range(10)) and perm.dtype == np.int64
+    assert sorted(px) == list(x) and sorted(shuffled) == list(x)
+    assert c.shape == (3, 4) and c.min() >= 0 and c.max() < 5
+    assert len(set(cx)) == 4 and set(cx) <= set(x)
+    assert 1 not in cp
+    assert b.dtype == np.int64 and b.min() >= 0 and b.max() <= 10
+
+
+def test_refusals_instead_of_trace_time_constants() -> None:
+    x = np.ones(4)
+    with pytest.raises(UnsupportedFunctionError, match="gamma"):
+        jit(lambda x: x + np.random.gamma(2.0, size=4))(x)
+    rng = np.random.default_rng(0)
+    with pytest.raises(UnsupportedFunctionError, match="Generator.poisson"):
+        jit(lambda x: x + rng.poisson(3.0, size=4))(x)
+    with pytest.raises(UnsupportedFunctionError, match="seed outside"):
+        jit(lambda x: (np.random.seed(0), x)[1])(x)
+    with pytest.raises(UnsupportedFunctionError, match="must be a Python int"):
+        jit(lambda x: np.random.randint(0, x.astype(np.int64)))(x)
+    with pytest.raises(fusejit.InPlaceError):
+        jit(lambda x: np.random.shuffle(x))(x)
+    f = jit(lambda x: x + np.random.rand(*x.shape), input_signature=[fusejit.Spec((None,), np.float64)])
+    with pytest.raises(TracingError, match="dynamic dim"):
+        f(x)
+    with pytest.raises(TracingError, match="random"):
+        fusejit.freeze(lambda x: x + np.random.rand(4), x)
+    assert np.random.rand is not None and np.random.rand.__self__ is np.random.mtrand._rand  # unpatched
