@@ -303,6 +303,13 @@ def _default_rng(seed: Any = None) -> Any:
     return hooks.created(seed)
 
 
+def proxy_for(value: Any) -> Any:
+    """What the traced function sees for a generator (or a bound method of one) it reaches through live
+    state (:mod:`fusejit.tracer.capture`): its proxy in the running trace."""
+    hooks = _hooks()
+    return value if hooks is None else hooks.swapped(value)
+
+
 def _install() -> None:
     global _patch_users
     with _patch_lock:
@@ -335,7 +342,7 @@ class RandomHooks:
         self.proxies: dict[int, _Sampler] = {}
         self.undo: list[Callable[[], None]] = []
         self._names = itertools.count()
-        self.leaves = [self._swapped(v) for v in leaves]
+        self.leaves = [self.swapped(v) for v in leaves]
 
     # sources
     def _var_draws(self, key: Any, source: Any, what: str) -> Draws:
@@ -361,7 +368,7 @@ class RandomHooks:
         return TracedGenerator(Draws(words, "default_rng(seed)"), "Generator")
 
     # swapping reachable generators for proxies
-    def _swapped(self, value: Any) -> Any:
+    def swapped(self, value: Any) -> Any:
         if isinstance(value, GENERATOR_TYPES):
             return self.proxy(value)
         owner = getattr(value, "__self__", None)
@@ -386,7 +393,7 @@ class RandomHooks:
 
     def _replace(self, container: Any, k: Any, depth: int) -> None:
         value = container[k]
-        new = self._swapped(value)
+        new = self.swapped(value)
         if new is not value:
             container[k] = new
             self.undo.append(lambda c=container, k=k, v=value: c.__setitem__(k, v))
@@ -402,6 +409,9 @@ class RandomHooks:
     def __enter__(self) -> RandomHooks:
         _install()
         _active.hooks = self
+        ctx = current()
+        if ctx is not None and getattr(ctx, "live", None) is not None:
+            return self  # live state shows the function proxies where it reaches generators (proxy_for)
         try:
             fn = getattr(self.fn, "func", self.fn)  # functools.partial (a jitted method)
             code, glob = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
@@ -410,7 +420,7 @@ class RandomHooks:
                     value = cell.cell_contents
                 except ValueError:
                     continue
-                new = self._swapped(value)
+                new = self.swapped(value)
                 if new is not value:
                     cell.cell_contents = new
                     self.undo.append(lambda c=cell, v=value: setattr(c, "cell_contents", v))

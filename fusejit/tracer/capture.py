@@ -158,6 +158,11 @@ class Session:
             return value
         if id(value) in self.frozen:
             return value
+        if _random_source(value):  # a NumPy generator: draws fresh samples per call (fusejit.random)
+            from ..random.numpy_api import proxy_for
+
+            self.guard(path, "eq", value)  # rebinding it retraces: the program draws from this one
+            return proxy_for(value)
         seen = self.tracked.get(id(value))
         if seen is not None:
             if seen[0] != path:
@@ -373,6 +378,12 @@ def _trackable(value: Any) -> bool:
     if isinstance(value, _NOT_STATE) or isinstance(value, SCALARS) or not hasattr(value, "__dict__"):
         return False
     return (type(value).__module__ or "").split(".")[0] not in _FOREIGN
+
+
+def _random_source(value: Any) -> bool:
+    """A NumPy ``Generator``/``RandomState``, or a bound method of one (``draw = rng.normal``)."""
+    gens = (np.random.Generator, np.random.RandomState)
+    return isinstance(value, gens) or (isinstance(value, types.MethodType) and isinstance(value.__self__, gens))
 
 
 def _scalar_tuple(value: tuple) -> bool:

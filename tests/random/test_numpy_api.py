@@ -162,3 +162,21 @@ def test_refusals_instead_of_trace_time_constants() -> None:
     with pytest.raises(TracingError, match="random"):
         fusejit.freeze(lambda x: x + np.random.rand(4), x)
     assert np.random.rand is not None and np.random.rand.__self__ is np.random.mtrand._rand  # unpatched
+
+
+def test_generator_rebound_or_in_a_dict_is_read_at_call_time() -> None:
+    class Model:
+        def __init__(self) -> None:
+            self.rng = np.random.default_rng(1)
+            self.parts = {"noise": np.random.default_rng(2)}
+
+        @jit
+        def forward(self, x):
+            return x + self.rng.random(x.shape) + self.parts["noise"].normal(size=x.shape)
+
+    m, x = Model(), np.zeros(6)
+    first = m.forward(x)
+    m.rng, m.parts["noise"] = np.random.default_rng(1), np.random.default_rng(2)  # rebound: same seeds again
+    np.testing.assert_array_equal(m.forward(x), first)
+    assert isinstance(m.rng, np.random.Generator) and isinstance(m.parts["noise"], np.random.Generator)
+    assert not np.array_equal(m.forward(x), first)
