@@ -8,11 +8,12 @@ primitives of their own (convolutions) do. Outside ``jit`` they run a small jitt
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..ir import make
+from ..ir import Node, make
 from ..tracer.array import TracedArray, cast, wrap
 from ..tracer.context import current
 from ..tracer.errors import TracingError
@@ -27,11 +28,11 @@ def _frozen(v: Any) -> Any:
 
 
 @functools.cache
-def _compiled(op: str, attrs: tuple) -> Any:
+def _compiled(builder: Callable[..., Node], attrs: tuple) -> Any:
     from ..driver import jit
 
     kw = {k: list(v) if isinstance(v, tuple) else v for k, v in attrs}
-    return jit(lambda *xs: primitive(op, *xs, **kw))
+    return jit(lambda *xs: build(builder, *xs, **kw))
 
 
 def float_operands(what: str, *xs: Any) -> np.dtype:
@@ -44,11 +45,21 @@ def float_operands(what: str, *xs: Any) -> np.dtype:
     return dt
 
 
-def primitive(op: str, *xs: Any, **attrs: Any) -> Any:
-    """``op(*xs, **attrs)`` as an IR node (tracing) or computed now (NumPy arrays, jit-compiled)."""
+def build(builder: Callable[..., Node], *xs: Any, **attrs: Any) -> Any:
+    """``builder(*nodes, **attrs)`` (IR nodes from IR nodes) on traced arrays (tracing), or computed
+    now on NumPy arrays by a jitted function (cached per builder and attributes)."""
     if current() is None and not any(isinstance(x, TracedArray) for x in xs):
-        return _compiled(op, tuple(sorted((k, _frozen(v)) for k, v in attrs.items())))(*xs)
+        return _compiled(builder, tuple(sorted((k, _frozen(v)) for k, v in attrs.items())))(*xs)
     from ..tracer.functions import arr
 
-    dt = float_operands(op, *xs)
-    return wrap(make(op, *(cast(arr(x).node, dt) for x in xs), **attrs))
+    dt = float_operands(getattr(builder, "__name__", "op"), *xs)
+    return wrap(builder(*(cast(arr(x).node, dt) for x in xs), **attrs))
+
+
+def _node(*args: Node, op: str, **attrs: Any) -> Node:
+    return make(op, *args, **attrs)
+
+
+def primitive(op: str, *xs: Any, **attrs: Any) -> Any:
+    """``op(*xs, **attrs)`` as an IR node (tracing) or computed now (NumPy arrays, jit-compiled)."""
+    return build(_node, *xs, op=op, **attrs)

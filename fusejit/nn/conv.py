@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ir.primitives import conv_out_size
-from ._prim import NNError, primitive
+from ..ir.conv import conv_out_size, grad_input
+from ._prim import NNError, build, primitive
 
 FORMATS = ("NHWC", "NCHW")
 
@@ -119,26 +119,10 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
 def grad_input_nhwc(dy: Any, w: Any, size: tuple[int, int], strides: Sequence[int], p: Sequence[int],
                     dilations: Sequence[int], groups: int) -> Any:
     """The gradient of ``conv2d(x, w)`` (NHWC, explicit pads ``p``) with respect to ``x`` of spatial
-    ``size``, as a stride-1 convolution: ``dy`` spread ``strides`` apart (zeros between) and padded
-    by the dilated filter's reach less ``p``, with the filter flipped and its in/out channels
-    swapped per group. Strided convolutions pay for the zeros (a stride of 2: 4x the flops)."""
-    kh, kw, cg, o = np.shape(w)
-    n, oh, ow, _ = np.shape(dy)
-    og = o // groups
-    reach = ((kh - 1) * dilations[0], (kw - 1) * dilations[1])
-    top, left = reach[0] - p[0], reach[1] - p[2]
-    rows, cols = size[0] + reach[0], size[1] + reach[1]  # what the stride-1 convolution reads
-    lo_r, lo_c = min(0, top), min(0, left)
-    hi_r = max(rows, top + (oh - 1) * strides[0] + 1)
-    hi_c = max(cols, left + (ow - 1) * strides[1] + 1)
-    buf = np.zeros_like(dy, shape=(n, hi_r - lo_r, hi_c - lo_c, o))
-    buf[:, top - lo_r:top - lo_r + (oh - 1) * strides[0] + 1:strides[0],
-        left - lo_c:left - lo_c + (ow - 1) * strides[1] + 1:strides[1]] = dy
-    buf = buf[:, -lo_r:-lo_r + rows, -lo_c:-lo_c + cols]
-    wt = np.reshape(np.transpose(np.reshape(w, (kh, kw, cg, groups, og)), (0, 1, 4, 3, 2)),
-                    (kh, kw, og, groups * cg))[::-1, ::-1]
-    return primitive("conv2d", buf, wt, strides=[1, 1], pads=[0, 0, 0, 0], dilations=list(dilations),
-                     groups=groups)
+    ``size``: :func:`fusejit.ir.conv.grad_input` (a stride-1 convolution of the spread, padded ``dy``),
+    the rule autodiff uses too."""
+    return build(grad_input, dy, w, size=tuple(size), strides=list(strides), pads=list(p),
+                 dilations=list(dilations), groups=groups)
 
 
 def grad_filter_nhwc(x: Any, dy: Any, ksize: tuple[int, int], strides: Sequence[int], p: Sequence[int],
