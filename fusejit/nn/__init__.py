@@ -31,6 +31,7 @@ from .conv import (
     depthwise_conv2d,
     separable_conv2d,
 )
+from .dropout import dropout
 from .losses import (
     huber_loss,
     l2_loss,
@@ -61,7 +62,7 @@ from .pooling import (
 
 __all__ = [
     "NNError", "avg_pool", "avg_pool2d", "batch_normalization", "bias_add", "conv1d", "conv2d",
-    "conv2d_backprop_filter", "conv2d_backprop_input", "conv2d_transpose", "depthwise_conv2d", "elu",
+    "conv2d_backprop_filter", "conv2d_backprop_input", "conv2d_transpose", "depthwise_conv2d", "dropout", "elu",
     "embedding_lookup", "fused_batch_norm", "gelu", "global_avg_pool", "global_max_pool", "huber_loss",
     "in_top_k", "l2_loss", "l2_normalize", "layer_norm", "leaky_relu", "local_response_normalization",
     "log_softmax", "max_pool", "max_pool2d", "max_pool_with_argmax", "mean_squared_error", "moments", "one_hot",
