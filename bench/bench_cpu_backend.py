@@ -221,7 +221,7 @@ def row(name, ms_np, ms_fj, nbytes=None, bw=None, extra=""):
 def cold_compile_subprocess(text: str) -> tuple[float, float]:
     """(cold ms, disk-cache ms) of compile_cpu in fresh processes sharing a new cache dir."""
     code = ("import time,sys; t=time.perf_counter(); from fusejit.ir import parse; "
-            "from fusejit.codegen.cpu import compile_cpu; import fusejit.runtime.engine as e; e.engine(); "
+            "from fusejit.codegen.cpu import compile_cpu; import fusejit.runtime.engine as e; e.bind_symbols(); "
             "t1=time.perf_counter(); exe=compile_cpu(parse(sys.stdin.read())); "
             "print((time.perf_counter()-t1)*1e3)")
     with tempfile.TemporaryDirectory() as d:

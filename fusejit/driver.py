@@ -22,6 +22,7 @@ from .ir.shapes import Dim, TensorType, format_shape
 from .live_calls import LiveCalls
 from .runtime.executable import MISS, Executable, ReferenceExecutable
 from .runtime.gc_pause import gc_paused
+from .runtime.once import KeyedLocks
 from .runtime.placement import current_device
 from .tracer import ArgSpec, TraceResult, flatten, trace, unflatten
 from .tracer.array import TracedArray
@@ -202,6 +203,7 @@ class JitFunction:
         self._hot: Callable[..., Any] = _miss  # the last fast entry's probing call: no key to build
         self._hot_device = ""  # the device _hot and _fast's entries were compiled for
         self.trace_count = 0
+        self._tracing = KeyedLocks()
 
     # ---- signature handling ----------------------------------------------------------------
 
@@ -306,20 +308,22 @@ class JitFunction:
         key = (key_tree, tuple(key_parts), _device_key(self.device))
         values = [v.value if isinstance(v, _Static) else v for _, v in leaves]
         entries = self._cache.setdefault(key, [])
-        for entry in reversed(entries):  # the newest guard set first: state that changed usually stays so
-            if entry.live is None:
-                return entry, arrays
-            state = entry.live.fetch(values)
-            if state is not MISS:
-                return entry, arrays + list(state)
-        specs = self._arg_specs(leaves, positions, arrays)
-        live = self._live and LiveOptions(self._live.frozen, tuple(path for path, _ in leaves))
-        with gc_paused():
-            traced = trace(self.fn, specs, rebuild, name=self.__name__, live=live)
-            self.trace_count += 1
-            entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions, values,
-                                  all(t == ("leaf",) for t in key_tree[1]))
-        entries.append(entry)
+        found = _find_entry(entries, values, arrays)
+        if found is not None:
+            return found
+        with self._tracing.hold(key):  # one trace per signature at a time; threads that waited find it
+            found = _find_entry(entries, values, arrays)
+            if found is not None:
+                return found
+            specs = self._arg_specs(leaves, positions, arrays)
+            live = self._live and LiveOptions(self._live.frozen, tuple(path for path, _ in leaves))
+            with gc_paused():
+                traced = trace(self.fn, specs, rebuild, name=self.__name__, live=live)
+                with self._tracing.lock:
+                    self.trace_count += 1
+                entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions, values,
+                                      all(t == ("leaf",) for t in key_tree[1]))
+            entries.append(entry)
         if entry.live is None:
             return entry, arrays
         state = entry.live.fetch(values)
@@ -395,6 +399,18 @@ class JitFunction:
 
 
 _FAST_MAX = 256
+
+
+def _find_entry(entries: list[CompiledEntry], values: list[Any],
+                arrays: list[Any]) -> tuple[CompiledEntry, list[Any]] | None:
+    """The entry whose guards hold for ``values`` and its call arguments, or None."""
+    for entry in reversed(entries):  # the newest guard set first: state that changed usually stays so
+        if entry.live is None:
+            return entry, arrays
+        state = entry.live.fetch(values)
+        if state is not MISS:
+            return entry, arrays + list(state)
+    return None
 
 
 def _miss(*args: Any) -> Any:

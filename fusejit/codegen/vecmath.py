@@ -335,8 +335,10 @@ def ensure_libmvec_loaded() -> bool:
     return True
 
 
+@functools.cache
 def host_isa() -> str:
-    """The ISA to pass to :func:`emit_math` for code JIT-compiled in this process."""
+    """The ISA to pass to :func:`emit_math` for code JIT-compiled in this process (asked once:
+    :func:`fusejit.runtime.engine.bind_symbols` asks first, inside its Ctrl-C-safe section)."""
     import llvmlite.binding as llvm
 
     llvm.initialize_native_target()

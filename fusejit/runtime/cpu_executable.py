@@ -72,8 +72,9 @@ class CpuExecutable:
 
     def __init__(self, graph: Graph, plan: FusionPlan, layout: abi.ArgLayout, threads: int, address: int,
                  llvm_ir_fn, asm_fn, fuse: bool, compile_ms: float, from_cache: bool,
-                 load_generic: Callable[[], None] | None = None) -> None:
+                 load_generic: Callable[[], None] | None = None, keepalive: object = None) -> None:
         self.graph = graph
+        self._keepalive = keepalive  # owns the native code at ``address``: it lives while this does
         self.plan = plan
         self.fuse = fuse
         self.threads = threads
@@ -243,11 +244,12 @@ class CpuExecutable:
         return self._exact(tuple(clean))
 
     def _generic(self) -> bool:
-        """Link the lazily compiled generic-stride kernels; False if there is nothing to link."""
+        """Link the lazily compiled generic-stride kernels; False if there is nothing to link.
+        Idempotent and thread-safe: a thread that met a null pointer before another linked
+        them still gets True and reruns its call."""
         if self._load_generic is None:
             return False
         self._load_generic()
-        self._load_generic = None
         return True
 
     def _raise(self, rc: int) -> None:

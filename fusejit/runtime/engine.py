@@ -1,31 +1,64 @@
-"""The process-wide LLVM JIT: one target machine per engine, one MCJIT engine for all programs.
+"""The LLVM JIT: compile modules to objects, and give each program an engine of its own.
 
-Modules are optimized at O3 for the host CPU (name and features) and added to a single
-long-lived MCJIT engine. External symbols the generated code calls are made visible here:
-libmvec (vector math), the thread pool (``fj_pool_run``, compiled once per process when a
-program first has a kernel large enough to split: :func:`bind_thread_pool`), and
-scipy's BLAS ``sgemm``/``dgemm`` function pointers bound to ``fj_sgemm``/``fj_dgemm``. An
-object cache keyed by IR text lets a new process skip LLVM's code generation (see :mod:`.disk_cache`).
+Modules are optimized at O3 for the host CPU (name and features) and emitted as object code
+(:func:`emit_object`); :class:`NativeCode` links objects into an MCJIT engine that belongs to
+one program and is freed with it (issue 12, item 9: a single process-wide engine kept every
+program's code for the life of the process). External symbols the generated code calls are made
+visible here: libmvec (vector math), the thread pool (``fj_pool_run``, compiled once per process
+when a program first has a kernel large enough to split: :func:`bind_thread_pool`), and NumPy's
+or scipy's BLAS ``sgemm``/``dgemm`` bound to ``fj_sgemm``/``fj_dgemm``. Object code is what the
+disk cache keeps (see :mod:`.disk_cache`).
+
+Threads: LLVM's global context, its symbol table and the engines are not thread-safe, and
+llvmlite releases the GIL in every call, so every LLVM call in the process goes through
+:func:`llvm_section` (one re-entrant lock). It also defers Ctrl-C (:mod:`.interrupts`): a
+``KeyboardInterrupt`` never lands between creating an engine and recording what it holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import llvmlite.binding as llvm
 import numpy as np
 
 from ..codegen import vecmath
+from .interrupts import deferred_interrupts
 
 _lock = threading.RLock()
+_T = TypeVar("_T")
 
 
-@functools.cache
+@contextlib.contextmanager
+def llvm_section() -> Iterator[None]:
+    """Hold the process's LLVM lock, with Ctrl-C deferred to the end of the section."""
+    with deferred_interrupts(), _lock:
+        yield
+
+
+def once(fn: Callable[[], _T]) -> Callable[[], _T]:
+    """``functools.cache`` for a setup step, made a lock: concurrent first callers wait for the
+    one that runs it (a plain cache lets each of them run it, e.g. bind the thread pool twice)."""
+    cached = functools.cache(fn)
+
+    @functools.wraps(fn)
+    def wrapper() -> _T:
+        with llvm_section():
+            return cached()
+
+    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return wrapper
+
+
+@once
 def host() -> tuple[str, str, str]:
     """(triple, cpu name, feature string) of this machine."""
     llvm.initialize_native_target()
@@ -43,18 +76,19 @@ def _capsule_pointer(capsule: object) -> int:
     return int(get_ptr(capsule, get_name(capsule)))
 
 
-@functools.cache
+@once
 def bind_symbols() -> None:
     """Make every external function the generated code calls resolvable by the JIT."""
     host()
     vecmath.ensure_libmvec_loaded()
+    vecmath.host_isa()
     llvm.load_library_permanently("libgcc_s.so.1")  # half-precision conversions (__truncdfhf2, ...)
 
 
-_pool_engines: list[llvm.ExecutionEngine] = []  # the thread pool's code lives as long as the process
+_pool_code: list[NativeCode] = []  # the thread pool's code lives as long as the process
 
 
-@functools.cache
+@once
 def bind_thread_pool() -> None:
     """Compile :mod:`fusejit.codegen.cpu.threadpool` (or load it from the disk cache) into an
     engine of its own and bind ``fj_pool_run`` for every module compiled after it. Called before
@@ -69,17 +103,11 @@ def bind_thread_pool() -> None:
     key = disk_cache.key(f"fj_threadpool {hashlib.sha256(source).hexdigest()}", cpu, features)
     obj = disk_cache.load(key)  # keyed by source: building the IR text to hash it costs more than loading
     if obj is None:
-        mod = llvm.parse_assembly(str(threadpool.pool_module()))
-        mod.triple = triple
-        tm = target_machine(opt=0)  # not optimized: its loops wait; O3 would cost ~50 ms of a cold start
-        mod.data_layout = str(tm.target_data)
-        obj = tm.emit_object(mod)
+        obj = emit_object(str(threadpool.pool_module()), opt=0)  # its loops wait: O3 would cost ~50 ms cold
         disk_cache.store(key, obj)
-    ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
-    ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
-    ee.finalize_object()
-    llvm.add_symbol(threadpool.RUN, ee.get_function_address(threadpool.RUN))
-    _pool_engines.append(ee)
+    code = NativeCode(obj)
+    llvm.add_symbol(threadpool.RUN, code.address(threadpool.RUN))
+    _pool_code.append(code)
 
 
 def _numpy_blas() -> dict[str, int] | None:
@@ -95,7 +123,7 @@ def _numpy_blas() -> dict[str, int] | None:
     return None
 
 
-@functools.cache
+@once
 def bind_blas() -> bool:
     """Bind ``fj_sgemm``/``fj_dgemm``; True when they take 64-bit integers (ILP64).
 
@@ -127,74 +155,117 @@ def optimize(mod: llvm.ModuleRef, tm: llvm.TargetMachine) -> None:
     pto.loop_unrolling = True
     pb = llvm.create_pass_builder(tm, pto)
     pm = pb.getModulePassManager()
-    pm.run(mod, pb)
+    try:
+        pm.run(mod, pb)
+    finally:
+        _close(pm, pb, pto)
 
 
-class Engine:
-    """The long-lived MCJIT engine; ``add(ir_text)`` compiles a module and returns it."""
+def _close(*objs: object) -> None:
+    """Free llvmlite objects now, inside the caller's :func:`llvm_section`: left to ``__del__``, a
+    Ctrl-C landing inside its ``close()`` (between freeing and marking freed) is a later double free."""
+    for o in objs:
+        o.close()  # type: ignore[attr-defined]
 
-    def __init__(self) -> None:
-        bind_symbols()
-        self.tm = target_machine()  # for optimization and assembly listings
-        backing = llvm.parse_assembly("")
-        self.ee = llvm.create_mcjit_compiler(backing, target_machine())
-        self.modules: list[llvm.ModuleRef] = []
-        self._cache_get: Callable[[llvm.ModuleRef], bytes | None] | None = None
-        self._pending_obj: dict[str, bytes] = {}
-        self.ee.set_object_cache(self._notify, self._getbuffer)
 
-    def _notify(self, mod: llvm.ModuleRef, data: bytes) -> None:
-        self._pending_obj[mod.name] = data
+def _parse(ir_text: str, tm: llvm.TargetMachine) -> llvm.ModuleRef:
+    mod = llvm.parse_assembly(ir_text)
+    try:
+        mod.triple = host()[0]
+        mod.data_layout = str(tm.target_data)
+        mod.verify()
+    except BaseException:
+        mod.close()
+        raise
+    return mod
 
-    def _getbuffer(self, mod: llvm.ModuleRef) -> bytes | None:
-        return self._cache_get(mod) if self._cache_get else None
 
-    def compile(self, ir_text: str, cached_object: bytes | None = None) -> tuple[llvm.ModuleRef, bytes | None]:
-        """Optimize (unless an object is cached) and finalize; returns the module and its object code."""
-        with _lock:
-            mod = llvm.parse_assembly(ir_text)
-            triple, _, _ = host()
-            mod.triple = triple
-            mod.data_layout = str(self.tm.target_data)
-            if cached_object is None:
-                mod.verify()
-                optimize(mod, self.tm)
-                self._cache_get = None
-            else:
-                self._cache_get = lambda _m: cached_object
-            self.ee.add_module(mod)
-            self.ee.finalize_object()
-            self.ee.run_static_constructors()
-            self._cache_get = None
-            self.modules.append(mod)
-            return mod, self._pending_obj.pop(mod.name, None)
-
-    def load_object(self, name: str, obj: bytes) -> None:
-        """Add a cached object without its IR: an empty module named ``name`` stands in for
-        it, and the object cache hands MCJIT the object (no parsing, no code generation)."""
-        with _lock:
-            mod = llvm.parse_assembly("")
-            mod.name = name
-            mod.triple = host()[0]
-            mod.data_layout = str(self.tm.target_data)
-            self._cache_get = lambda _m: obj
+def emit_object(ir_text: str, opt: int = 3) -> bytes:
+    """Optimize (at ``opt`` > 0) and compile LLVM IR text to object code for this CPU."""
+    with llvm_section():
+        tm = target_machine(opt)
+        try:
+            mod = _parse(ir_text, tm)
             try:
-                self.ee.add_module(mod)
-                self.ee.finalize_object()
+                if opt:
+                    optimize(mod, tm)
+                return tm.emit_object(mod)
             finally:
-                self._cache_get = None
-            self.modules.append(mod)
+                mod.close()
+        finally:
+            tm.close()
+
+
+def emit_assembly(ir_text: str) -> str:
+    """The optimized assembly listing of LLVM IR text (for inspection)."""
+    with llvm_section():
+        tm = target_machine()
+        try:
+            mod = _parse(ir_text, tm)
+            try:
+                optimize(mod, tm)
+                return tm.emit_assembly(mod)
+            finally:
+                mod.close()
+        finally:
+            tm.close()
+
+
+class NativeCode:
+    """Object code linked into an MCJIT engine of its own; the engine, and the code, are freed
+    when this object is (whoever calls into the code must hold a reference to it)."""
+
+    def __init__(self, obj: bytes) -> None:
+        bind_symbols()
+        collect_engines()
+        with llvm_section():
+            ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+            self._finalizer = weakref.finalize(self, _dispose, ee)
+            self._finalizer.atexit = False  # at exit, threads may still run in it: the OS frees it
+            self._ee = ee
+            self._link(obj)
+
+    def _link(self, obj: bytes) -> None:
+        ref = llvm.ObjectFileRef.from_data(obj)
+        try:
+            self._ee.add_object_file(ref)
+        finally:
+            ref.close()
+        self._ee.finalize_object()
+
+    def add(self, obj: bytes) -> None:
+        """Link one more object (e.g. a program's generic-stride kernels) into this engine."""
+        with llvm_section():
+            self._link(obj)
 
     def address(self, name: str) -> int:
-        return self.ee.get_function_address(name)
+        """Address of function ``name``; a missing symbol is an error, never a null pointer."""
+        with llvm_section():
+            addr = self._ee.get_function_address(name)
+        if not addr:
+            raise RuntimeError(f"fusejit: compiled code has no function {name!r}")
+        return addr
 
     def global_address(self, name: str) -> int:
-        return self.ee.get_global_value_address(name)
+        with llvm_section():
+            addr = self._ee.get_global_value_address(name)
+        if not addr:
+            raise RuntimeError(f"fusejit: compiled code has no global {name!r}")
+        return addr
 
-    def asm(self, mod: llvm.ModuleRef) -> str:
-        return self.tm.emit_assembly(mod)
+
+_disposed: list[llvm.ExecutionEngine] = []  # engines of dropped programs, closed at the next LLVM section
 
 
-@functools.cache
-def engine() -> Engine:
-    return Engine()
+def _dispose(ee: llvm.ExecutionEngine) -> None:
+    """The finalizer of :class:`NativeCode` only queues its engine: it runs wherever the garbage
+    collector happens to run (possibly inside an LLVM section of this or another thread, where a
+    deferred Ctrl-C could not be delivered), and closing an engine is LLVM work."""
+    _disposed.append(ee)
+
+
+def collect_engines() -> None:
+    """Close the engines of dropped programs (their code is no longer reachable)."""
+    with llvm_section():
+        while _disposed:
+            _disposed.pop().close()

@@ -76,3 +76,18 @@ def test_a_transpose_the_epilogue_also_reads_keeps_the_loop_nest() -> None:
     f = fusejit.jit(fn)
     assert "k0.flat" not in f.lower(x, g).llvm_ir
     np.testing.assert_allclose(f(x, g), fn(x, g), rtol=1e-5, atol=1e-6)
+
+
+def test_every_lazily_compiled_generic_kernel_has_its_pointer() -> None:
+    """Issue 12, item 5: a scan fused with a cast read a strided input, so the runtime looked for
+    a ``_genptr`` global the module never defined and wrote through a null pointer (SIGSEGV)."""
+    from fusejit.codegen.cpu.module import generic_kernels
+
+    f = fusejit.jit(lambda a, b: np.cumsum(a, axis=0) + b)
+    a, b = np.ones((3, 1), np.int32), np.ones((3, 4), np.int32)[:, ::4]
+    np.testing.assert_array_equal(f(a, b), np.cumsum(a, axis=0) + b)
+    exe = f.lower(a, b)
+    cm = build_cpu_module(exe.graph, lazy_generic=True)
+    assert cm.lazy_generic == generic_kernels(exe.graph, exe.plan)
+    for ki in cm.lazy_generic:
+        assert cm.generic_pointer(ki) in cm.module.globals

@@ -2,8 +2,15 @@
 
 ``compile_cpu(graph)`` plans fusion (:mod:`fusejit.passes.fusion`), builds one LLVM module
 (:mod:`.module`; kernels from :mod:`.kernels`, ops from :mod:`.elementwise`, BLAS from
-:mod:`.blas`), JIT-compiles it in the process-wide engine (:mod:`fusejit.runtime.engine`,
-with the on-disk object cache) and wraps it (:mod:`fusejit.runtime.cpu_executable`).
+:mod:`.blas`), compiles it to object code (:mod:`fusejit.runtime.engine`, with the on-disk
+object cache), links it into an engine of its own and wraps it
+(:mod:`fusejit.runtime.cpu_executable`).
+
+Lifetime: a process-wide table maps each program's cache key to its :class:`Program` weakly;
+every executable made from it holds it strongly, so the native code lives exactly as long as
+some executable (hence some jitted function's cache) uses it, and two executables of one program
+share it. Threads: a key is compiled once while other threads asking for it wait
+(:class:`fusejit.runtime.once.OncePerKey`).
 """
 
 from __future__ import annotations
@@ -14,20 +21,39 @@ import hashlib
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...ir import Graph, print_graph
 from ...passes.fusion import FusionPlan, plan_fusion
+from ...runtime.once import OncePerKey
 from .module import MAX_THREADS, CpuModule, build_generic_module, build_module, generic_kernels, uses_pool
 
 if TYPE_CHECKING:
     from ...runtime.cpu_executable import CpuExecutable
+    from ...runtime.engine import NativeCode
     from . import abi
 
-_compiled: dict[str, int] = {}  # cache key -> entry address, for this process
-_generic_loaded: set[str] = set()  # cache keys whose lazy generic versions are linked in
-_lock = threading.Lock()
+
+class Program:
+    """One compiled program in this process: its native code and entry address, and whether its
+    lazily compiled generic-stride kernels are linked yet."""
+
+    def __init__(self, code: NativeCode, entry: int) -> None:
+        self.code = code
+        self.entry = entry
+        self.generic_linked = False
+        self.lock = threading.Lock()
+
+
+_programs: weakref.WeakValueDictionary[str, Program] = weakref.WeakValueDictionary()  # cache key -> program
+_compiling: OncePerKey[Program] = OncePerKey()
+
+
+def live_programs() -> int:
+    """How many compiled programs this process holds (for tests of their lifetime)."""
+    return len(_programs)
 
 
 def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = None,
@@ -87,12 +113,13 @@ def compile_cpu(graph: Graph, *, fuse: bool = True, threads: int | None = None,
 def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int, int] | None) -> CpuExecutable:
     from ...runtime import disk_cache
     from ...runtime.cpu_executable import CpuExecutable
-    from ...runtime.engine import bind_blas, bind_thread_pool, engine, host
+    from ...runtime.engine import NativeCode, bind_blas, bind_symbols, bind_thread_pool, emit_object, host
     from ..vecmath import host_isa
     from . import abi
     from .lowering import lower_for_cpu
 
     t0 = time.perf_counter()
+    bind_symbols()
     graph = lower_for_cpu(graph)
     threads = threads if threads is not None else (os.cpu_count() or 1)
     threads = max(1, min(int(threads), MAX_THREADS))
@@ -100,7 +127,6 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
     plan = plan_fusion(graph, fuse=fuse)
     donate = dict(sorted((donate or {}).items()))
     layout = abi.ArgLayout(graph, plan, donate)
-    eng = engine()
     ilp64 = bind_blas() if any(k.kind == "dot" and k.anchor.op == "dot" for k in plan.kernels) else False
     if uses_pool(plan, threads):
         bind_thread_pool()
@@ -116,40 +142,36 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
                                           lazy_generic=True, donate=donate, planned=(plan, layout)))
         return built[0]
 
-    from_cache = False
-    with _lock:
-        addr = _compiled.get(key)
-        if addr is None:
-            obj = disk_cache.load(key)
-            if obj is not None:
-                eng.load_object(name, obj)
-                from_cache = True
-            else:
-                _, obj = eng.compile(module().llvm_ir)
-                if obj is not None:
-                    disk_cache.store(key, obj)
-            addr = eng.address(name + "_py")
-            _compiled[key] = addr
+    loaded: list[bool] = []  # set when this call made the program: from disk (True) or not
+
+    def make() -> Program:
+        obj = disk_cache.load(key)
+        loaded.append(obj is not None)
+        if obj is None:
+            obj = emit_object(module().llvm_ir)
+            disk_cache.store(key, obj)
+        code = NativeCode(obj)
+        return Program(code, code.address(name + "_py"))
+
+    program = _compiling.get(_programs, key, make)
     ms = (time.perf_counter() - t0) * 1e3
 
     def load_generic() -> None:
         """Compile (or load from disk) the generic-stride versions and point the kernels at them."""
         lazy = generic_kernels(graph, plan)
-        with _lock:
-            if key in _generic_loaded or not lazy:
+        with program.lock:
+            if program.generic_linked or not lazy:
                 return
-            gname, gkey = f"{name}_generic", key + "-generic"
+            gkey = key + "-generic"
             obj = disk_cache.load(gkey)
-            if obj is not None:
-                eng.load_object(gname, obj)
-            else:
-                _, obj = eng.compile(str(build_generic_module(module(), host_isa())))
-                if obj is not None:
-                    disk_cache.store(gkey, obj)
+            if obj is None:
+                obj = emit_object(str(build_generic_module(module(), host_isa())))
+                disk_cache.store(gkey, obj)
+            program.code.add(obj)
             for ki in lazy:
-                ctypes.c_void_p.from_address(eng.global_address(f"{name}_genptr{ki}")).value = \
-                    eng.address(f"{name}_gen{ki}")
-            _generic_loaded.add(key)
+                ctypes.c_void_p.from_address(program.code.global_address(f"{name}_genptr{ki}")).value = \
+                    program.code.address(f"{name}_gen{ki}")
+            program.generic_linked = True
 
     def llvm_ir() -> str:
         text = module().llvm_ir
@@ -159,15 +181,12 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
         return text
 
     def asm() -> str:
-        import llvmlite.binding as llvm
+        from ...runtime.engine import emit_assembly
 
-        from ...runtime.engine import optimize
+        return emit_assembly(module().llvm_ir)
 
-        m = llvm.parse_assembly(module().llvm_ir)
-        optimize(m, eng.tm)
-        return eng.asm(m)
-
-    return CpuExecutable(graph, plan, layout, threads, addr, llvm_ir, asm, fuse, ms, from_cache, load_generic)
+    return CpuExecutable(graph, plan, layout, threads, program.entry, llvm_ir, asm, fuse, ms, any(loaded),
+                         load_generic, keepalive=program)
 
 
 __all__ = ["build_cpu_module", "compile_cpu"]

@@ -200,9 +200,12 @@ def _buffer_pointers(b: ir.IRBuilder, args: ir.Value, k: Kernel, layout: abi.Arg
 
 
 def generic_kernels(graph: Graph, plan: FusionPlan) -> tuple[int, ...]:
-    """Kernels with a generic-stride version (they read a graph input that has strides)."""
+    """Kernels with a lazily compiled generic-stride version (they read a graph input that has
+    strides). Not scans nor scatters (one version each, strided, whatever they fuse) nor a bare
+    ``dot`` (BLAS takes strides): :func:`build_module` gives none of them a pointer to set."""
     return tuple(ki for ki, k in enumerate(plan.kernels)
-                 if not (k.kind in ("dot", "scan", "scatter") and len(k.nodes) == 1) and _reads_inputs(k, graph))
+                 if k.kind not in ("scan", "scatter") and not (k.kind == "dot" and len(k.nodes) == 1)
+                 and _reads_inputs(k, graph))
 
 
 def _check(b: ir.IRBuilder, rc: ir.Value) -> None:
