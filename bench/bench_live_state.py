@@ -8,6 +8,8 @@ Cases (8-element float32 arrays: dispatch dominates):
 - ``plain 9 args``: ``f(x, w0..w7)`` — the same program with the arrays passed explicitly;
 - ``method live``: ``layer.f(x)`` reading ``self.w0..w7`` at every call (the issue's case);
 - ``method live + store``: the same, also storing ``self.y = y`` (one replayed side effect);
+- ``3 layers, one method``: three objects sharing the jitted method, called in turn (each call
+  finds its object's program by the id of ``self``);
 - ``method constants``: ``jit(..., constants=True)``, the state folded in at trace time (what
   every method call did before live state, through the keyed slow path).
 
@@ -63,6 +65,12 @@ def main() -> None:
     plus_one = fusejit.jit(lambda x: x + 1)
     plain = fusejit.jit(nine)
     live, const = Live(), Constant()
+    layers = [Live() for _ in range(3)]
+
+    def three():
+        for layer in layers:
+            layer.apply(x)
+
     expect = nine(x, *ws)
     for got in (plain(x, *ws), live.apply(x), live.apply_store(x), const.apply(x)):
         assert np.array_equal(got, expect)
@@ -71,11 +79,13 @@ def main() -> None:
         "plain 9 args": lambda: plain(x, *ws),
         "method live (8 captured)": lambda: live.apply(x),
         "method live + 1 store": lambda: live.apply_store(x),
+        "3 layers, one method (/3)": three,
         "method constants=True": lambda: const.apply(x),
     }
     for _ in range(2):  # interleaved rounds: the shared box drifts
         for name, fn in cases.items():
-            print(f"{name:28s} {best_us(fn):6.2f} us")
+            us = best_us(fn) / (3 if name.startswith("3 layers") else 1)
+            print(f"{name:28s} {us:6.2f} us")
         print()
 
 

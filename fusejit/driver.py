@@ -202,6 +202,9 @@ class JitFunction:
         self._fast: dict[tuple, CompiledEntry] = {}
         self._hot: Callable[..., Any] = _miss  # the last fast entry's probing call: no key to build
         self._hot_device = ""  # the device _hot and _fast's entries were compiled for
+        # live entries' hot calls by id of their first argument: layers sharing one jitted method
+        # (each checks that argument by identity, so a reused id only misses)
+        self._live_hot: dict[int, Callable[..., Any]] = {}
         self.trace_count = 0
         self._tracing = KeyedLocks()
 
@@ -259,7 +262,9 @@ class JitFunction:
             elif isinstance(value, (bool, int, float, str)) or value is None:
                 key.append(("static", type(value), value))  # Python scalars specialize the trace
             elif not isinstance(value, (complex, bytes)) and type(value).__hash__ is not None:
-                key.append(("static", type(value), value))  # e.g. `self`: its attributes are read at trace time
+                key.append(("static", type(value), value))  # e.g. `self`: its state is read live (tracer.capture)
+            elif self._live is not None and _has_state(value):
+                key.append(("object", _Identity(value)))  # unhashable (a dataclass with eq): one program per object
             else:
                 raise ArgumentError(f"{self.__name__}(): argument {path!r} is a {type(value).__name__}; expected "
                                     "a NumPy array, a Python scalar, or a tuple/list/dict of them")
@@ -346,9 +351,15 @@ class JitFunction:
             if device != self._hot_device:  # `with fusejit.device(...)` changed it: forget the fast paths
                 self._hot, self._hot_device = _miss, device
                 self._fast.clear()
+                self._live_hot.clear()
             result = self._hot(*args)  # the compiled program checks the arrays itself
             if result is not MISS:
                 return result
+            if args and self._live_hot:
+                hot = self._live_hot.get(id(args[0]))
+                if hot is not None and (result := hot(*args)) is not MISS:
+                    self._hot = hot
+                    return result
             try:
                 fast_key = tuple([(type(a), a.shape, a.dtype) for a in args])
             except AttributeError:
@@ -368,6 +379,10 @@ class JitFunction:
         if entry.live is not None:
             if entry.live.hot is not None and not kwargs and len(args) == len(entry.leaves or ()):
                 self._hot = entry.live.hot
+                if args:
+                    if len(self._live_hot) >= _FAST_MAX:
+                        self._live_hot.clear()
+                    self._live_hot[id(args[0])] = entry.live.hot
             return entry.call(*arrays)
         if fast_key is not None and not self.static_names \
                 and all(type(a) is np.ndarray for a in args) and entry.array_positions == list(range(len(args))):
@@ -439,6 +454,25 @@ def _has_dask_array(args: Any, kwargs: dict | None = None) -> bool:
         if type(a).__module__.startswith("dask.") and hasattr(a, "chunks"):
             return True
     return False
+
+
+class _Identity:
+    """A cache-key part for an unhashable object: equal only to itself (and keeps it alive)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.obj is self.obj
+
+
+def _has_state(value: Any) -> bool:
+    return hasattr(value, "__dict__") or bool(getattr(type(value), "__slots__", ()))
 
 
 def _is_array_like(value: Any) -> bool:

@@ -215,15 +215,22 @@ class Session:
     def _swap(self, obj: Any, path: Path) -> None:
         cls = type(obj)
         self.guard(path, "type", cls)
-        snapshot = dict(obj.__dict__)
+        snapshot = _state_of(obj)
         try:
-            obj.__class__ = _recording_class(cls)
-            self.swapped.append(Swapped(obj, cls, snapshot, eager=False))
-            return
-        except TypeError:
-            pass
+            sub = _recording_class(cls)
+        except Exception:  # noqa: BLE001 - a metaclass or __init_subclass__ refusing a subclass
+            sub = None
+        if sub is not None:
+            try:
+                obj.__class__ = sub
+                self.swapped.append(Swapped(obj, cls, snapshot, eager=False))
+                return
+            except TypeError:
+                pass
         # a class that cannot be swapped (a C type such as SimpleNamespace): every attribute is
         # read now, and stores are found by comparing the instance dict at the end
+        if not hasattr(obj, "__dict__"):
+            return  # neither swappable nor a dict to walk: its state is read at trace time
         self.swapped.append(Swapped(obj, cls, snapshot, eager=True))
         self._track(obj, path, obj)
         for name, v in snapshot.items():
@@ -235,7 +242,7 @@ class Session:
     def on_getattr(self, obj: Any, name: str, value: Any) -> Any:
         if (id(obj), name) in self.written or self.quiet:
             return value
-        if object.__getattribute__(obj, "__dict__").get(name, _MISSING) is not value and \
+        if _instance_dict(obj).get(name, _MISSING) is not value and \
                 not isinstance(getattr(type(obj).__mro__[1], name, None), types.MemberDescriptorType):
             return value  # a method, a property's result or a class attribute: not instance state
         return self.wrap(value, self.tracked[id(obj)][0] + (("attr", name),))
@@ -296,7 +303,7 @@ class Session:
         for s in self.swapped:
             if s.eager:
                 continue
-            now = s.obj.__dict__
+            now = _state_of(s.obj)
             for k in set(now) | set(s.snapshot):
                 if (id(s.obj), k) not in self.written and now.get(k, _MISSING) is not s.snapshot.get(k, _MISSING):
                     raise SideEffectError(
@@ -339,12 +346,12 @@ def _setattr(self: Any, name: str, value: Any) -> None:
         type(self).__mro__[1].__setattr__(self, name, value)
         return
     session.written.add((id(self), name))
-    session.log("setattr", self, name, value)
     session.quiet += 1
     try:
         type(self).__mro__[1].__setattr__(self, name, value)
     finally:
         session.quiet -= 1
+    session.log("setattr", self, name, value)  # after: a store that raised (a frozen dataclass) did not happen
 
 
 def _delattr(self: Any, name: str) -> None:
@@ -353,12 +360,12 @@ def _delattr(self: Any, name: str) -> None:
         type(self).__mro__[1].__delattr__(self, name)
         return
     session.written.add((id(self), name))
-    session.log("delattr", self, name)
     session.quiet += 1
     try:
         type(self).__mro__[1].__delattr__(self, name)
     finally:
         session.quiet -= 1
+    session.log("delattr", self, name)
 
 
 def _recording_class(cls: type) -> type:
@@ -375,7 +382,9 @@ def _recording_class(cls: type) -> type:
 
 def _trackable(value: Any) -> bool:
     """A user object whose attributes are state: not a module, class, function or library object."""
-    if isinstance(value, _NOT_STATE) or isinstance(value, SCALARS) or not hasattr(value, "__dict__"):
+    if isinstance(value, _NOT_STATE) or isinstance(value, SCALARS):
+        return False
+    if not hasattr(value, "__dict__") and not _slot_names(type(value)):
         return False
     return (type(value).__module__ or "").split(".")[0] not in _FOREIGN
 
@@ -416,10 +425,49 @@ def _load(holder: Any, step: tuple) -> Any:
         return _MISSING
 
 
+def _instance_dict(obj: Any) -> dict:
+    try:
+        return object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        return {}
+
+
+def _slot_names(cls: type) -> list[str]:
+    names = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names += [slots] if isinstance(slots, str) else [n for n in slots if n not in ("__dict__", "__weakref__")]
+    return names
+
+
+def _state_of(obj: Any) -> dict:
+    """The instance dict and the set ``__slots__`` of ``obj``: what restoring puts back."""
+    state = dict(_instance_dict(obj))
+    for name in _slot_names(type(obj)):
+        descr = getattr(type(obj), name, None)
+        if isinstance(descr, types.MemberDescriptorType):
+            try:
+                state[name] = descr.__get__(obj)
+            except AttributeError:  # an unset slot
+                pass
+    return state
+
+
 def _reset_dict(obj: Any, snapshot: dict) -> None:
-    d = object.__getattribute__(obj, "__dict__")
+    d = _instance_dict(obj)
+    slots = set(_slot_names(type(obj)))
     d.clear()
-    d.update(snapshot)
+    for name in slots:
+        descr = getattr(type(obj), name, None)
+        if isinstance(descr, types.MemberDescriptorType):
+            if name in snapshot:
+                descr.__set__(obj, snapshot[name])
+            else:
+                try:
+                    descr.__delete__(obj)
+                except AttributeError:
+                    pass
+    d.update({k: v for k, v in snapshot.items() if k not in slots})
 
 
 # ---- call time: reading the paths, checking the guards --------------------------------------------

@@ -5,6 +5,8 @@ plain NumPy does. Each class exists twice: the plain one and a subclass whose me
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -296,3 +298,56 @@ def test_side_outputs_do_not_alias_inputs(backend):
     f(k, x)
     x[0] = 99
     assert k.out[0] == 0 and k.last.shape == (3,)
+
+
+# ---- dataclasses (unhashable with eq=True) and __slots__ classes -----------------------------------
+
+
+@dataclasses.dataclass
+class Affine:
+    W: np.ndarray
+    b: np.ndarray
+    calls: int = 0
+
+    @jit
+    def __call__(self, x):
+        self.last = x @ self.W
+        return self.last + self.b
+
+
+class Slotted:
+    __slots__ = ("W", "out")
+
+    def __init__(self):
+        self.W = np.full(2, 2.0)
+
+    @jit
+    def run(self, x):
+        self.out = x * self.W
+        return self.out
+
+
+def test_dataclass_and_slots_objects_are_live():
+    a = Affine(np.eye(2), np.zeros(2))
+    x = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(a(x), x)
+    a.W[0, 0] = 3.0
+    a.b = np.ones(2)
+    np.testing.assert_array_equal(a(x), x @ a.W + 1)
+    np.testing.assert_array_equal(a.last, x @ a.W)
+    s = Slotted()
+    np.testing.assert_array_equal(s.run(x), x * 2)
+    s.W = np.full(2, 5.0)
+    np.testing.assert_array_equal(s.run(x), x * 5)
+    np.testing.assert_array_equal(s.out, x * 5)
+    assert type(s) is Slotted and type(a) is Affine
+
+
+def test_bound_method_jitted_directly():
+    layer = Dense(2, 2)
+    forward = jit(layer.forward)
+    X = np.ones((1, 2), np.float32)
+    np.testing.assert_allclose(forward(X), Dense.forward(Dense(2, 2), X), rtol=1e-6)  # tanh: a few ulp
+    layer.W *= 2
+    np.testing.assert_allclose(forward(X), np.tanh(X @ layer.W + layer.b), rtol=1e-6)
+    assert layer.X is not None and type(layer.X) is np.ndarray

@@ -221,3 +221,38 @@ def test_changing_an_argument_container_is_refused():
     with pytest.raises(fusejit.SideEffectError, match="changes a dict or list it was passed as an argument"):
         jit(store)(cache, np.ones(2))
     assert list(cache) == ["a"]
+
+
+COUNTER = np.zeros(2)
+
+
+def test_a_failed_trace_restores_closures_and_globals():
+    global COUNTER
+    state = np.ones(2)
+    before = COUNTER
+
+    def bad(x):
+        global COUNTER
+        nonlocal state
+        state = state + x
+        COUNTER = COUNTER + x
+        return int(x.sum())  # concretization: fails
+
+    with pytest.raises(fusejit.ConcretizationError):
+        jit(bad)(np.ones(2))
+    assert COUNTER is before and type(state) is np.ndarray
+    np.testing.assert_array_equal(state, np.ones(2))
+
+    def good(x):
+        global COUNTER
+        COUNTER = COUNTER + x
+        return COUNTER
+
+    f = jit(good)
+    try:
+        f(np.ones(2))
+        f(np.ones(2))
+        np.testing.assert_array_equal(COUNTER, np.full(2, 2.0))
+        assert type(COUNTER) is np.ndarray and f.trace_count == 1
+    finally:
+        COUNTER = before
