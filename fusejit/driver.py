@@ -194,9 +194,11 @@ class JitFunction:
         self.input_signature = list(input_signature) if input_signature is not None else None
         self._symbolic_types = _symbolize(self.input_signature) if self.input_signature is not None else None
         # live state (fusejit.tracer.capture): objects listed in `constants` are read at trace time and
-        # folded in; constants=True folds all state reached through objects, closures and globals
+        # folded in; constants=True folds all state reached through objects, closures and globals (stores
+        # to that state are replayed either way)
         self._constants = constants if constants is True else list(constants)
-        self._live = None if constants is True else LiveOptions(frozenset(map(id, self._constants)))
+        self._live = LiveOptions(all_frozen=True) if constants is True else \
+            LiveOptions(frozenset(map(id, self._constants)))
         self._cache: dict[Any, list[CompiledEntry]] = {}  # per key: one entry per guard set
         # the hot path: calls with only positional ndarrays, keyed by (type, shape, dtype) per argument
         self._fast: dict[tuple, CompiledEntry] = {}
@@ -263,7 +265,7 @@ class JitFunction:
                 key.append(("static", type(value), value))  # Python scalars specialize the trace
             elif not isinstance(value, (complex, bytes)) and type(value).__hash__ is not None:
                 key.append(("static", type(value), value))  # e.g. `self`: its state is read live (tracer.capture)
-            elif self._live is not None and _has_state(value):
+            elif _has_state(value):
                 key.append(("object", _Identity(value)))  # unhashable (a dataclass with eq): one program per object
             else:
                 raise ArgumentError(f"{self.__name__}(): argument {path!r} is a {type(value).__name__}; expected "
@@ -321,7 +323,7 @@ class JitFunction:
             if found is not None:
                 return found
             specs = self._arg_specs(leaves, positions, arrays)
-            live = self._live and LiveOptions(self._live.frozen, tuple(path for path, _ in leaves))
+            live = LiveOptions(self._live.frozen, tuple(path for path, _ in leaves), self._live.all_frozen)
             with gc_paused():
                 traced = trace(self.fn, specs, rebuild, name=self.__name__, live=live)
                 with self._tracing.lock:

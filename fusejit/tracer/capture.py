@@ -80,7 +80,10 @@ class Session:
     """The live state of one trace (see the module docstring)."""
 
     fn_name: str
-    frozen: set[int] = field(default_factory=set)  # ids of objects the user declared constant
+    # ids of objects the user declared constant (and of objects reached through them): their arrays and
+    # scalars are read once and folded in, without captures or guards; stores to them are still replayed
+    frozen: set[int] = field(default_factory=set)
+    frozen_all: bool = False  # jit(..., constants=True): all state is read once
     roots: list[tuple[str, Any]] = field(default_factory=list)  # ("leaf", index) | ("const", object)
     root_names: list[str] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
@@ -105,7 +108,7 @@ class Session:
     def enter(self, fn: Any, leaf_values: list[tuple[int, str, Any]]) -> None:
         """Install the session on the static arguments and on what ``fn`` names."""
         for index, name, value in leaf_values:
-            if _trackable(value) and id(value) not in self.frozen:
+            if _trackable(value):
                 self.wrap(value, self.add_root("leaf", index, name))
         if isinstance(fn, types.MethodType):
             if _trackable(fn.__self__):
@@ -151,12 +154,13 @@ class Session:
 
     # ---- what the function sees -----------------------------------------------------------------
 
-    def wrap(self, value: Any, path: Path) -> Any:
-        """``value``, read through ``path``, as the traced function should see it."""
+    def wrap(self, value: Any, path: Path, frozen: bool = False) -> Any:
+        """``value``, read through ``path``, as the traced function should see it; ``frozen``: read
+        through an object the user declared constant."""
+        frozen = frozen or self.frozen_all or id(value) in self.frozen
         if isinstance(value, SCALARS):
-            self.guard(path, "eq", value)
-            return value
-        if id(value) in self.frozen:
+            if not frozen:
+                self.guard(path, "eq", value)
             return value
         if _random_source(value):  # a NumPy generator: draws fresh samples per call (fusejit.random)
             from ..random.numpy_api import proxy_for
@@ -170,14 +174,16 @@ class Session:
             return seen[1]
         t = type(value)
         if t is np.ndarray:
-            return self._capture(value, path)
+            return value if frozen else self._capture(value, path)
         if t is dict or t is list:
             self.guard(path, "type", t)
-            shadow = (RecordingDict if t is dict else RecordingList)(self, path, value)
+            shadow = (RecordingDict if t is dict else RecordingList)(self, path, value, frozen)
             return self._track(value, path, shadow)
         if isinstance(value, tuple):
-            return self._tuple(value, path)
+            return self._tuple(value, path, frozen)
         if _trackable(value):
+            if frozen:
+                self.frozen.add(id(value))
             self._swap(value, path)
             return self._track(value, path, value)
         return value
@@ -200,13 +206,14 @@ class Session:
         self.captures.append(Capture(path, arr, tracer, node))
         return self._track(arr, path, tracer)
 
-    def _tuple(self, value: tuple, path: Path) -> Any:
+    def _tuple(self, value: tuple, path: Path, frozen: bool) -> Any:
         if all(isinstance(v, SCALARS) or (isinstance(v, tuple) and _scalar_tuple(v)) for v in value):
-            self.guard(path, "eq", value)
+            if not frozen:
+                self.guard(path, "eq", value)
             return value
         self.guard(path, "type", type(value))
         self.guard(path, "len", len(value))
-        items = [self.wrap(v, path + (("item", i),)) for i, v in enumerate(value)]
+        items = [self.wrap(v, path + (("item", i),), frozen) for i, v in enumerate(value)]
         if all(a is b for a, b in zip(items, value)):
             return self._track(value, path, value)
         shown = type(value)._make(items) if hasattr(type(value), "_make") else type(value)(items)
@@ -234,7 +241,7 @@ class Session:
         self.swapped.append(Swapped(obj, cls, snapshot, eager=True))
         self._track(obj, path, obj)
         for name, v in snapshot.items():
-            shown = self.wrap(v, path + (("attr", name),))
+            shown = self.wrap(v, path + (("attr", name),), id(obj) in self.frozen)
             if shown is not v:
                 obj.__dict__[name] = shown
         self.rebindable.append(("eager", path, obj, dict(obj.__dict__)))
@@ -245,7 +252,7 @@ class Session:
         if _instance_dict(obj).get(name, _MISSING) is not value and \
                 not isinstance(getattr(type(obj).__mro__[1], name, None), types.MemberDescriptorType):
             return value  # a method, a property's result or a class attribute: not instance state
-        return self.wrap(value, self.tracked[id(obj)][0] + (("attr", name),))
+        return self.wrap(value, self.tracked[id(obj)][0] + (("attr", name),), id(obj) in self.frozen)
 
     # ---- what the function depends on and does --------------------------------------------------
 

@@ -34,11 +34,11 @@ def _refuse(kind: str, what: str) -> Any:
 class RecordingDict(dict):
     """A dict on live state, as a traced function sees it (see the module docstring)."""
 
-    __slots__ = ("_s", "_path", "_fresh", "_touched", "_cleared", "_whole", "_keys0")
+    __slots__ = ("_s", "_path", "_frozen", "_fresh", "_touched", "_cleared", "_whole", "_keys0")
 
-    def __init__(self, session: Session, path: Path, original: dict) -> None:
+    def __init__(self, session: Session, path: Path, original: dict, frozen: bool = False) -> None:
         dict.__init__(self, original)
-        self._s, self._path = session, path
+        self._s, self._path, self._frozen = session, path, frozen
         self._fresh = set(original)  # keys whose value is still the original, not yet wrapped
         self._touched: set = set()  # keys written or deleted by the trace: their state is the trace's own
         self._cleared = False
@@ -51,7 +51,7 @@ class RecordingDict(dict):
         v = dict.__getitem__(self, k)
         if k in self._fresh:
             self._fresh.discard(k)
-            v = self._s.wrap(v, self._path + (("item", k),))
+            v = self._s.wrap(v, self._path + (("item", k),), self._frozen)
             dict.__setitem__(self, k, v)
         return v
 
@@ -163,11 +163,11 @@ class RecordingList(list):
     """A list on live state, as a traced function sees it (see the module docstring). ``_origin[p]``
     is the original index of the item now at position ``p`` (None: put there by the trace)."""
 
-    __slots__ = ("_s", "_path", "_origin", "_wrapped", "_len0", "_modified", "_whole")
+    __slots__ = ("_s", "_path", "_frozen", "_origin", "_wrapped", "_len0", "_modified", "_whole")
 
-    def __init__(self, session: Session, path: Path, original: list) -> None:
+    def __init__(self, session: Session, path: Path, original: list, frozen: bool = False) -> None:
         list.__init__(self, original)
-        self._s, self._path = session, path
+        self._s, self._path, self._frozen = session, path, frozen
         self._origin: list[int | None] = list(range(len(original)))
         self._wrapped: set[int] = set()
         self._len0 = len(original)
@@ -197,7 +197,8 @@ class RecordingList(list):
             self._wrapped.add(q)
             # the path names the item as the program did: from the end for a negative index, so
             # `history[-1]` stays the last item of a list that grows between calls
-            v = self._s.wrap(list.__getitem__(self, p), self._path + (("item", q - self._len0 if negative else q),))
+            index = q - self._len0 if negative else q
+            v = self._s.wrap(list.__getitem__(self, p), self._path + (("item", index),), self._frozen)
             list.__setitem__(self, p, v)
         return list.__getitem__(self, p)
 

@@ -68,11 +68,13 @@ def input_name(path: str) -> str:
 
 @dataclass(frozen=True)
 class LiveOptions:
-    """Track live state (:mod:`.capture`): ``frozen`` holds the ids of objects read as constants,
+    """Track live state (:mod:`.capture`): ``frozen`` holds the ids of objects read as constants
+    (``all_frozen``: all of them),
     ``leaf_names`` the argument paths of the leaves (for messages and input names)."""
 
     frozen: frozenset[int] = frozenset()
     leaf_names: tuple[str, ...] = ()
+    all_frozen: bool = False  # every array and scalar of live state read once (stores still replayed)
 
 
 def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
@@ -88,7 +90,7 @@ def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
     if live is not None:
         from .capture import Session
 
-        ctx.live = Session(fn_name, frozen=set(live.frozen))
+        ctx.live = Session(fn_name, frozen=set(live.frozen), frozen_all=live.all_frozen)
     try:
         return _trace(fn, leaves, rebuild, ctx, live)
     finally:

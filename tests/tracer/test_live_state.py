@@ -351,3 +351,24 @@ def test_bound_method_jitted_directly():
     layer.W *= 2
     np.testing.assert_allclose(forward(X), np.tanh(X @ layer.W + layer.b), rtol=1e-6)
     assert layer.X is not None and type(layer.X) is np.ndarray
+
+
+def test_constants_fold_reads_but_stores_are_still_replayed():
+    class Frozen(Dense):
+        forward = jit(Dense.forward, constants=True)
+
+    layer = Frozen(2, 2)
+    X = np.ones((1, 2), np.float32)
+    y0 = layer.forward(X)
+    np.testing.assert_array_equal(layer.X, X)
+    assert type(layer.X) is np.ndarray
+    layer.W *= 3  # the user declared the state constant: the program keeps the traced weights
+    np.testing.assert_allclose(layer.forward(X * 2), Dense.forward(Dense(2, 2), X * 2), rtol=1e-6)
+    np.testing.assert_array_equal(layer.X, X * 2)  # but the store of the new input is replayed
+    assert Frozen.forward.trace_count == 1 and y0.shape == (1, 2)
+    one = Dense(2, 2)
+    f = jit(Dense.forward, constants=[one])
+    f(one, X)
+    one.W *= 3
+    np.testing.assert_array_equal(f(one, X), y0)
+    assert type(one.X) is np.ndarray
