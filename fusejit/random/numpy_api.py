@@ -310,6 +310,34 @@ def proxy_for(value: Any) -> Any:
     return value if hooks is None else hooks.swapped(value)
 
 
+class _Unseeded(type):
+    """Stands in for a NumPy bit generator, ``SeedSequence`` or ``RandomState`` class during a trace:
+    constructing one without a seed is refused (NumPy would draw fresh OS entropy at every call; a
+    trace would sample it once), everything else is the original class (``isinstance`` included)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        original = type.__getattribute__(cls, "original")
+        unseeded = (args[0] if args else kwargs.get("entropy", kwargs.get("seed"))) is None
+        if unseeded and _hooks() is not None:
+            raise UnsupportedFunctionError(
+                f"np.random.{original.__name__}() without a seed inside a traced function would be seeded once, "
+                "at trace time; use np.random.default_rng() inside (fresh entropy per call), or create the "
+                "generator outside the function")
+        return original(*args, **kwargs)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, type.__getattribute__(cls, "original"))
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, type.__getattribute__(cls, "original"))
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(type.__getattribute__(cls, "original"), name)
+
+
+_SEEDED_CLASSES = ("PCG64", "PCG64DXSM", "MT19937", "SFC64", "Philox", "SeedSequence", "RandomState")
+
+
 def _install() -> None:
     global _patch_users
     with _patch_lock:
@@ -319,6 +347,9 @@ def _install() -> None:
                 setattr(np.random, name, _legacy(name))
             _originals["default_rng"] = np.random.default_rng
             np.random.default_rng = _default_rng
+            for name in _SEEDED_CLASSES:
+                _originals[name] = original = getattr(np.random, name)
+                setattr(np.random, name, _Unseeded(name, (), {"original": original}))
         _patch_users += 1
 
 

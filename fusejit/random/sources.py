@@ -26,6 +26,7 @@ from ..tracer.variables import Variable
 from .bits import U32
 
 _ADVANCEABLE = (np.random.PCG64, np.random.PCG64DXSM)
+_MT19937 = np.random.MT19937  # the classes themselves: np.random's names are guarded during traces
 MASK32 = 0xFFFFFFFF
 
 
@@ -43,7 +44,7 @@ def words_from(bg: Any, n: int) -> np.ndarray:
     out = np.zeros(4, dtype=U32)
     if n <= 0:
         return out
-    per = 2 if isinstance(bg, np.random.MT19937) else 1  # raw outputs per float64, as NumPy's random()
+    per = 2 if isinstance(bg, _MT19937) else 1  # raw outputs per float64, as NumPy's random()
     total, take = n * per, min(n, 2) * per
     raw = [int(w) for w in bg.random_raw(take)]
     if per == 2:

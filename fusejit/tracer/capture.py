@@ -396,10 +396,13 @@ def _trackable(value: Any) -> bool:
     return (type(value).__module__ or "").split(".")[0] not in _FOREIGN
 
 
+_GENERATORS = (np.random.Generator, np.random.RandomState)
+
+
 def _random_source(value: Any) -> bool:
     """A NumPy ``Generator``/``RandomState``, or a bound method of one (``draw = rng.normal``)."""
-    gens = (np.random.Generator, np.random.RandomState)
-    return isinstance(value, gens) or (isinstance(value, types.MethodType) and isinstance(value.__self__, gens))
+    return isinstance(value, _GENERATORS) or (isinstance(value, types.MethodType)
+                                              and isinstance(value.__self__, _GENERATORS))
 
 
 def _scalar_tuple(value: tuple) -> bool:

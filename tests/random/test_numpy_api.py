@@ -180,3 +180,20 @@ def test_generator_rebound_or_in_a_dict_is_read_at_call_time() -> None:
     np.testing.assert_array_equal(m.forward(x), first)
     assert isinstance(m.rng, np.random.Generator) and isinstance(m.parts["noise"], np.random.Generator)
     assert not np.array_equal(m.forward(x), first)
+
+
+def test_unseeded_generators_built_inside_are_refused_seeded_ones_repeat() -> None:
+    x = np.zeros(5)
+    for build in (lambda: np.random.Generator(np.random.PCG64()), lambda: np.random.RandomState(),
+                  lambda: np.random.Generator(np.random.MT19937(np.random.SeedSequence()))):
+        with pytest.raises(UnsupportedFunctionError, match="without a seed"):
+            jit(lambda x, build=build: x + build().random(5))(x)
+
+    @jit
+    def seeded(x):
+        assert isinstance(np.random.PCG64(1), np.random.PCG64)  # the guarded name still checks types
+        return x + np.random.Generator(np.random.PCG64(5)).random(5)
+
+    np.testing.assert_array_equal(seeded(x), np.random.default_rng(5).random(5))  # NumPy's own draw, each call
+    np.testing.assert_array_equal(seeded(x), seeded(x))
+    assert type(np.random.PCG64) is type  # restored after the trace
