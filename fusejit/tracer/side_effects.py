@@ -59,8 +59,10 @@ class LivePlan:
         return not (self.session.captures or self.session.guards or self.outputs or self.effects)
 
 
-def finish(session: Session) -> LivePlan:
-    """The plan of a trace that ended normally (before :meth:`Session.restore`)."""
+def finish(session: Session, returned: dict[int, int] | None = None) -> LivePlan:
+    """The plan of a trace that ended normally (before :meth:`Session.restore`); ``returned`` maps
+    the id of each traced array the function returns to its output (storing one stores that very
+    result, as NumPy would: ``self.y is y``)."""
     plan = LivePlan(session)
     late = session.check_untracked_stores()
     out_index: dict[int, int] = {}
@@ -71,7 +73,7 @@ def finish(session: Session) -> LivePlan:
             out_index[id(cap.tracer)] = len(plan.outputs)
             plan.writebacks.append((k, len(plan.outputs)))
             plan.outputs.append(node)
-    m = _Materializer(session, plan, out_index)
+    m = _Materializer(session, plan, out_index, returned or {})
     for op, target, *args in session.effects + late:
         where = target if op == "store" else session.path_of(target)
         if op in ("setattr", "setitem", "insert"):
@@ -96,11 +98,11 @@ def _check_alias(session: Session, k: int) -> None:
 
 
 class _Materializer:
-    """Stored values as templates: ("out", i) | ("capture", k) | ("tracked", path) | ("const", v) |
+    """Stored values as templates: ("out", i) | ("result", i) | ("capture", k) | ("tracked", path) | ("const", v) |
     ("copy", array) | ("dict"/"list"/"tuple", id, type, items) — containers built anew per call."""
 
-    def __init__(self, session: Session, plan: LivePlan, out_index: dict[int, int]) -> None:
-        self.session, self.plan, self.out_index = session, plan, out_index
+    def __init__(self, session: Session, plan: LivePlan, out_index: dict[int, int], returned: dict[int, int]) -> None:
+        self.session, self.plan, self.out_index, self.returned = session, plan, out_index, returned
         self.shown = {id(shown): path for path, shown in session.tracked.values()}
         self.memo: dict[int, tuple] = {}
 
@@ -109,6 +111,8 @@ class _Materializer:
             k = self.session.capture_of(value)
             if k is not None:  # the captured array itself (updated in place or not): the same object
                 return ("capture", k)
+            if id(value) in self.returned:
+                return ("result", self.returned[id(value)])
             i = self.out_index.get(id(value))
             if i is None:
                 i = self.out_index[id(value)] = len(self.plan.outputs)
@@ -163,6 +167,8 @@ def replay_source(plan: LivePlan, w: SourceWriter, out: str, captured: list[str]
         kind = t[0]
         if kind == "out":
             return f"r[{out} + {t[1]}]"
+        if kind == "result":
+            return f"r[{t[1]}]"
         if kind == "capture":
             return captured[t[1]]
         if kind == "tracked":

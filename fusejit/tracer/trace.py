@@ -138,6 +138,7 @@ def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Cal
                 "the function (`out = np.zeros(n); out[i] = x.sum()`). NumPy arrays cannot hold traced values; "
                 "build the result from traced arrays instead (`out = np.zeros_like(x)`, np.stack, np.where)."
             ) from exc
+    returned: dict[int, int] = {}  # id of a returned traced array -> its output (a store of it reuses it)
     out_leaves, out_tree = flatten(result)
     outputs: list[Node] = []
     out_map: list[Any] = []
@@ -149,6 +150,7 @@ def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Cal
                     "depends on the data; fusejit compiles fixed-shape programs. Return "
                     "`np.where(mask, x, fill)` instead, or apply the mask outside the jitted function.")
             out_map.append(len(outputs))
+            returned.setdefault(id(leaf), len(outputs))
             outputs.append(leaf.node)
         elif isinstance(leaf, (np.ndarray, np.generic, bool, int, float, str)) or leaf is None:
             out_map.append(("static", leaf))
@@ -160,7 +162,7 @@ def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Cal
         from .side_effects import finish
 
         with tracing(ctx):
-            plan = finish(session)
+            plan = finish(session, returned)
         inputs += [cap.node for cap in plan.captures]
         outputs += plan.outputs
     inputs += [ctx.reads[id(v)] for v in ctx.captured_order]
