@@ -20,6 +20,18 @@ def splat(value: Any, like: Node) -> Node:
     return c if like.shape == () else make("broadcast", c, shape=list(like.shape))
 
 
+def splat_value(node: Node) -> float | None:
+    """The value of a constant (or a broadcast of one) whose elements are all equal, else None."""
+    while node.op == "broadcast":
+        node = node.args[0]
+    if node.op != "constant":
+        return None
+    v = node.attrs["value"]
+    if v.size == 0 or not (v == v.flat[0]).all():
+        return None
+    return float(v.flat[0])
+
+
 def zeros(like: Node) -> Node:
     return splat(0, like)
 

@@ -129,6 +129,8 @@ LAYOUT_AND_REDUCE: list[tuple[str, Callable[..., Node], list[tuple]]] = [
     ("cumprod", lambda x: make("cumprod", x, axis=1), [(3, 4)]),
     ("cumprod", lambda x: make("cumprod", x, axis=0), [(4, 2)]),
     ("cast", lambda x: make("cast", x, dtype=np.dtype(np.float32)), [(3,)]),
+    *[("pow", lambda x, c=c: make("pow", x, make("broadcast", constant(np.array([c])), shape=list(x.shape))),
+       [(2, 3)]) for c in (0.0, 1.0, 2.0, 3.0, 1.5, -1.0, -2.0, 0.5, -0.5)],
     ("where", lambda a, c: make("where", make("gt", a, c), a, make("mul", c, c)), [(2, 3), (2, 3)]),
 ]
 
@@ -136,7 +138,7 @@ LAYOUT_AND_REDUCE: list[tuple[str, Callable[..., Node], list[tuple]]] = [
 @pytest.mark.parametrize("name,build,shapes", LAYOUT_AND_REDUCE, ids=[c[0] for c in LAYOUT_AND_REDUCE])
 def test_structural_rules(name: str, build: Callable, shapes: list[tuple]) -> None:
     rng = np.random.default_rng(7)
-    args = [rng.uniform(0.5, 1.5, s) * rng.choice([-1, 1], s) for s in shapes]
+    args = [rng.uniform(0.5, 1.5, s) * (1 if name == "pow" else rng.choice([-1, 1], s)) for s in shapes]
     rtol = 1e-3 if name == "cast" else 1e-5  # through float32
     check_derivatives(build, args, rng, eps=1e-3 if name == "cast" else 1e-6, rtol=rtol,
                       adjoint_rtol=1e-6 if name == "cast" else 1e-9)
