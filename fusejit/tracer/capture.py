@@ -347,32 +347,29 @@ def _getattribute(self: Any, name: str) -> Any:
     return value if session is None or id(self) not in session.tracked else session.on_getattr(self, name, value)
 
 
-def _setattr(self: Any, name: str, value: Any) -> None:
+def _store_attr(self: Any, name: str, op: str, *value: Any) -> None:
+    """``setattr``/``delattr`` on a tracked object: done (the object's own ``__setattr__``, a property's
+    setter), then logged — as one store: what the setter itself stores is part of it."""
+    base = getattr(type(self).__mro__[1], "__setattr__" if op == "setattr" else "__delattr__")
     session = _session()
     if session is None or id(self) not in session.tracked:
-        type(self).__mro__[1].__setattr__(self, name, value)
+        base(self, name, *value)
         return
     session.written.add((id(self), name))
     session.quiet += 1
     try:
-        type(self).__mro__[1].__setattr__(self, name, value)
+        base(self, name, *value)
     finally:
         session.quiet -= 1
-    session.log("setattr", self, name, value)  # after: a store that raised (a frozen dataclass) did not happen
+    session.log(op, self, name, *value)  # after: a store that raised (a frozen dataclass) did not happen
+
+
+def _setattr(self: Any, name: str, value: Any) -> None:
+    _store_attr(self, name, "setattr", value)
 
 
 def _delattr(self: Any, name: str) -> None:
-    session = _session()
-    if session is None or id(self) not in session.tracked:
-        type(self).__mro__[1].__delattr__(self, name)
-        return
-    session.written.add((id(self), name))
-    session.quiet += 1
-    try:
-        type(self).__mro__[1].__delattr__(self, name)
-    finally:
-        session.quiet -= 1
-    session.log("delattr", self, name)
+    _store_attr(self, name, "delattr")
 
 
 def _recording_class(cls: type) -> type:

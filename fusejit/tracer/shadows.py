@@ -31,6 +31,17 @@ def _refuse(kind: str, what: str) -> Any:
     return method
 
 
+def _whole_read(kind: type, name: str) -> Any:
+    """``kind``'s method ``name`` as a read of the whole container (every item wrapped, size guarded)."""
+    base = getattr(kind, name)
+
+    def method(self: Any, *args: Any) -> Any:
+        self._all()
+        return base(self, *args)
+    method.__name__ = name
+    return method
+
+
 class RecordingDict(dict):
     """A dict on live state, as a traced function sees it (see the module docstring)."""
 
@@ -80,30 +91,21 @@ class RecordingDict(dict):
     def __contains__(self, k: Any) -> bool:
         return self._presence(k)
 
-    def _whole_read(name: str) -> Any:  # noqa: N805  (builds methods)
-        base = getattr(dict, name)
-
-        def method(self: RecordingDict, *args: Any) -> Any:
-            self._all()
-            return base(self, *args)
-        method.__name__ = name
-        return method
-
     def __len__(self) -> int:
         if not self._whole and not self._cleared:
             self._whole = True
             self._s.guard(self._path, "keys", self._keys0)
         return dict.__len__(self)
 
-    __iter__ = _whole_read("__iter__")
-    __eq__ = _whole_read("__eq__")
-    __ne__ = _whole_read("__ne__")
-    __repr__ = _whole_read("__repr__")
-    __reversed__ = _whole_read("__reversed__")
-    __or__ = _whole_read("__or__")
-    keys = _whole_read("keys")
-    values = _whole_read("values")
-    items = _whole_read("items")
+    __iter__ = _whole_read(dict, "__iter__")
+    __eq__ = _whole_read(dict, "__eq__")
+    __ne__ = _whole_read(dict, "__ne__")
+    __repr__ = _whole_read(dict, "__repr__")
+    __reversed__ = _whole_read(dict, "__reversed__")
+    __or__ = _whole_read(dict, "__or__")
+    keys = _whole_read(dict, "keys")
+    values = _whole_read(dict, "values")
+    items = _whole_read(dict, "items")
     __hash__ = None  # type: ignore[assignment]
 
     def copy(self) -> dict:
@@ -220,29 +222,20 @@ class RecordingList(list):
             self._s.guard(self._path, "bool", self._len0 > 0)
         return list.__len__(self) > 0
 
-    def _whole_read(name: str) -> Any:  # noqa: N805  (builds methods)
-        base = getattr(list, name)
-
-        def method(self: RecordingList, *args: Any) -> Any:
-            self._all()
-            return base(self, *args)
-        method.__name__ = name
-        return method
-
     def __len__(self) -> int:
         self._length()
         return list.__len__(self)
 
-    __iter__ = _whole_read("__iter__")
-    __contains__ = _whole_read("__contains__")
-    __eq__ = _whole_read("__eq__")
-    __ne__ = _whole_read("__ne__")
-    __repr__ = _whole_read("__repr__")
-    __reversed__ = _whole_read("__reversed__")
-    __add__ = _whole_read("__add__")
-    __mul__ = _whole_read("__mul__")
-    index = _whole_read("index")
-    count = _whole_read("count")
+    __iter__ = _whole_read(list, "__iter__")
+    __contains__ = _whole_read(list, "__contains__")
+    __eq__ = _whole_read(list, "__eq__")
+    __ne__ = _whole_read(list, "__ne__")
+    __repr__ = _whole_read(list, "__repr__")
+    __reversed__ = _whole_read(list, "__reversed__")
+    __add__ = _whole_read(list, "__add__")
+    __mul__ = _whole_read(list, "__mul__")
+    index = _whole_read(list, "index")
+    count = _whole_read(list, "count")
     __hash__ = None  # type: ignore[assignment]
 
     def copy(self) -> list:

@@ -39,7 +39,7 @@ class LivePlan:
 
     session: Session
     writebacks: list[tuple[int, int]] = field(default_factory=list)  # (capture index, side output index)
-    effects: list[tuple] = field(default_factory=list)  # (op, target path, *templates)
+    effects: list[tuple] = field(default_factory=list)  # (op, target path, key or None, template or None)
     outputs: list[Node] = field(default_factory=list)  # the side outputs, after the function's own
 
     @property
@@ -76,14 +76,17 @@ def finish(session: Session, returned: dict[int, int] | None = None) -> LivePlan
     m = _Materializer(session, plan, out_index, returned or {})
     for op, target, *args in session.effects + late:
         where = target if op == "store" else session.path_of(target)
-        if op in ("setattr", "setitem", "insert"):
-            key, value = args
-            plan.effects.append((op, where, key, m.template(value, session.describe(where))))
-        elif op in ("append", "store"):
-            plan.effects.append((op, where, m.template(args[0], session.describe(where))))
-        else:  # delattr, delitem, pop, clear: no value
-            plan.effects.append((op, where, *args))
+        key = args[0] if op in _KEYED else None
+        value = m.template(args[-1], session.describe(where)) if "{v}" in _REPLAY[op] else None
+        plan.effects.append((op, where, key, value))
     return plan
+
+
+# each replayed store as Python: {t} the target object, {k} the key/name/index, {v} the value
+_REPLAY = {"setattr": "setattr({t}, {k}, {v})", "delattr": "delattr({t}, {k})", "setitem": "{t}[{k}] = {v}",
+           "delitem": "del {t}[{k}]", "pop": "{t}.pop({k})", "clear": "{t}.clear()", "append": "{t}.append({v})",
+           "insert": "{t}.insert({k}, {v})", "store": "{t} = {v}"}
+_KEYED = {"setattr", "delattr", "setitem", "delitem", "pop", "insert"}
 
 
 def _check_alias(session: Session, k: int) -> None:
@@ -194,32 +197,14 @@ def replay_source(plan: LivePlan, w: SourceWriter, out: str, captured: list[str]
         lines.append(f"{name} = {body}")
         return name
 
-    for op, where, *args in plan.effects:
-        if op == "store":
-            parent, step = (w.path(where[:-1]), where[-1])
-            value = expr(args[0])
-            lines.append(f"{parent}.cell_contents = {value}" if step[0] == "cell"
-                         else f"{parent}[{w.const(step[1])}] = {value}")
-            continue
-        target = w.path(where)
-        if op == "setattr":
-            lines.append(f"setattr({target}, {w.const(args[0])}, {expr(args[1])})")
-        elif op == "delattr":
-            lines.append(f"delattr({target}, {w.const(args[0])})")
-        elif op == "setitem":
-            lines.append(f"{target}[{w.const(args[0])}] = {expr(args[1])}")
-        elif op == "delitem":
-            lines.append(f"del {target}[{w.const(args[0])}]")
-        elif op == "pop":
-            lines.append(f"{target}.pop({w.const(args[0])})")
-        elif op == "clear":
-            lines.append(f"{target}.clear()")
-        elif op == "append":
-            lines.append(f"{target}.append({expr(args[0])})")
-        elif op == "insert":
-            lines.append(f"{target}.insert({w.const(args[0])}, {expr(args[1])})")
+    for op, where, key, value in plan.effects:
+        if op == "store":  # a closure cell or a global rebound: the target is the slot itself
+            parent, step = w.path(where[:-1]), where[-1]
+            target = f"{parent}.cell_contents" if step[0] == "cell" else f"{parent}[{w.const(step[1])}]"
         else:
-            raise AssertionError(op)
+            target = w.path(where)
+        lines.append(_REPLAY[op].format(t=target, k=w.const(key) if op in _KEYED else "",
+                                        v=expr(value) if value is not None else ""))
     return lines
 
 

@@ -256,3 +256,45 @@ def test_a_failed_trace_restores_closures_and_globals():
         assert type(COUNTER) is np.ndarray and f.trace_count == 1
     finally:
         COUNTER = before
+
+
+class Bag:
+    def __init__(self):
+        self.d = {"a": np.zeros(2), "b": np.ones(2), "c": np.full(2, 2.0)}
+        self.items = [np.zeros(2), np.ones(2), np.full(2, 2.0)]
+        self.tmp = np.ones(2)
+
+
+def shuffle(self, x):
+    self.d.setdefault("a", x)  # present: no store
+    self.d.setdefault("z", x * 3)
+    self.d.update(b=x + 1, e=x - 1)
+    gone = self.d.pop("c") + self.items.pop(0)
+    self.items.insert(0, gone)
+    self.items.insert(-1, x)
+    self.items[1] = self.items[-1] * 2
+    del self.items[-1]
+    del self.tmp
+    self.items.extend([x, x])
+    return gone
+
+
+def test_container_operations_replay_like_numpy():
+    f = jit(shuffle)
+    plain, fast = Bag(), Bag()
+    for k in range(3):
+        x = np.full(2, float(k))
+        np.testing.assert_array_equal(f(fast, x), shuffle(plain, x))
+        assert list(fast.d) == list(plain.d) and not hasattr(fast, "tmp")
+        for key in plain.d:
+            np.testing.assert_array_equal(fast.d[key], plain.d[key])
+        assert len(fast.items) == len(plain.items)
+        for a, b in zip(fast.items, plain.items):
+            np.testing.assert_array_equal(a, b)
+        fast.tmp = plain.tmp = np.ones(2)
+        fast.d["c"] = plain.d["c"] = np.full(2, 5.0)
+    fast.d.clear()  # plain Python changed the keys: a guard fails, the call retraces
+    plain.d.clear()
+    fast.d["c"] = plain.d["c"] = np.ones(2)
+    np.testing.assert_array_equal(f(fast, np.ones(2)), shuffle(plain, np.ones(2)))
+    assert list(fast.d) == list(plain.d) and f.trace_count == 3  # "z" absent, then present, then no "a"
