@@ -102,9 +102,9 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False, raw: b
     extra = "".join(f", v{k}" for k in range(len(read)))
     lines = ["def call(*args):"]
     for k, v in enumerate(read):
-        if _refreshed([v]):  # random state: fresh key and counter from its generator, before every call
+        if _refreshed([v]):  # random state: fresh key and counter from its generator, per call (and thread)
             env[f"refresh{k}"] = v.refresh
-            lines.append(f"    refresh{k}()")
+            lines.append(f"    v{k} = refresh{k}()")
     lines.append(f"    r = exe{'.probe' if probe else ''}(*args{extra})")
     if probe:
         lines += ["    if r is MISS:", "        return r"]

@@ -5,10 +5,10 @@ While a function is traced, :class:`RandomHooks` redirects
 - the legacy module functions (``np.random.rand``, ``randn``, ``random``, ``uniform``, ``normal``,
   ``standard_normal``, ``randint``, ``binomial``, ``choice``, ``permutation``, ``shuffle``,
   ``exponential``, ...) to draws from NumPy's global state;
-- ``np.random.Generator`` and ``RandomState`` objects the function can reach — arguments, closure
-  cells, globals it names, and the attributes, dict values and list items of those (two levels:
-  ``self.rng``), plus bound methods of them (``sample = rng.random``) — to proxies that draw from
-  that object;
+- ``np.random.Generator`` and ``RandomState`` objects the function can reach — arguments, and
+  whatever live state shows it (``self.rng``, dict values, closure cells, globals; see
+  :mod:`fusejit.tracer.capture`), plus bound methods of them (``sample = rng.random``) — to proxies
+  that draw from that object;
 - ``np.random.default_rng(seed)`` inside the function to a generator whose state is a constant of
   the trace (NumPy gives the same samples at every call too); without a seed, to fresh OS entropy.
 
@@ -25,7 +25,7 @@ import itertools
 import math
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -364,14 +364,14 @@ def _uninstall() -> None:
 
 
 class RandomHooks:
-    """``with RandomHooks(fn, leaves) as h:`` around one trace of ``fn``; ``h.leaves`` are the static
-    leaves with generators replaced by proxies. Everything swapped is restored on exit."""
+    """``with RandomHooks(leaves) as h:`` around one trace: ``np.random``'s functions
+    redirected while it runs; ``h.leaves`` are the static leaves (arguments) with generators replaced
+    by proxies. Generators reached through live state are swapped by the live session
+    (:func:`proxy_for`)."""
 
-    def __init__(self, fn: Any, leaves: list[Any]) -> None:
-        self.fn = fn
+    def __init__(self, leaves: list[Any]) -> None:
         self.sources: dict[Any, Draws] = {}
         self.proxies: dict[int, _Sampler] = {}
-        self.undo: list[Callable[[], None]] = []
         self._names = itertools.count()
         self.leaves = [self.swapped(v) for v in leaves]
 
@@ -398,8 +398,8 @@ class RandomHooks:
         words = words_from(bit_generator_of(_originals["default_rng"](seed)), 2)
         return TracedGenerator(Draws(words, "default_rng(seed)"), "Generator")
 
-    # swapping reachable generators for proxies
     def swapped(self, value: Any) -> Any:
+        """``value`` as the trace shows it: a generator (or a bound method of one) becomes its proxy."""
         if isinstance(value, GENERATOR_TYPES):
             return self.proxy(value)
         owner = getattr(value, "__self__", None)
@@ -407,69 +407,11 @@ class RandomHooks:
             return getattr(self.proxy(owner), value.__name__)
         return value
 
-    def _walk(self, obj: Any, depth: int) -> None:
-        """Swap generators held in ``obj``'s attributes, dict values or list items (``depth`` levels)."""
-        if depth == 0 or isinstance(obj, (type, types.ModuleType, np.ndarray, str, bytes, int, float)):
-            return
-        if isinstance(obj, dict):
-            slots = [(obj, k) for k in list(obj)]
-        elif isinstance(obj, list):
-            slots = [(obj, i) for i in range(len(obj))]
-        elif isinstance(getattr(obj, "__dict__", None), dict) and not isinstance(obj, types.FunctionType):
-            slots = [(obj.__dict__, k) for k in list(obj.__dict__)]
-        else:
-            return
-        for container, k in slots:
-            self._replace(container, k, depth)
-
-    def _replace(self, container: Any, k: Any, depth: int) -> None:
-        value = container[k]
-        new = self.swapped(value)
-        if new is not value:
-            container[k] = new
-            self.undo.append(lambda c=container, k=k, v=value: c.__setitem__(k, v))
-        else:
-            self._walk(value, depth - 1)
-
-    def _code_names(self, code: types.CodeType) -> Iterator[str]:
-        yield from code.co_names
-        for c in code.co_consts:
-            if isinstance(c, types.CodeType):
-                yield from self._code_names(c)
-
     def __enter__(self) -> RandomHooks:
         _install()
         _active.hooks = self
-        ctx = current()
-        if ctx is not None and getattr(ctx, "live", None) is not None:
-            return self  # live state shows the function proxies where it reaches generators (proxy_for)
-        try:
-            fn = getattr(self.fn, "func", self.fn)  # functools.partial (a jitted method)
-            code, glob = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
-            for cell in getattr(fn, "__closure__", None) or ():
-                try:
-                    value = cell.cell_contents
-                except ValueError:
-                    continue
-                new = self.swapped(value)
-                if new is not value:
-                    cell.cell_contents = new
-                    self.undo.append(lambda c=cell, v=value: setattr(c, "cell_contents", v))
-                else:
-                    self._walk(value, 2)
-            if code is not None and glob is not None:
-                for name in dict.fromkeys(self._code_names(code)):
-                    if name in glob:
-                        self._replace(glob, name, 2)
-            for leaf in self.leaves:
-                self._walk(leaf, 2)
-        except BaseException:
-            self.__exit__()
-            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        while self.undo:
-            self.undo.pop()()
         _active.hooks = None
         _uninstall()

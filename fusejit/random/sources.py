@@ -18,6 +18,7 @@ NumPy's ``random(n)`` would leave, and two calls never share key material.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -68,7 +69,9 @@ class NumPySource:
         self.owner = owner
 
     def next_state(self, values: int, streams: int) -> np.ndarray:
-        return words_from(bit_generator_of(self.owner), values)
+        bg = bit_generator_of(self.owner)
+        with bg.lock:  # NumPy's own lock: the draw and the advance are one step for concurrent callers
+            return words_from(bg, values)
 
 
 class EntropySource:
@@ -79,9 +82,11 @@ class EntropySource:
     def __init__(self) -> None:
         self.key = np.frombuffer(os.urandom(8), dtype=U32).copy()
         self.counter = 0
+        self.lock = threading.Lock()
 
     def next_state(self, values: int, streams: int) -> np.ndarray:
-        c, self.counter = self.counter, self.counter + max(streams, 1)
+        with self.lock:
+            c, self.counter = self.counter, self.counter + max(streams, 1)
         return np.array([self.key[0], self.key[1], c & MASK32, (c >> 32) & MASK32], dtype=U32)
 
 
@@ -89,8 +94,8 @@ ENTROPY = EntropySource()
 
 
 class RngState(Variable):
-    """A hidden u32[4] graph input refreshed from ``source`` before each call of the compiled program
-    (the driver calls :meth:`refresh`); ``values``/``streams`` are what the trace drew from it."""
+    """A hidden u32[4] graph input whose value the driver takes from :meth:`refresh` at each call of the
+    compiled program (not from the buffer); ``values``/``streams`` are what the trace drew from it."""
 
     def __init__(self, source: Any, name: str) -> None:  # no Variable.__init__: created during a trace
         self.dtype = U32
@@ -100,5 +105,6 @@ class RngState(Variable):
         self.values = 0
         self.streams = 0
 
-    def refresh(self) -> None:
-        self._value[:] = self.source.next_state(self.values, self.streams)
+    def refresh(self) -> np.ndarray:
+        """This call's state: a new array, so concurrent calls never share one."""
+        return self.source.next_state(self.values, self.streams)

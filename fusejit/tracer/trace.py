@@ -113,7 +113,7 @@ def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Cal
             values.append(leaf)
     from ..random.numpy_api import RandomHooks  # np.random inside the trace draws fresh samples per call
 
-    hooks = RandomHooks(fn, values)
+    hooks = RandomHooks(values)
     args, kwargs = rebuild(hooks.leaves)
     session = ctx.live
     with tracing(ctx), hooks:

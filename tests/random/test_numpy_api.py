@@ -197,3 +197,26 @@ def test_unseeded_generators_built_inside_are_refused_seeded_ones_repeat() -> No
     np.testing.assert_array_equal(seeded(x), np.random.default_rng(5).random(5))  # NumPy's own draw, each call
     np.testing.assert_array_equal(seeded(x), seeded(x))
     assert type(np.random.PCG64) is type  # restored after the trace
+
+
+def test_concurrent_calls_never_share_a_stream() -> None:
+    import threading
+
+    rng, twin = np.random.default_rng(8), np.random.default_rng(8)
+    f = jit(lambda x: x + rng.random(x.shape))
+    x = np.zeros(16)
+    f(x)
+    out: list[np.ndarray] = []
+
+    def work() -> None:
+        for _ in range(50):
+            out.append(f(x))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r.tobytes() for r in out}) == 200
+    twin.random(16 * 201)
+    assert _same_state(rng.bit_generator.state, twin.bit_generator.state)
