@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "jit": "fusejit.driver", "JitFunction": "fusejit.driver", "Spec": "fusejit.driver",
-    "ArgumentError": "fusejit.driver",
+    "ArgumentError": "fusejit.driver", "AxisError": "fusejit.ir.shapes",
     "freeze": "fusejit.freezing", "Variable": "fusejit.tracer.variables", "device": "fusejit.runtime.placement",
     "Graph": "fusejit.ir", "GraphFileError": "fusejit.ir", "load": ("fusejit.ir", "load_graph"),
     "TracingError": "fusejit.tracer.errors", "ConcretizationError": "fusejit.tracer.errors",

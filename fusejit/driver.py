@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .ir import Graph
-from .ir.arrays import semantic_subclass_problem
+from .ir.arrays import native_byte_order, semantic_subclass_problem
 from .ir.dtypes import as_dtype
 from .ir.shapes import Dim, TensorType, format_shape
 from .live_calls import LiveCalls
@@ -256,7 +256,7 @@ class JitFunction:
                 problem = semantic_subclass_problem(value)
                 if problem is not None:
                     raise ArgumentError(f"{self.__name__}(): argument {path!r} {problem}")
-                arr = np.asarray(value)
+                arr = native_byte_order(np.asarray(value))
                 as_dtype(arr.dtype, f"argument {path!r}")
                 key.append((arr.shape, arr.dtype))
                 positions.append(i)

@@ -99,7 +99,14 @@ def format_shape(shape: Shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+class AxisError(np.exceptions.AxisError):
+    """An axis out of bounds: NumPy's own error class (``except np.exceptions.AxisError`` and
+    ``except ValueError`` catch it as they would NumPy's), raised by fusejit with NumPy's text."""
+
+
 def normalize_axis(axis: int, ndim: int, what: str = "axis") -> int:
-    if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
-        raise np.exceptions.AxisError(f"{what} {axis} is out of bounds for array of dimension {ndim}")
-    return axis % ndim if ndim else 0
+    """``axis`` in ``range(ndim)`` (NumPy's ``normalize_axis_index``: a 0-d array has no axis; the
+    functions NumPy lets take axis 0 of one handle that themselves)."""
+    if not -ndim <= axis < ndim:
+        raise AxisError(f"{what} {axis} is out of bounds for array of dimension {ndim}")
+    return axis % ndim

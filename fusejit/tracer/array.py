@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import Node, constant, make
-from ..ir.arrays import semantic_subclass_problem
+from ..ir.arrays import native_byte_order, semantic_subclass_problem
 from ..ir.dtypes import as_dtype
 from ..ir.shapes import Dim, Shape, Size, format_shape
 from .context import current
@@ -287,7 +287,7 @@ def lift(x: Any, what: str = "operand") -> Operand:
     problem = semantic_subclass_problem(x)
     if problem is not None:  # a captured masked array or matrix
         raise TracingError(f"{what} {problem}")
-    arr = np.asarray(x)
+    arr = native_byte_order(np.asarray(x))
     as_dtype(arr.dtype, what)
     return TracedArray(constant(arr, arr.dtype))
 

@@ -374,8 +374,8 @@ def _take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "
     if out is not None or mode != "raise":
         raise UnsupportedFunctionError("np.take: out= and mode= other than 'raise' are not supported")
     x = arr(a)
-    if axis is None:
-        x, axis = _ravel(x), 0
+    if axis is None or x.node.ndim == 0:  # NumPy ravels a 0-d operand whatever the axis
+        x, axis = _ravel(x), axis or 0
     key = [slice(None)] * x.node.ndim
     key[normalize_axis(int(axis), x.node.ndim)] = indices if isinstance(indices, TracedArray) else np.asarray(indices)
     return x[tuple(key)]

@@ -19,9 +19,13 @@ from .errors import DataDependentShapeError, UnsupportedFunctionError
 F64 = np.dtype(np.float64)
 
 
-def normalize_axes(axis: Any, ndim: int) -> list[int]:
+def normalize_axes(axis: Any, ndim: int, ufunc_reduce: bool = False) -> list[int]:
+    """The axes ``axis`` names. ``ufunc_reduce``: on a 0-d array an integer axis 0 or -1 names no
+    axis (``np.sum(x, axis=0)`` is NumPy's ``add.reduce``, which allows it); a tuple never does."""
     if axis is None:
         return list(range(ndim))
+    if ufunc_reduce and ndim == 0 and isinstance(axis, (int, np.integer)) and int(axis) in (0, -1):
+        return []
     axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
     out = [normalize_axis(int(a), ndim) for a in axes]
     if len(set(out)) != len(out):
@@ -87,7 +91,7 @@ def _sum_like(kind: str, prim: str, npfn: Any) -> Any:
             if axis not in (None, 0, -1, (0,)) or keepdims:
                 raise DataDependentShapeError(f"np.{kind} of `x[mask]` supports only the whole selection")
         else:
-            node, axes = x.node, normalize_axes(axis, x.node.ndim)
+            node, axes = x.node, normalize_axes(axis, x.node.ndim, ufunc_reduce=True)
         acc = numpy_result_dtype(npfn, x.dtype, dtype=dtype)
         red = make(prim, cast(node, acc), axes=axes)
         return wrap(keep(red, node.shape, axes, keepdims))
@@ -100,7 +104,7 @@ def _order_reduction(kind: str, prim: str, logical: bool) -> Any:
                 where: Any = True, dtype: Any = None) -> TracedArray:
         _check_kwargs(kind, out, where, initial)
         x = _operand(a, kind)
-        axes = normalize_axes(axis, x.ndim)
+        axes = normalize_axes(axis, x.ndim, ufunc_reduce=True)
         if logical:
             node = cast(x.node, np.dtype(bool))
         else:
@@ -171,16 +175,16 @@ def _arg(kind: str, prim: str) -> Any:
         _check_kwargs(kind, out, True)
         x = _operand(a, kind)
         node = x.node
-        if axis is None:
+        if axis is None or node.ndim == 0:  # NumPy ravels a 0-d operand whatever the axis
             node = reshape(node, (_flat_len(node),))
-            ax = 0
+            ax = normalize_axis(int(axis or 0), 1)
         else:
             ax = normalize_axis(int(axis), node.ndim)
         if node.shape[ax] == 0:
             raise ValueError(f"attempt to get {kind} of an empty sequence")
         red = make(prim, node, axis=ax)
         if keepdims:
-            red = reshape(red, tuple(1 for _ in x.node.shape) if axis is None else
+            red = reshape(red, tuple(1 for _ in x.node.shape) if axis is None or not x.node.ndim else
                           tuple(1 if i == ax else d for i, d in enumerate(node.shape)))
         return wrap(red)
     return reducer

@@ -27,7 +27,9 @@ def scan(prim: str, npfn: Any, a: Any, axis: Any, dtype: Any, out: Any, what: st
     if out is not None:
         raise UnsupportedFunctionError(f"np.{what}: out= is not supported in a traced function")
     x = arr(a)
-    if axis is None:
+    if axis is not None and (not isinstance(axis, (int, np.integer)) or isinstance(axis, bool)):
+        raise TypeError(f"np.{what}: axis must be an integer or None, got {axis!r}")
+    if axis is None or x.ndim == 0:  # NumPy ravels a 0-d operand whatever the axis
         try:
             x = _ravel(x)
         except ValueError:
@@ -35,10 +37,7 @@ def scan(prim: str, npfn: Any, a: Any, axis: Any, dtype: Any, out: Any, what: st
                 f"np.{what} with axis=None flattens, and the flattened length of shape "
                 f"{format_shape(x.shape)} is not one dim; give an axis, or a static size for all but one dim"
             ) from None
-        axis = 0
-    elif not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-        raise TypeError(f"np.{what}: axis must be an integer or None, got {axis!r}")
-    ax = normalize_axis(int(axis), x.ndim)
+    ax = normalize_axis(int(axis or 0), x.ndim)
     acc = numpy_result_dtype(npfn, x.dtype, dtype=dtype)
     if acc.kind == "b":
         raise UnsupportedFunctionError(f"np.{what} with a bool result (dtype=bool) is not supported in a "

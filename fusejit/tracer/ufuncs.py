@@ -14,7 +14,7 @@ import numpy as np
 from ..ir import Node, make
 from ..ir.graph import same_value
 from ..ir.shapes import broadcast_shapes, format_shape
-from .array import Operand, TracedArray, Weak, broadcast, cast, lift, operand_dtype, to_node
+from .array import Operand, TracedArray, broadcast, cast, lift, operand_dtype, to_node
 from .errors import DataDependentShapeError, UnsupportedFunctionError
 
 # ufunc -> primitive op applied to operands cast to the loop dtypes
@@ -183,11 +183,9 @@ def apply_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict[str, Any]) 
     loop = resolve_loop(ufunc, operands, dtype)
     if ufunc in LOGICAL:  # NumPy's loops test truthiness of any dtype: the same as casting to bool
         loop = (np.dtype(bool),) * len(loop)
-    elif ufunc in COMPARISONS and _out_of_range_int(operands, loop[0]):
-        # NumPy 2 compares integer arrays with out-of-range Python ints exactly; so do we, widened
-        wide = np.dtype(np.float64 if loop[0] == np.uint64 else np.int64)
-        loop = (wide, wide, loop[-1])
-    result = elementwise(DECOMPOSED.get(ufunc) or prim, operands, loop, name)
+    result = _exact_int_comparison(ufunc, prim, operands, loop, name)
+    if result is None:
+        result = elementwise(DECOMPOSED.get(ufunc) or prim, operands, loop, name)
     if out is None:
         if where is not True:
             raise UnsupportedFunctionError(f"{name}: `where=` without `out=` leaves values undefined")
@@ -225,12 +223,15 @@ def write_out(out: Any, result: TracedArray, where: Any, casting: str, name: str
 COMPARISONS = (np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal)
 
 
-def _out_of_range_int(operands: list[Operand], dtype: np.dtype) -> bool:
-    if dtype.kind not in "iu":
-        return False
-    info = np.iinfo(dtype)
-    return any(isinstance(o, Weak) and type(o.value) is int and not info.min <= o.value <= info.max
-               for o in operands)
+def _exact_int_comparison(ufunc: Any, prim: str | None, operands: list[Operand], loop: tuple[np.dtype, ...],
+                          name: str) -> TracedArray | None:
+    """uint64 against int64, or an integer array against an out-of-range Python int: compared
+    exactly as NumPy 2 does (:mod:`.int_compare`); None for every other ufunc call."""
+    if ufunc not in COMPARISONS or prim is None:
+        return None
+    from .int_compare import compare_exactly, needs_exact_compare
+
+    return compare_exactly(prim, operands, name) if needs_exact_compare(operands, loop) else None
 
 
 LOGICAL = (np.logical_and, np.logical_or, np.logical_xor, np.logical_not)

@@ -1,0 +1,91 @@
+"""Corners that used to raise internal errors (AssertionError, KeyError, IRTypeError, IndexError)
+instead of NumPy's answer or NumPy's error: empty concatenation, uint64 against int64 and
+out-of-range Python ints (NumPy 2 compares exactly), byte-swapped inputs, axes of 0-d arrays."""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pytest
+
+import fusejit
+
+COMPARE = [operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne]
+U = np.array([0, 2**64 - 1, 5, 2**63, 2**63 - 1], np.uint64)
+S = np.array([-2**63, 2**63 - 1, 0, -1, 5], np.int64)
+BIG = [2**64, 2**64 - 1, 2**63, 2**63 - 1, -1, 0, -2**63, -2**63 - 1, 2**70, -2**70]
+
+
+def same(fn, *args) -> None:
+    want = fn(*args)
+    for fuse in (True, False):
+        got = fusejit.jit(fn, fuse=fuse)(*args)
+        assert np.asarray(got).dtype == np.asarray(want).dtype and np.shape(got) == np.shape(want)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_uint64_against_int64_compares_exactly() -> None:
+    same(lambda u, s: tuple(op(u, s) for op in COMPARE), U, S)
+    same(lambda u, s: tuple(op(s, u) for op in COMPARE), U, S)
+    same(lambda u, s: tuple(op(s[:, None], u) for op in COMPARE), U, S)  # broadcast
+    same(lambda u, s: tuple(op(u, s.astype(np.int8)) for op in COMPARE), U, S)
+
+
+@pytest.mark.parametrize("value", BIG)
+def test_integers_against_out_of_range_python_ints_compare_exactly(value: int) -> None:
+    """uint64 < 2**64 was computed in float64 (2**64 - 1 rounds to 2**64: False); int64 < 2**63
+    raised OverflowError."""
+    same(lambda u, s: tuple(op(u, value) for op in COMPARE) + tuple(op(value, s) for op in COMPARE)
+         + tuple(op(s.astype(np.int8), value) for op in COMPARE), U, S)
+
+
+def test_empty_concatenation() -> None:
+    same(lambda v: np.concatenate([v, v]), np.zeros(0))
+    same(lambda v: np.concatenate([v, v], axis=1), np.zeros((0, 3)))
+    same(lambda v, w: np.concatenate([v, w]), np.zeros(0, np.float32), np.ones(3, np.float32))
+
+
+@pytest.mark.parametrize("dt", [">f4", ">f8", ">i8", ">u2", ">i4"])
+def test_byte_swapped_inputs_and_constants(dt: str) -> None:
+    x = np.arange(6, dtype=dt).reshape(2, 3)
+    same(lambda a: a * 2 + 1, x)
+    same(lambda a, b: a + b, x, x.astype(np.dtype(dt).newbyteorder("=")))
+    same(lambda a: a.sum(axis=0), x)
+    same(lambda a: a + x, x.astype(np.dtype(dt).newbyteorder("=")))  # captured
+    f = fusejit.jit(lambda a: a - 1)
+    f(x), f(x.astype(np.dtype(dt).newbyteorder("=")))
+    assert f.trace_count == 1  # the same values: one signature
+
+
+Z = np.array(3.0)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda z: np.sum(z, axis=0), lambda z: np.sum(z, axis=-1, keepdims=True), lambda z: z.prod(0),
+    lambda z: np.max(z, axis=0), lambda z: np.min(z, axis=-1), lambda z: np.any(z, axis=0),
+    lambda z: np.all(z, axis=0), lambda z: np.argmax(z, axis=0), lambda z: np.argmin(z, axis=-1),
+    lambda z: np.argmax(z), lambda z: np.argmax(z, axis=0, keepdims=True), lambda z: np.cumsum(z, axis=0),
+    lambda z: np.cumprod(z, axis=-1), lambda z: np.take(z, 0, axis=0), lambda z: np.sum(z, axis=()),
+])
+def test_axis_zero_of_a_0d_array_where_numpy_allows_it(fn) -> None:
+    same(fn, Z)
+    same(fn, np.array(7, np.int8))
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda z: np.sum(z, axis=1), "axis 1 is out of bounds for array of dimension 0"),
+    (lambda z: np.sum(z, axis=(0,)), "axis 0 is out of bounds for array of dimension 0"),
+    (lambda z: np.mean(z, axis=0), "axis 0 is out of bounds for array of dimension 0"),
+    (lambda z: np.var(z, axis=0), "axis 0 is out of bounds for array of dimension 0"),
+    (lambda z: np.argmax(z, axis=1), "axis 1 is out of bounds for array of dimension 1"),
+    (lambda z: np.cumsum(z, axis=1), "axis 1 is out of bounds for array of dimension 1"),
+    (lambda z: np.flip(z, 0), "axis 0 is out of bounds for array of dimension 0"),
+    (lambda z: np.sum(z[None], axis=1), "axis 1 is out of bounds for array of dimension 1"),
+])
+def test_axes_numpy_refuses_raise_numpys_axis_error(fn, message: str) -> None:
+    with pytest.raises(np.exceptions.AxisError, match=message):
+        fn(Z)
+    with pytest.raises(fusejit.AxisError, match=message) as info:
+        fusejit.jit(fn)(Z)
+    assert isinstance(info.value, (np.exceptions.AxisError, ValueError, IndexError))
