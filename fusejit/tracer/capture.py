@@ -196,12 +196,12 @@ class Session:
     def _capture(self, arr: np.ndarray, path: Path) -> Any:
         label = self.describe(path)
         try:
-            as_dtype(arr.dtype, label)
+            dtype = as_dtype(arr.dtype, label)  # native byte order: a '>f4' array is read converted
         except TypeError:
             return arr  # an array fusejit cannot compute with (object, str): left as Python data
         from .trace import input_name
 
-        node = Node("input", (), {}, TensorType(arr.dtype, arr.shape), name=input_name(label))
+        node = Node("input", (), {}, TensorType(dtype, arr.shape), name=input_name(label))
         tracer = TracedArray(node, label=label)
         self.captures.append(Capture(path, arr, tracer, node))
         return self._track(arr, path, tracer)
