@@ -5,9 +5,10 @@
 A server's latency is mostly batch-1 latency, where the product is a (1, 784) row times a matrix.
 Each round calls the three variants once each, in rotating order, after checking they agree with
 NumPy; the figure is the median over rounds, in microseconds per call (the fusejit figures include
-their Python call). The JIT calls NumPy's OpenBLAS, whose gemm hands single-row products to its
-gemv; the AOT library carries its own GEMM, which has a matrix-vector path for them (before it,
-batch 1 padded the row to 6 columns and took 81 us).
+their Python call). The JIT calls NumPy's OpenBLAS gemv for single-row products (its sgemm packs
+the whole weight matrix per call: cheap while it sits in cache, 16 ms for a 2048x2048 layer); the
+AOT library carries its own GEMM, which has a matrix-vector path for them (before it, batch 1
+padded the row to 6 columns and took 81 us).
 
 Run on 2026-12-08 01:55 UTC (Xeon with AVX-512, 2 cores shared with ~8 jobs, load 2.4-3.9), medians of
 2000 rounds: batch 1 NumPy 75, JIT 64, AOT 66 us (x86-64-v3 build); a quieter run (load 1.6): 35 / 22 / 29.

@@ -20,7 +20,7 @@ from typing import Any
 
 from .signature import AotError
 
-GEMM_SYMBOLS = {"fj_sgemm": "sgemm", "fj_dgemm": "dgemm"}
+GEMM_SYMBOLS = {"fj_sgemm": "sgemm", "fj_dgemm": "dgemm", "fj_sgemv": "sgemv", "fj_dgemv": "dgemv"}
 LEVEL_ISA = {"x86-64": "none", "x86-64-v2": "none", "x86-64-v3": "avx2", "x86-64-v4": "avx512"}
 
 
@@ -28,7 +28,7 @@ LEVEL_ISA = {"x86-64": "none", "x86-64-v2": "none", "x86-64-v3": "avx2", "x86-64
 class Program:
     object_code: bytes
     layout: Any  # fusejit.codegen.cpu.abi.ArgLayout of the compiled graph
-    gemms: list[str]  # which of 'sgemm', 'dgemm' the program calls
+    gemms: list[str]  # which of 'sgemm', 'dgemm', 'sgemv', 'dgemv' the program calls
     threaded: bool  # whether kernels run on the library's thread pool
     cpu: str  # the LLVM CPU name code was generated for
     isa: str  # libmvec ISA: 'avx512', 'avx2' or 'none'

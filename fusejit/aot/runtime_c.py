@@ -201,7 +201,30 @@ void NAME(const char *transa, const char *transb, const int *pm, const int *pn, 
 """
 
 
+GEMV_C = r"""
+/* Fortran BLAS gemv: y = alpha * op(A) @ x + beta * y (y not read when beta == 0), over the
+   matrix-vector path of the gemm of the same type (GEMM). */
+#define FJ_DEFINE_GEMV_ENTRY(NAME, GEMM, T)                                                          \
+__attribute__((visibility("hidden")))                                                                \
+void NAME(const char *trans, const int *pm, const int *pn, const T *palpha, const T *a, const int *plda, \
+          const T *x, const int *pincx, const T *pbeta, T *y, const int *pincy) {                    \
+    const int t = *trans == 'T' || *trans == 't' || *trans == 'C' || *trans == 'c';                  \
+    const int64_t rows = t ? *pn : *pm, cols = t ? *pm : *pn, incy = *pincy;                         \
+    const T alpha = *palpha, beta = *pbeta;                                                          \
+    if (rows <= 0) return;                                                                           \
+    for (int64_t i = 0; i < rows; i++)                                                               \
+        y[i * incy] = beta == (T)0 ? (T)0 : beta * y[i * incy];                                      \
+    if (cols <= 0 || alpha == (T)0) return;                                                          \
+    GEMM##_gemv(t, rows, cols, alpha, a, *plda, x, *pincx, y, incy);                                 \
+}
+"""
+
+
 def gemm_source(prefix: str, gemms: list[str]) -> str:
-    """C source defining ``<prefix>__<g>`` for each g in ``gemms`` ('sgemm', 'dgemm')."""
-    types = {"sgemm": "float, fj_vf", "dgemm": "double, fj_vd"}
-    return GEMM_C + "".join(f"FJ_DEFINE_GEMM({prefix}__{g}, {types[g]})\n" for g in gemms)
+    """C source defining ``<prefix>__<g>`` for each g in ``gemms`` ('sgemm', 'dgemm', 'sgemv', 'dgemv');
+    a gemv runs on the matrix-vector path of its type's gemm, so that gemm is defined too."""
+    types = {"s": ("float", "fj_vf"), "d": ("double", "fj_vd")}
+    needed = sorted({g[0] for g in gemms})
+    return (GEMM_C + GEMV_C + "".join(f"FJ_DEFINE_GEMM({prefix}__{t}gemm, {', '.join(types[t])})\n" for t in needed)
+            + "".join(f"FJ_DEFINE_GEMV_ENTRY({prefix}__{g}, {prefix}__{g[0]}gemm, {types[g[0]][0]})\n"
+                      for g in gemms if g.endswith("gemv")))

@@ -110,6 +110,9 @@ def bind_thread_pool() -> None:
     _pool_code.append(code)
 
 
+BLAS_ROUTINES = ("sgemm", "dgemm", "sgemv", "dgemv")  # bound as fj_<name> (codegen/cpu/blas.py)
+
+
 def _numpy_blas() -> dict[str, int] | None:
     """NumPy's own OpenBLAS (ILP64 Fortran ``scipy_sgemm_64_``): sharing it with NumPy means
     one BLAS thread pool in the process, not two pools fighting over the cores."""
@@ -117,7 +120,7 @@ def _numpy_blas() -> dict[str, int] | None:
     for path in sorted(libdir.glob("libscipy_openblas64_*.so")):
         try:
             lib = ctypes.CDLL(str(path))
-            return {n: ctypes.cast(getattr(lib, f"scipy_{n}_64_"), ctypes.c_void_p).value for n in ("sgemm", "dgemm")}
+            return {n: ctypes.cast(getattr(lib, f"scipy_{n}_64_"), ctypes.c_void_p).value for n in BLAS_ROUTINES}
         except (OSError, AttributeError):
             continue
     return None
@@ -125,7 +128,7 @@ def _numpy_blas() -> dict[str, int] | None:
 
 @once
 def bind_blas() -> bool:
-    """Bind ``fj_sgemm``/``fj_dgemm``; True when they take 64-bit integers (ILP64).
+    """Bind ``fj_sgemm``/``fj_dgemm``/``fj_sgemv``/``fj_dgemv``; True when they take 64-bit integers (ILP64).
 
     Prefers NumPy's bundled OpenBLAS; falls back to scipy's LP64 ``cython_blas`` pointers.
     Only programs with ``dot`` call this (importing scipy costs ~50 ms)."""
@@ -136,7 +139,7 @@ def bind_blas() -> bool:
         return True
     from scipy.linalg import cython_blas
 
-    for name in ("sgemm", "dgemm"):
+    for name in BLAS_ROUTINES:
         llvm.add_symbol(f"fj_{name}", _capsule_pointer(cython_blas.__pyx_capi__[name]))
     return False
 

@@ -71,3 +71,28 @@ def test_dot_of_a_transposed_reshape() -> None:
     f = fusejit.jit(lambda v, b: b @ v.reshape(4, 1).T)
     v, b = np.arange(4.0), np.full((2, 1), 2.0)
     np.testing.assert_array_equal(f(v, b), b @ v.reshape(4, 1).T)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_one_row_products_call_gemv(dt: str) -> None:
+    """A left operand of one row goes to gemv (gemm would pack all of B): B as stored or
+    transposed, a strided row, a broadcast row (stride 0: gemm's path), K = 1, batched dots,
+    and NaN from 0 * inf as NumPy gives it."""
+    rng = np.random.default_rng(2)
+    f = fusejit.jit(lambda x, y: x @ y)
+    ir_text = f.lower(np.ones((1, 3), dt), np.ones((3, 4), dt)).llvm_ir
+    assert f'call void @"fj_{"s" if dt == "float32" else "d"}gemv"' in ir_text
+    w = rng.standard_normal((130, 67)).astype(dt)
+    wide = rng.standard_normal((6, 130)).astype(dt)
+    cases = [(rng.standard_normal((1, 130)).astype(dt), w), (rng.standard_normal((1, 67)).astype(dt), w.T),
+             (wide[2:3, :], w), (wide[:1, ::2], w[:65]), (wide.T[:1], w[:6]),
+             (np.broadcast_to(wide[:1, :1], (1, 130)), w), (wide[:1, :1], w[:1]),
+             (rng.standard_normal((3, 1, 130)).astype(dt), w)]
+    for x, y in cases:
+        np.testing.assert_allclose(f(x, y), x @ y, rtol=1e-5, atol=1e-5, err_msg=f"{x.shape} {x.strides}")
+    x = np.ones((1, 4), dt)
+    x[0, 1] = 0
+    y = np.ones((4, 3), dt)
+    y[1, 2] = np.inf
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(f(x, y), x @ y)  # [4, 4, nan]

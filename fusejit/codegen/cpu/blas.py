@@ -7,8 +7,11 @@ Operands BLAS cannot take (other strides, negative strides) use a plain triple l
 float dtypes one shared, never-inlined ``fj.naive_gemm.<dtype>`` per module taking the sizes at
 run time (a rare path; specializing it to every dot's constant shapes made LLVM unroll and
 vectorize it per call site, 2/3 of an MLP's compile time); non-float dtypes, whose only path
-it is, keep it inline. The symbols ``fj_sgemm``/``fj_dgemm`` are bound to scipy's function
-pointers by :mod:`fusejit.runtime.engine` (an AOT build links them against a BLAS).
+it is, keep it inline. A product whose left operand is one row (a batch of one through a dense
+layer) calls ``gemv`` instead: a gemm packs all of B to multiply that row (OpenBLAS: a 2048x2048
+float32 layer at batch 1 took 16 ms through sgemm, ~1 ms through sgemv). The symbols
+``fj_sgemm``/``fj_dgemm``/``fj_sgemv``/``fj_dgemv`` are bound to NumPy's (or scipy's) BLAS by
+:mod:`fusejit.runtime.engine`; an AOT build defines them itself (:mod:`fusejit.aot.runtime_c`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .loops import for_range
 from .types import F32, F64, I8, I32, I64, PTR, i64, mem_type
 
 GEMM = {4: "fj_sgemm", 8: "fj_dgemm"}
+GEMV = {4: "fj_sgemv", 8: "fj_dgemv"}
 
 
 def _operand(kernel: Kernel, node: Node) -> tuple[Node, bool]:
@@ -35,10 +39,11 @@ def _operand(kernel: Kernel, node: Node) -> tuple[Node, bool]:
     return node, False
 
 
-def _gemm_decl(module: ir.Module, name: str) -> ir.Function:
+def _gemm_decl(module: ir.Module, name: str, nargs: int = 13) -> ir.Function:
+    """The Fortran BLAS routine ``name`` (every argument by pointer: 13 for gemm, 11 for gemv)."""
     fn = module.globals.get(name)
     if fn is None:
-        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * 13), name)
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * nargs), name)
     return fn
 
 
@@ -74,7 +79,7 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
     n = env.dim(dot.shape[-1])
     sc = env.strides(kernel.alias)
     hb = env._hoisted()
-    scratch = {nm: hb.alloca(ity, name=nm) for nm in ("M", "N", "K", "lda", "ldb", "ldc")}
+    scratch = {nm: hb.alloca(ity, name=nm) for nm in ("M", "N", "K", "lda", "ldb", "ldc", "incx", "incy")}
     flags = {c: hb.alloca(I8, name=f"flag{c}") for c in "NT"}
     dt = dot.dtype
     use_blas = calls_blas(kernel)
@@ -112,17 +117,33 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
                         with kpos:
                             b.store(ir.Constant(I8, ord("N")), flags["N"])
                             b.store(ir.Constant(I8, ord("T")), flags["T"])
-                            ta_ = b.select(b_rows_ok, flags["N"], flags["T"])
-                            tb_ = b.select(a_rows_ok, flags["N"], flags["T"])
-                            for nm, v in (("M", n), ("N", m), ("K", k), ("ldc", n),
-                                          ("lda", b.select(b_rows_ok, b_ld_r, b_ld_c)),
-                                          ("ldb", b.select(a_rows_ok, a_ld_r, a_ld_c))):
-                                b.store(v if ilp64 else b.trunc(v, I32), scratch[nm])
                             b.store(ir.Constant(fty, 1.0), alpha)
                             b.store(ir.Constant(fty, 0.0), beta)
-                            b.call(_gemm_decl(module, GEMM[dt.itemsize]),
-                                   [ta_, tb_, scratch["M"], scratch["N"], scratch["K"], alpha, pb,
-                                    scratch["lda"], pa, scratch["ldb"], beta, pc, scratch["ldc"]])
+                            ta_ = b.select(b_rows_ok, flags["N"], flags["T"])
+                            lda = b.select(b_rows_ok, b_ld_r, b_ld_c)
+
+                            def put(nm: str, v: ir.Value) -> None:
+                                b.store(v if ilp64 else b.trunc(v, I32), scratch[nm])
+
+                            # one row of A: gemv (a gemm would pack all of B to multiply one row)
+                            incx = b.select(b.icmp_signed("==", k, i64(1)), i64(1), sa[-1])
+                            row = b.and_(b.icmp_signed("==", m, i64(1)), b.icmp_signed(">=", incx, i64(1)))
+                            with b.if_else(row) as (gv, gm):
+                                with gv:
+                                    for nm, v in (("M", b.select(b_rows_ok, n, k)), ("N", b.select(b_rows_ok, k, n)),
+                                                  ("lda", lda), ("incx", incx), ("incy", i64(1))):
+                                        put(nm, v)
+                                    b.call(_gemm_decl(module, GEMV[dt.itemsize], 11),
+                                           [ta_, scratch["M"], scratch["N"], alpha, pb, scratch["lda"], pa,
+                                            scratch["incx"], beta, pc, scratch["incy"]])
+                                with gm:
+                                    tb_ = b.select(a_rows_ok, flags["N"], flags["T"])
+                                    for nm, v in (("M", n), ("N", m), ("K", k), ("ldc", n), ("lda", lda),
+                                                  ("ldb", b.select(a_rows_ok, a_ld_r, a_ld_c))):
+                                        put(nm, v)
+                                    b.call(_gemm_decl(module, GEMM[dt.itemsize]),
+                                           [ta_, tb_, scratch["M"], scratch["N"], scratch["K"], alpha, pb,
+                                            scratch["lda"], pa, scratch["ldb"], beta, pc, scratch["ldc"]])
             with other:
                 b.call(_naive_fn(module, dt), [pa, pb, pc, *sa[-2:], *sb[-2:], m, n, k])
 
@@ -141,11 +162,12 @@ def emit_dot(module: ir.Module, kernel: Kernel, layout: abi.ArgLayout, name: str
 
 def _layout(b: ir.IRBuilder, rows: ir.Value, cols: ir.Value, srow: ir.Value, scol: ir.Value
             ) -> tuple[ir.Value, ir.Value]:
-    """Is a rows x cols view with these strides row-major for BLAS, and its leading dim."""
+    """Is a rows x cols view with these strides row-major for BLAS, and its leading dim. A single
+    row may take any leading dim >= cols; several rows need their own stride, at least 1 (a row
+    stride of 0, a broadcast, is not one BLAS can take: clamping it to 1 read past the rows)."""
     one = i64(1)
     unit = b.or_(b.icmp_signed("==", scol, one), b.icmp_signed("<=", cols, one))
-    ld = b.select(b.icmp_signed("<=", rows, one), cols, srow)
-    ld = b.select(b.icmp_signed("<", ld, one), one, ld)
+    ld = b.select(b.icmp_signed("<=", rows, one), b.select(b.icmp_signed("<", cols, one), one, cols), srow)
     ld_ok = b.and_(b.icmp_signed(">=", ld, cols), b.icmp_signed(">=", ld, one))
     return b.and_(unit, ld_ok), ld
 
