@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -149,6 +150,21 @@ def _concrete(traced: Callable[..., Any], f: Any, argnums: Sequence[int] | None)
     return call
 
 
+_COMPILED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _cached(f: Any, kind: str, make_fn: Callable[[], Any]) -> Any:
+    """One compiled transform per function and kind, so repeated ``vjp(f, x)`` / ``jvp(f, ...)``
+    calls reuse its programs (each program still caches per signature)."""
+    try:
+        per_fn = _COMPILED.setdefault(f, {})
+    except TypeError:  # not weakly referenceable: compile per call
+        return make_fn()
+    if kind not in per_fn:
+        per_fn[kind] = make_fn()
+    return per_fn[kind]
+
+
 def _array_leaves(tree: Any) -> Any:
     leaves, treedef = flatten(tree)
     return unflatten(treedef, [np.asarray(v) if isinstance(v, (bool, int, float)) else v for _, v in leaves])
@@ -199,13 +215,9 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         return _vjp_traced(f, primals, has_aux)
     from ..driver import JitFunction
 
-    fwd = JitFunction(lambda *p: f(*p))
+    fwd = _cached(f, "vjp-forward", lambda: JitFunction(lambda *p: f(*p)))
     out = fwd(*primals)
-
-    def run(prims: tuple, ct: Any) -> Any:
-        return _vjp_traced(f, prims, has_aux)[1](ct)
-
-    back = JitFunction(run)
+    back = _cached(f, f"vjp-{has_aux}", lambda: JitFunction(lambda prims, ct: _vjp_traced(f, prims, has_aux)[1](ct)))
     primals = tuple(_array_leaves(p) for p in primals)
 
     def pullback(ct: Any) -> Any:
@@ -244,7 +256,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         return _jvp_traced(f, tuple(primals), tuple(tangents))
     from ..driver import JitFunction
 
-    run = JitFunction(lambda p, t: _jvp_traced(f, p, t))
+    run = _cached(f, "jvp", lambda: JitFunction(lambda p, t: _jvp_traced(f, p, t)))
     return run(tuple(_array_leaves(p) for p in primals), tuple(_array_leaves(t) for t in tangents))
 
 

@@ -123,3 +123,31 @@ def test_integer_and_constant_paths_have_zero_gradient(rng: np.random.Generator)
     g = fusejit.grad(lambda x: np.sum(np.floor(x) * x + x.astype(np.int64)))(x)
     np.testing.assert_array_equal(g, np.floor(x))
     np.testing.assert_array_equal(fusejit.grad(lambda x: np.float64(3.0))(x), np.zeros(4))
+
+
+def test_repeated_vjp_and_jvp_calls_reuse_their_programs(rng: np.random.Generator) -> None:
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.exp(x) * 2
+
+    x = rng.standard_normal(3)
+    for _ in range(3):
+        _, pullback = fusejit.vjp(f, x)
+        np.testing.assert_allclose(pullback(np.ones(3))[0], 2 * np.exp(x), rtol=1e-12)
+        np.testing.assert_allclose(fusejit.jvp(f, (x,), (np.ones(3),))[1], 2 * np.exp(x), rtol=1e-12)
+    from fusejit.autodiff.api import _COMPILED
+
+    assert all(j.trace_count == 1 for j in _COMPILED[f].values())
+
+
+def test_an_op_without_a_rule_is_named(monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator) -> None:
+    import dataclasses
+
+    from fusejit.ir import registry
+
+    monkeypatch.setitem(registry._REGISTRY, "sinh", dataclasses.replace(registry.get_op("sinh"), vjp=None))
+    with pytest.raises(GradientError, match="no gradient rule for op 'sinh'.*stop_gradient.*custom_vjp"):
+        fusejit.jit(fusejit.grad(lambda x: np.sum(np.sinh(x))), backend="reference")(rng.standard_normal(3))
+    # not on the differentiated path: no rule needed
+    g = fusejit.jit(fusejit.grad(lambda x: np.sum(x * fusejit.stop_gradient(np.sinh(x)))), backend="reference")
+    x = rng.standard_normal(3)
+    np.testing.assert_allclose(g(x), np.sinh(x), rtol=1e-12)
