@@ -43,7 +43,7 @@ def _state(k: Any) -> Any:
 
 
 def _shape(shape: Any) -> tuple:
-    return tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    return tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)  # ints checked by philox_bits
 
 
 def split(k: Any, num: int = 2) -> Any:

@@ -7,6 +7,7 @@ one piece of NumPy code that gives the same bits inside and outside ``jit``.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ def is_traced(x: Any) -> bool:
 
 def philox_bits(state: Any, shape: tuple, stream: int, word: int = 0, dtype: Any = U32) -> Any:
     """Words of ``shape`` (one Philox block per element; ``word`` selects a u32 word or u64 pair)."""
-    dims = [d if isinstance(d, int) else str(d) for d in shape]
+    dims = [str(d) if isinstance(d, str) else operator.index(d) for d in shape]  # symbols stay names
     if is_traced(state):
         return TracedArray(make("philox", state.node, shape=dims, stream=stream, word=word, dtype=np.dtype(dtype)))
     return philox_ref(np.asarray(state, dtype=U32), dims, stream, word, np.dtype(dtype))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 import threading
 import types
 from collections.abc import Callable
@@ -76,11 +77,9 @@ class Draws:
 
 
 def _shape(size: Any) -> tuple:
-    if size is None:
-        return ()
-    if isinstance(size, (tuple, list)):
-        return tuple(size)
-    return (size,)
+    """NumPy's ``size`` as a shape of Python ints (dynamic dims stay symbols)."""
+    dims = () if size is None else tuple(size) if isinstance(size, (tuple, list)) else (size,)
+    return tuple(d if isinstance(d, str) else operator.index(d) for d in dims)
 
 
 def _shape_of(*params: Any) -> tuple:
@@ -230,10 +229,10 @@ class TracedRandomState(_Sampler):
     """Stands in for an ``np.random.RandomState`` (and the legacy ``np.random`` functions) while tracing."""
 
     def rand(self, *dims: Any) -> Any:
-        return self._uniform01(tuple(dims))
+        return self._uniform01(_shape(dims))
 
     def randn(self, *dims: Any) -> Any:
-        return self._normal01(tuple(dims))
+        return self._normal01(_shape(dims))
 
     def random_sample(self, size: Any = None) -> Any:
         return self._uniform01(_shape(size))

@@ -220,3 +220,10 @@ def test_concurrent_calls_never_share_a_stream() -> None:
     assert len({r.tobytes() for r in out}) == 200
     twin.random(16 * 201)
     assert _same_state(rng.bit_generator.state, twin.bit_generator.state)
+
+
+def test_sizes_given_as_numpy_ints() -> None:
+    n = np.int64(3)
+    f = jit(lambda x: (np.random.rand(n, 2), np.random.default_rng(1).normal(size=(n,)), x))
+    a, b, _ = f(np.zeros(1))
+    assert a.shape == (3, 2) and b.shape == (3,)

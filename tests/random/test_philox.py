@@ -106,3 +106,35 @@ def test_dropout_mask_is_fused_and_never_stored() -> None:
     assert state.outputs[0].shape == (4,)
     assert {"philox", "lt", "where"} <= {n.op for n in kernel.nodes}
     assert [o.op for o in kernel.outputs] == ["where"]  # the mask and the uniforms are never stored
+
+
+def test_keys_with_dynamic_dims() -> None:
+    """A key's draws need no static size: the philox shape carries the symbol, bits as eager."""
+    import fusejit
+
+    f = jit(lambda x, k: x + fr.normal(k, x.shape), input_signature=[fusejit.Spec((None, 3), np.float64),
+                                                                       fusejit.Spec((2,), np.uint32)])
+    k = fr.key(4)
+    for n in (1, 5, 40):
+        x = np.zeros((n, 3))
+        np.testing.assert_allclose(f(x, k), fr.normal(k, (n, 3)), rtol=1e-13)
+
+
+def test_keys_freeze_save_and_compile_ahead_of_time(tmp_path) -> None:
+    """A key is an ordinary input: frozen, saved, loaded and AOT-compiled graphs give the same bits."""
+    import shutil
+
+    import fusejit
+    import fusejit.aot as aot
+
+    def f(x, k):
+        return np.where(fr.uniform(k, x.shape) < 0.5, x, 0.0) + fr.split(k, 1)[0, 0]
+
+    g = fusejit.freeze(f, fusejit.Spec((None, 4), np.float64), fusejit.Spec((2,), np.uint32))
+    g.save(tmp_path / "m.fjg")
+    x, k = np.arange(12.0).reshape(3, 4), fr.key(7)
+    np.testing.assert_array_equal(fusejit.load(tmp_path / "m.fjg").evaluate(x, k)[0], f(x, k))
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler")
+    aot.compile(g, tmp_path, "m")
+    np.testing.assert_array_equal(aot.load(tmp_path)(x, k), f(x, k))
