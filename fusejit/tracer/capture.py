@@ -186,6 +186,8 @@ class Session:
                 self.frozen.add(id(value))
             self._swap(value, path)
             return self._track(value, path, value)
+        if not frozen:  # a function, a set, a library object: the program used this very one
+            self.guard(path, "eq" if isinstance(value, frozenset) else "is", value)
         return value
 
     def _track(self, original: Any, path: Path, shown: Any) -> Any:
@@ -538,6 +540,8 @@ class SourceWriter:
             return f"tuple({p}) != {self.const(data[0])}"
         if kind == "alias":
             return f"{p} is not {self.path(data[0])}"
+        if kind == "is":
+            return f"{p} is not {self.const(data[0])}"
         raise AssertionError(kind)
 
 

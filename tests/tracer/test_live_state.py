@@ -372,3 +372,46 @@ def test_constants_fold_reads_but_stores_are_still_replayed():
     one.W *= 3
     np.testing.assert_array_equal(f(one, X), y0)
     assert type(one.X) is np.ndarray
+
+
+def test_functions_and_other_objects_on_self_are_guarded_by_identity():
+    class Act:
+        def __init__(self):
+            self.f = np.tanh
+            self.names = frozenset({"a"})
+
+        @jit
+        def run(self, x):
+            return self.f(x) if "a" in self.names else x
+
+    a = Act()
+    x = np.linspace(-1, 1, 5)
+    np.testing.assert_array_equal(a.run(x), np.tanh(x))
+    a.f = np.sin  # rebound to another function: the program that called tanh must not run
+    np.testing.assert_allclose(a.run(x), np.sin(x), rtol=1e-15)
+    a.names = frozenset({"b"})
+    np.testing.assert_array_equal(a.run(x), x)
+    assert Act.run.trace_count == 3
+
+
+def test_variables_and_live_state_together():
+    class Model:
+        def __init__(self):
+            self.v = fusejit.Variable(np.zeros(2), name="acc")
+            self.W = np.ones(2)
+
+        @jit
+        def step(self, x):
+            self.v.assign_add(x * self.W)
+            self.last = self.v.read() + self.W
+            self.W += 1
+            return self.last
+
+    m = Model()
+    for _ in range(3):
+        out = m.step(np.ones(2))
+    np.testing.assert_array_equal(m.v.numpy(), np.full(2, 6.0))  # 1 + 2 + 3
+    np.testing.assert_array_equal(m.W, np.full(2, 4.0))
+    np.testing.assert_array_equal(out, np.full(2, 9.0))
+    assert m.last is out
+    assert Model.step.trace_count == 1
