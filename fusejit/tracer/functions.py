@@ -415,4 +415,5 @@ from . import compositions as _compositions  # noqa: E402,F401  (register their 
 from . import products as _products  # noqa: E402,F401
 from . import rearrangements as _rearrangements  # noqa: E402,F401
 from . import scans as _scans  # noqa: E402,F401
+from . import windows as _windows  # noqa: E402,F401
 from .products import matmul  # noqa: E402,F401  (np.matmul is a ufunc: ufuncs.py routes it here)
