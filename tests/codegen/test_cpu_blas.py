@@ -96,3 +96,29 @@ def test_one_row_products_call_gemv(dt: str) -> None:
     y[1, 2] = np.inf
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(f(x, y), x @ y)  # [4, 4, nan]
+
+
+OPERAND_LAYOUTS = {  # every layout the tracer accepts on either side reaches BLAS or is materialized
+    "reshape.T @ w": lambda a, w: a.reshape(4, 6).T @ w,
+    "w.T @ reshape.T": lambda a, w: w.T @ a.reshape(6, 4).T,
+    "reshape.T @ reshape.T": lambda a, w: a.reshape(4, 6).T @ a.reshape(6, 4).T,
+    "strided.T @ w": lambda a, w: a.reshape(6, 4)[::2].T @ w[:3],
+    "flipped.T @ w": lambda a, w: a.reshape(4, 6)[::-1].T @ w,
+    "broadcast.T @ w": lambda a, w: np.broadcast_to(a[:6], (4, 6)).T @ w,
+    "batched transpose @ w": lambda a, w: a.reshape(2, 4, 3).transpose(0, 2, 1) @ w,
+    "batch-moving transpose @ w": lambda a, w: a.reshape(4, 2, 3).transpose(1, 2, 0) @ w,
+    "(relu(reshape)).T @ w": lambda a, w: np.maximum(a.reshape(4, 6), 0).T @ w,
+    "concat.T @ w": lambda a, w: np.concatenate([a[:12].reshape(2, 6), a[12:].reshape(2, 6)]).T @ w,
+}
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("name", list(OPERAND_LAYOUTS))
+def test_dot_operands_of_every_layout(name: str, dt: str) -> None:
+    """``a.reshape(4, 6).T @ w`` raised KeyError in the BLAS emitter (a reshape's transpose was
+    taken for a buffer); each layout, fused and not, as NumPy."""
+    fn = OPERAND_LAYOUTS[name]
+    rng = np.random.default_rng(3)
+    a, w = (rng.standard_normal(24) * 3).astype(dt), (rng.standard_normal((4, 3)) * 3).astype(dt)
+    for fuse in (True, False):
+        np.testing.assert_allclose(fusejit.jit(fn, fuse=fuse)(a, w), fn(a, w), rtol=1e-5)
