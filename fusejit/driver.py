@@ -26,6 +26,7 @@ from .runtime.once import KeyedLocks
 from .runtime.placement import current_device
 from .tracer import ArgSpec, TraceResult, flatten, trace, unflatten
 from .tracer.array import TracedArray
+from .tracer.capture import trackable
 from .tracer.context import current as current_trace
 from .tracer.errors import TracingError
 from .tracer.trace import LiveOptions
@@ -67,6 +68,7 @@ class CompiledEntry:
     # live state: the leaves' values at trace time, and whether each argument was one leaf
     leaves: list[Any] | None = None
     flat: bool = False
+    shared: frozenset[int] = frozenset()  # leaves keyed by their class: objects whose programs are shared
     call: Callable[..., Any] = field(init=False)
     hot: Callable[..., Any] | None = field(init=False)  # call, or MISS when the arrays do not fit
     live: LiveCalls | None = field(init=False)  # fetch/call/hot when the trace reads or writes live state
@@ -80,7 +82,8 @@ class CompiledEntry:
             self.call = _make_call(self.traced, self.executable)
             self.hot = _make_call(self.traced, self.executable, probe=True) if probe else None
             return
-        statics = {i: v for i, v in enumerate(self.leaves or ()) if i not in self.array_positions}
+        statics = {i: v for i, v in enumerate(self.leaves or ())
+                   if i not in self.array_positions and i not in self.shared}  # checked by identity
         n_user = len(self.traced.graph.outputs) - len(plan.outputs) - len(self.traced.variables_assigned)
         self.live = LiveCalls(plan, _make_call(self.traced, self.executable, raw=True),
                               _make_call(self.traced, self.executable, probe=True, raw=True) if probe else None,
@@ -244,6 +247,10 @@ class JitFunction:
         for i, (path, value) in enumerate(leaves):
             if isinstance(value, Variable):
                 key.append(("variable", id(value)))  # read by reference: its value is not part of the key
+            elif self._shares_programs(value.value if isinstance(value, _Static) else value):
+                # an object whose state is read live and guarded: objects of one class share programs
+                # (the guards pick the one that fits: same array shapes, same scalars)
+                key.append(("instance of", type(value.value if isinstance(value, _Static) else value)))
             elif isinstance(value, _Static):
                 value = value.value
                 try:
@@ -271,6 +278,10 @@ class JitFunction:
                 raise ArgumentError(f"{self.__name__}(): argument {path!r} is a {type(value).__name__}; expected "
                                     "a NumPy array, a Python scalar, or a tuple/list/dict of them")
         return key, positions, arrays
+
+    def _shares_programs(self, value: Any) -> bool:
+        live = self._live
+        return not live.all_frozen and id(value) not in live.frozen and trackable(value)
 
     def _arg_specs(self, leaves: list[tuple[str, Any]], positions: list[int],
                    arrays: list[np.ndarray]) -> list[Any]:
@@ -329,7 +340,8 @@ class JitFunction:
                 with self._tracing.lock:
                     self.trace_count += 1
                 entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions, values,
-                                      all(t == ("leaf",) for t in key_tree[1]))
+                                      all(t == ("leaf",) for t in key_tree[1]),
+                                      frozenset(i for i, k in enumerate(key_parts) if k[0] == "instance of"))
             entries.append(entry)
         if entry.live is None:
             return entry, arrays

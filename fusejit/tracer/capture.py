@@ -44,7 +44,7 @@ from ..ir.shapes import TensorType
 from .array import TracedArray
 from .context import current
 from .errors import SideEffectError
-from .shadows import RecordingDict, RecordingList
+from .shadows import AttributeView, RecordingDict, RecordingList
 from .variables import Variable
 
 Path = tuple
@@ -73,6 +73,7 @@ class Swapped:
     cls: type
     snapshot: dict  # the instance dict before the trace
     eager: bool  # the class could not be swapped: attributes were wrapped in place instead
+    keys: tuple = ()  # the instance dict's keys before the trace (what ``vars(obj)`` is guarded on)
 
 
 @dataclass
@@ -108,10 +109,10 @@ class Session:
     def enter(self, fn: Any, leaf_values: list[tuple[int, str, Any]]) -> None:
         """Install the session on the static arguments and on what ``fn`` names."""
         for index, name, value in leaf_values:
-            if _trackable(value):
+            if trackable(value):
                 self.wrap(value, self.add_root("leaf", index, name))
         if isinstance(fn, types.MethodType):
-            if _trackable(fn.__self__):
+            if trackable(fn.__self__):
                 self.wrap(fn.__self__, self.add_root("const", fn.__self__, "self"))
             fn = fn.__func__
         if isinstance(fn, types.FunctionType):
@@ -181,7 +182,7 @@ class Session:
             return self._track(value, path, shadow)
         if isinstance(value, tuple):
             return self._tuple(value, path, frozen)
-        if _trackable(value):
+        if trackable(value):
             if frozen:
                 self.frozen.add(id(value))
             self._swap(value, path)
@@ -232,7 +233,7 @@ class Session:
         if sub is not None:
             try:
                 obj.__class__ = sub
-                self.swapped.append(Swapped(obj, cls, snapshot, eager=False))
+                self.swapped.append(Swapped(obj, cls, snapshot, False, tuple(_instance_dict(obj))))
                 return
             except TypeError:
                 pass
@@ -240,7 +241,7 @@ class Session:
         # read now, and stores are found by comparing the instance dict at the end
         if not hasattr(obj, "__dict__"):
             return  # neither swappable nor a dict to walk: its state is read at trace time
-        self.swapped.append(Swapped(obj, cls, snapshot, eager=True))
+        self.swapped.append(Swapped(obj, cls, snapshot, True, tuple(_instance_dict(obj))))
         self._track(obj, path, obj)
         for name, v in snapshot.items():
             shown = self.wrap(v, path + (("attr", name),), id(obj) in self.frozen)
@@ -255,6 +256,16 @@ class Session:
                 not isinstance(getattr(type(obj).__mro__[1], name, None), types.MemberDescriptorType):
             return value  # a method, a property's result or a class attribute: not instance state
         return self.wrap(value, self.tracked[id(obj)][0] + (("attr", name),), id(obj) in self.frozen)
+
+    def attribute_view(self, obj: Any) -> AttributeView:
+        """``vars(obj)``: every attribute read (the key order guarded), writes refused."""
+        path = self.tracked[id(obj)][0]
+        frozen = id(obj) in self.frozen
+        keys = next(s.keys for s in self.swapped if s.obj is obj)
+        self.guard(path + (("attr", "__dict__"),), "keys", keys)
+        items = {k: v if (id(obj), k) in self.written else self.wrap(v, path + (("attr", k),), frozen)
+                 for k, v in _instance_dict(obj).items()}
+        return AttributeView(f"vars({self.describe(path)})", items)
 
     # ---- what the function depends on and does --------------------------------------------------
 
@@ -344,6 +355,10 @@ def _session() -> Session | None:
 def _getattribute(self: Any, name: str) -> Any:
     value = type(self).__mro__[1].__getattribute__(self, name)
     if name[:2] == "__":
+        if name == "__dict__":
+            session = _session()
+            if session is not None and id(self) in session.tracked and not session.quiet:
+                return session.attribute_view(self)
         return value
     session = _session()
     return value if session is None or id(self) not in session.tracked else session.on_getattr(self, name, value)
@@ -386,7 +401,7 @@ def _recording_class(cls: type) -> type:
 # ---- helpers ---------------------------------------------------------------------------------------
 
 
-def _trackable(value: Any) -> bool:
+def trackable(value: Any) -> bool:
     """A user object whose attributes are state: not a module, class, function or library object."""
     if isinstance(value, _NOT_STATE) or isinstance(value, SCALARS):
         return False

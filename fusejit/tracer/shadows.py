@@ -303,3 +303,22 @@ class RecordingList(list):
     sort = _refuse("list", "sort")
     reverse = _refuse("list", "reverse")
     __imul__ = _refuse("list", "*=")
+
+
+class AttributeView(dict):
+    """``vars(obj)`` / ``obj.__dict__`` of a tracked object, as a traced function sees it: its
+    attributes wrapped like attribute reads (arrays captured, scalars guarded). Writing through it
+    would bypass the store log: refused, with the spelling that works."""
+
+    __slots__ = ("_what",)
+
+    def __init__(self, what: str, items: dict) -> None:
+        dict.__init__(self, items)
+        self._what = what
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise SideEffectError(
+            f"writing through {self._what} inside a traced function: fusejit replays attribute stores made with "
+            "`obj.name = value` or `setattr(obj, name, value)`; write the attribute that way.")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _refuse  # type: ignore[assignment]

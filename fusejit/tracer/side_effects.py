@@ -26,7 +26,7 @@ import numpy as np
 
 from ..ir import Node
 from .array import TracedArray
-from .capture import SCALARS, Session, SourceWriter, _trackable
+from .capture import SCALARS, Session, SourceWriter, trackable
 from .context import current
 from .errors import SideEffectError
 from .shadows import RecordingDict, RecordingList
@@ -126,7 +126,7 @@ class _Materializer:
             return ("tracked", path)
         if isinstance(value, (RecordingDict, RecordingList)):
             return ("tracked", value._path)
-        if isinstance(value, SCALARS) or isinstance(value, Variable) or callable(value) and not _trackable(value):
+        if isinstance(value, SCALARS) or isinstance(value, Variable) or callable(value) and not trackable(value):
             return ("const", value)
         if isinstance(value, np.ndarray):
             return ("copy", value.copy())  # made by the program from constants: a fresh copy per call
@@ -141,7 +141,7 @@ class _Materializer:
             kind = "dict" if isinstance(value, dict) else "list" if isinstance(value, list) else "tuple"
             t = self.memo[id(value)] = (kind, len(self.memo), type(value), items)
             return t
-        if not _trackable(value):
+        if not trackable(value):
             return ("const", value)  # a library object (a Generator, a module's object): the same one each call
         raise SideEffectError(
             f"{self.session.fn_name} stores a {type(value).__name__} object created inside the traced function in "

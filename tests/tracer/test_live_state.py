@@ -415,3 +415,47 @@ def test_variables_and_live_state_together():
     np.testing.assert_array_equal(out, np.full(2, 9.0))
     assert m.last is out
     assert Model.step.trace_count == 1
+
+
+def test_objects_of_one_class_share_programs():
+    class Layer(Dense):
+        forward = jit(Dense.forward)
+
+    net = [Layer(4, 4, seed=k) for k in range(3)] + [Layer(4, 2, seed=9)]
+    plain = [Dense(4, 4, seed=k) for k in range(3)] + [Dense(4, 2, seed=9)]
+    X = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
+    for _ in range(3):
+        a, b = X, X
+        for fast, slow in zip(net, plain):
+            a, b = fast.forward(a), slow.forward(b)
+            np.testing.assert_allclose(fast.X, slow.X, rtol=1e-5, atol=1e-6)  # each object's own input
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert Layer.forward.trace_count == 2  # one program per set of shapes, not one per object
+    assert all(type(fast.X) is np.ndarray for fast in net)
+    np.testing.assert_array_equal(net[1].X, net[0].forward(X))
+
+
+class SGD:
+    """Parameters found by walking vars(self), as optimizers written in NumPy often do."""
+
+    def __init__(self):
+        self.W = np.ones((2, 2))
+        self.b = np.zeros(2)
+        self.lr = 0.5
+
+    @jit
+    def norm(self):
+        # traced arrays are not np.ndarray instances (as in every tracing compiler): test for .ndim
+        return sum(np.sum(v * v) for v in vars(self).values() if hasattr(v, "ndim"))
+
+
+def test_vars_of_self_is_read_live_and_refuses_writes():
+    opt = SGD()
+    assert opt.norm() == 4.0
+    opt.W *= 3
+    assert opt.norm() == 36.0
+    opt.extra = np.ones(3)  # a new attribute: the key guard retraces
+    assert opt.norm() == 39.0
+    with pytest.raises(fusejit.SideEffectError, match=r"writing through vars\(self\)"):
+        jit(lambda self, x: vars(self).update(W=x) or x)(opt, np.ones(2))
+    assert type(opt.W) is np.ndarray and opt.W[0, 0] == 3.0

@@ -125,13 +125,19 @@ def test_unreplayable_container_operations_are_refused():
 
 
 def test_bypassing_setattr_is_refused():
-    def sneaky(self, x):
+    def through_dict(self, x):
         self.__dict__["hidden"] = x
         return x
 
+    def through_object(self, x):
+        object.__setattr__(self, "hidden", x)
+        return x
+
     obj = Cache()
+    with pytest.raises(fusejit.SideEffectError, match=r"writing through vars\(self\)"):
+        jit(through_dict)(obj, np.ones(2))
     with pytest.raises(fusejit.SideEffectError, match="without going through setattr"):
-        jit(sneaky)(obj, np.ones(2))
+        jit(through_object)(obj, np.ones(2))
     assert "hidden" not in vars(obj)
 
 
