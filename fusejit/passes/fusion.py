@@ -63,7 +63,7 @@ from typing import Any
 
 from ..ir import Graph, Node, get_op
 from ..ir.primitives import SCAN_OPS
-from ..ir.shapes import Shape
+from ..ir.shapes import Shape, Size
 
 SOURCES = ("input", "constant", "numel")
 # computed into a buffer by a library-style routine (BLAS, the convolution kernels), then an epilogue
@@ -359,7 +359,7 @@ class _Planner:
         elif node.op in ANCHORS:
             if not self._join_dot(k, node, m):
                 return False
-        elif is_computing(node) and not compute_ok(k, m):
+        elif is_computing(node) and (not compute_ok(k, m) or _repeated_through_reshape(k, node, m)):
             return False
         if len(groups) > 1:
             self.kernels = [g for g in self.kernels if all(g is not h for h in groups)] + [k]
@@ -462,6 +462,13 @@ def compute_ok(k: Kernel, m: Map) -> bool:
     covered = set().union(*(axes_of(e) for e in m)) if m else set()
     loops = range(len(k.outer)) if k.kind == "row" else range(max(len(k.space) - 1, 0))
     return {a for a in loops if k.space[a] != 1} <= covered
+
+
+def _repeated_through_reshape(k: Kernel, node: Node, m: Map) -> bool:
+    """A loop kernel reading a smaller computed value through a reshape's index arithmetic (the
+    row-wise ``log(sum)`` of a log-softmax, read by a flattened gather) would evaluate it once per
+    point, not once per element of it: ``i // 1024`` is not invariant in the innermost loop."""
+    return k.kind == "loop" and "r" in _tokens(m) and Size.of(node.shape) != Size.of(k.space)
 
 
 def combine(kernels: Sequence[Kernel]) -> Kernel | None:

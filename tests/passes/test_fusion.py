@@ -136,3 +136,21 @@ def test_a_value_read_by_numel_and_a_reduction_plans_without_error() -> None:
   return %1, %2
 }"""
     assert kinds(text) == ["row"]
+
+
+def test_row_value_read_through_a_flattening_reshape_is_not_recomputed_per_point() -> None:
+    """log-softmax picked by ``logp[np.arange(n), y]`` (a gather from the flattened array): the
+    row's ``log(sum)`` stays in the row kernel instead of running once per element of the loop."""
+    import numpy as np
+
+    import fusejit
+
+    def xent(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return -logp[np.arange(4), y].mean()
+
+    graph = fusejit.jit(xent, backend="reference").lower(np.ones((4, 8), np.float32), np.zeros(4, np.int64)).graph
+    plan = plan_fusion(graph)
+    (log_kernel,) = [k for k in plan.kernels if "log" in k.ops]
+    assert log_kernel.kind == "row"
