@@ -74,8 +74,7 @@ class CompiledEntry:
     live: LiveCalls | None = field(init=False)  # fetch/call/hot when the trace reads or writes live state
 
     def __post_init__(self) -> None:
-        probe = getattr(self.executable, "fresh_results", False) and hasattr(self.executable, "probe") \
-            and not _refreshed(self.traced.variables_read)  # a probe that misses must not have drawn
+        probe = getattr(self.executable, "fresh_results", False) and hasattr(self.executable, "probe")
         plan = self.traced.live
         self.live = None
         if plan is None or plan.empty:
@@ -104,13 +103,15 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False, raw: b
         env[f"v{k}"] = v._value
     extra = "".join(f", v{k}" for k in range(len(read)))
     lines = ["def call(*args):"]
-    for k, v in enumerate(read):
-        if _refreshed([v]):  # random state: fresh key and counter from its generator, per call (and thread)
-            env[f"refresh{k}"] = v.refresh
-            lines.append(f"    v{k} = refresh{k}()")
+    drawn = [k for k, v in enumerate(read) if _refreshed([v])]
+    if probe and drawn:  # draw only for arrays of this signature (exe.probe checks the rest natively)
+        lines += _signature_check(traced.graph.inputs[:len(traced.graph.inputs) - len(read)], env)
+    for k in drawn:  # random state: fresh key and counter from its generator, per call (and thread)
+        env[f"refresh{k}"], env[f"keep{k}"] = read[k].refresh, read[k].keep
+        lines.append(f"    v{k} = refresh{k}()")
     lines.append(f"    r = exe{'.probe' if probe else ''}(*args{extra})")
-    if probe:
-        lines += ["    if r is MISS:", "        return r"]
+    if probe:  # a missed probe did not run: the state it drew serves the call that follows
+        lines += ["    if r is MISS:", *(f"        keep{k}(v{k})" for k in drawn), "        return r"]
     fresh = getattr(exe, "fresh_results", False)
     if not fresh and read:  # results may share memory with a buffer: copy them first
         lines.append(f"    r = own(r, ({''.join(f'v{k}, ' for k in range(len(read)))}))")
@@ -146,6 +147,20 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False, raw: b
     lines.append(f"    return {build(traced.out_tree)}{', r' if raw else ''}")
     exec("\n".join(lines), env)  # noqa: S102 - generated from the trace's own structure
     return env["call"]
+
+
+def _signature_check(inputs: Sequence[Any], env: dict[str, Any]) -> list[str]:
+    """Lines returning MISS unless ``args`` are ndarrays of these inputs' dtypes and shapes (rank only
+    for symbolic dims), so a probe that would miss draws no random state."""
+    env["ndarray"] = np.ndarray
+    lines = [f"    if len(args) != {len(inputs)}:", "        return MISS"]
+    for i, node in enumerate(inputs):
+        env[f"dt{i}"] = node.dtype
+        shape = f"len(args[{i}].shape) != {node.ndim}" if any(isinstance(d, str) for d in node.shape) \
+            else f"args[{i}].shape != {tuple(node.shape)!r}"
+        lines += [f"    if type(args[{i}]) is not ndarray or args[{i}].dtype != dt{i} or {shape}:",
+                  "        return MISS"]
+    return lines
 
 
 def _refreshed(variables: list[Any]) -> bool:

@@ -18,6 +18,7 @@ NumPy's ``random(n)`` would leave, and two calls never share key material.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Any
 
@@ -42,23 +43,24 @@ def bit_generator_of(owner: Any) -> Any:
 
 def words_from(bg: Any, n: int) -> np.ndarray:
     """Draw the state words for a call that draws ``n`` values from ``bg``; advance ``bg`` past them."""
-    out = np.zeros(4, dtype=U32)
     if n <= 0:
-        return out
+        return np.zeros(4, dtype=U32)
     per = 2 if isinstance(bg, _MT19937) else 1  # raw outputs per float64, as NumPy's random()
     total, take = n * per, min(n, 2) * per
-    raw = [int(w) for w in bg.random_raw(take)]
-    if per == 2:
-        raw = [raw[i] | (raw[i + 1] << 32) for i in range(0, take, 2)]
-    for i, w in enumerate(raw):
-        out[2 * i], out[2 * i + 1] = w & MASK32, w >> 32
+    raw = bg.random_raw(take)
+    if per == 2:  # 32-bit outputs: each is one word, low half first
+        words = raw.astype(U32)
+    elif sys.byteorder == "little":  # 64-bit outputs: (low, high) word pairs
+        words = raw.view(U32)
+    else:
+        words = np.stack([raw & MASK32, raw >> 32], axis=1).astype(U32).ravel()
     rest = total - take
     if rest:
         if isinstance(bg, _ADVANCEABLE):
             bg.advance(rest)
         else:
             bg.random_raw(rest, output=False)
-    return out
+    return words if words.size == 4 else np.concatenate([words, np.zeros(4 - words.size, dtype=U32)])
 
 
 class NumPySource:
@@ -104,7 +106,18 @@ class RngState(Variable):
         self.source = source
         self.values = 0
         self.streams = 0
+        self._kept: dict[int, np.ndarray] = {}  # per thread
 
     def refresh(self) -> np.ndarray:
-        """This call's state: a new array, so concurrent calls never share one."""
+        """This call's state: a new array, so concurrent calls never share one (or the state a missed
+        fast-path attempt of this call drew in this thread, :meth:`keep`)."""
+        if self._kept:
+            kept = self._kept.pop(threading.get_ident(), None)
+            if kept is not None:
+                return kept
         return self.source.next_state(self.values, self.streams)
+
+    def keep(self, state: np.ndarray) -> None:
+        """``state`` was drawn for a call that did not run (its fast path missed): the next call of this
+        program in this thread uses it, so a retried call advances the generator once."""
+        self._kept[threading.get_ident()] = state

@@ -227,3 +227,13 @@ def test_sizes_given_as_numpy_ints() -> None:
     f = jit(lambda x: (np.random.rand(n, 2), np.random.default_rng(1).normal(size=(n,)), x))
     a, b, _ = f(np.zeros(1))
     assert a.shape == (3, 2) and b.shape == (3,)
+
+
+def test_a_missed_fast_path_does_not_advance_the_generator_twice() -> None:
+    rng, twin = np.random.default_rng(4), np.random.default_rng(4)
+    f = jit(lambda x: x + rng.random(x.shape))
+    small, big = np.zeros(3), np.zeros(5)
+    for x in (small, small, big, small, big.astype(np.float32), small):  # each switch misses the hot path once
+        f(x)
+        twin.random(x.size)
+        assert _same_state(rng.bit_generator.state, twin.bit_generator.state)
