@@ -237,3 +237,20 @@ def test_a_missed_fast_path_does_not_advance_the_generator_twice() -> None:
         f(x)
         twin.random(x.size)
         assert _same_state(rng.bit_generator.state, twin.bit_generator.state)
+
+
+def test_seeded_runs_reproduce_across_processes() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, fusejit\n"
+            "f = fusejit.jit(lambda x: np.where(np.random.rand(*x.shape) < 0.5, x, 0.0) + np.random.randn(3).sum())\n"
+            "np.random.seed(123)\n"
+            "print(f(np.ones(5)).tobytes().hex(), f(np.ones(5)).tobytes().hex())\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
+                           check=True).stdout for _ in range(2)]
+    first, second = runs[0].split()
+    assert runs[0] == runs[1] and first != second
