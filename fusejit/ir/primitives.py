@@ -107,6 +107,7 @@ _UNARY_FLOAT_VJP: dict[str, Any] = {
     "arccosh": lambda g, x, y: bd.div(g, bd.unary("sqrt", bd.sub(bd.mul(x, x), _c(1, x)))),
     "arctanh": lambda g, x, y: bd.div(g, bd.sub(_c(1, x), bd.mul(x, x))),
     "erf": lambda g, x, y: bd.mul(g, bd.mul(_c(2 / np.sqrt(np.pi), x), bd.unary("exp", bd.neg(bd.mul(x, x))))),
+    "erfc": lambda g, x, y: bd.mul(g, bd.mul(_c(-2 / np.sqrt(np.pi), x), bd.unary("exp", bd.neg(bd.mul(x, x))))),
     "logistic": lambda g, x, y: bd.mul(g, bd.mul(y, bd.sub(_c(1, y), y))),
 }
 _UNARY_VJP: dict[str, Any] = {
@@ -123,6 +124,7 @@ for _name, _ref in {
     "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan,
     "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "arcsinh": np.arcsinh,
     "arccosh": np.arccosh, "arctanh": np.arctanh, "erf": lambda x: _special().erf(x),
+    "erfc": lambda x: _special().erfc(x),
     "logistic": lambda x: _special().expit(x),
 }.items():
     _elementwise(_name, _ref, 1, operand="float", vjp=_unary(_UNARY_FLOAT_VJP[_name]))

@@ -36,7 +36,7 @@ PRIMITIVE: dict[Any, str] = {
     np.arccosh: "arccosh", np.arctanh: "arctanh",
 }
 # scipy.special ufuncs that are primitives; looked up only if the user imported scipy.special
-SCIPY_PRIMITIVE = {"erf": "erf", "expit": "logistic"}
+SCIPY_PRIMITIVE = {"erf": "erf", "erfc": "erfc", "expit": "logistic"}
 
 
 def scipy_primitive(ufunc: Any) -> str | None:
