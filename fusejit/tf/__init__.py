@@ -5,8 +5,15 @@ compiled callable; ``transform(...)`` applies Graph Transform Tool transforms to
 CLI's ``fusejit show|transform|aot`` accept ``.pb`` / ``.pbtxt`` files.
 """
 
-from .importer import GraphDefFileError, GraphDefFunction, TFImportError, jit, load_graphdef, read_graphdef, \
-    write_graphdef
+from .importer import (
+           GraphDefFileError,
+           GraphDefFunction,
+           TFImportError,
+           jit,
+           load_graphdef,
+           read_graphdef,
+           write_graphdef,
+)
 
 __all__ = ["GraphDefFileError", "GraphDefFunction", "TFImportError", "jit", "load_graphdef", "read_graphdef",
            "write_graphdef"]

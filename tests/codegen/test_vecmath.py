@@ -11,10 +11,9 @@ dtype flushes results below exp's overflow threshold to 0 while fusejit keeps th
 
 from __future__ import annotations
 
-import math
-
 import ctypes
 import functools
+import math
 
 import numpy as np
 import pytest

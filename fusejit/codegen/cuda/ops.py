@@ -32,7 +32,8 @@ UNARY_MATH: dict[str, tuple[str, Any]] = {
     "arcsin": ("asin", np.arcsin), "arccos": ("acos", np.arccos), "arctan": ("atan", np.arctan),
     "sinh": ("sinh", np.sinh), "cosh": ("cosh", np.cosh), "tanh": ("tanh", np.tanh),
     "arcsinh": ("asinh", np.arcsinh), "arccosh": ("acosh", np.arccosh), "arctanh": ("atanh", np.arctanh),
-    "erf": ("erf", scipy.special.erf), "erfc": ("erfc", scipy.special.erfc), "floor": ("floor", np.floor), "ceil": ("ceil", np.ceil),
+    "erf": ("erf", scipy.special.erf), "erfc": ("erfc", scipy.special.erfc),
+    "floor": ("floor", np.floor), "ceil": ("ceil", np.ceil),
     "trunc": ("trunc", np.trunc), "rint": ("rint", np.rint),
 }
 BINARY_MATH: dict[str, tuple[str, Any]] = {
