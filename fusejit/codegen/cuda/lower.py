@@ -18,6 +18,7 @@ from .ops import CudaLoweringError
 from .reduce import tree_kernel
 from .rows import reduce_kernel, reductions_of
 from .scan import scan_kernel
+from .scatter import scatter_kernel
 from .source import KernelSource
 
 
@@ -44,8 +45,8 @@ def lower_kernel(k: Kernel, index: int, props: L.DeviceProps) -> KernelSource:
         assert k.anchor is not None
         return scan_kernel(name, k.nodes, k.anchor)
     if k.kind == "scatter":
-        raise CudaLoweringError("GPU backend: scatter_add (the gradient of indexing with an integer array) has no "
-                                "GPU kernel yet; run this function on the CPU (jit(..., device='cpu'))")
+        assert k.anchor is not None
+        return scatter_kernel(name, k.nodes, k.anchor)
     raise CudaLoweringError(f"GPU backend: no kernel skeleton for {k.kind!r} kernels")
 
 
