@@ -11,6 +11,12 @@ discarded, O(n), so the global state stays where NumPy's ``rand`` leaves it), an
 (``default_rng`` for the key case).
 fusejit compiles the MLP to two BLAS kernels, the mask, scale and ReLU being the first one's epilogue;
 dropout alone is one loop kernel: no mask or uniform buffer exists in either (checked below).
+
+Run on 2026-12-08 02:27 UTC, Intel Xeon (AVX-512), 2 cores shared with other jobs (load average 9-11,
+so absolute times are several times the quiet machine's; 21 interleaved calls): dropout 4096 x 1024
+45.7 vs NumPy 121.8 ms (x2.67, p10 x2.86), 1 kernel; the MLP is matmul-bound and at parity (x1.00 /
+x1.03 / x0.71 medians, p10 x1.08 / x1.16 / x1.05 for default_rng / legacy / key): the fused mask saves
+the mask's own passes (~1-2 ms of NumPy's time), not the BLAS time.
 """
 
 from __future__ import annotations
@@ -66,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=31)
     opts = ap.parse_args()
-    print(f"{'case':36} {'kernels':>7} {'fusejit ms':>10} {'numpy ms':>9} {'speedup':>8}")
+    print(f"{'case':36} {'kernels':>7} {'fusejit ms':>10} {'numpy ms':>9} {'speedup':>8} {'p10 speedup':>11}")
     for name, (ref, jitted, args) in _cases().items():
         exe = jitted.lower(*args)
         stored = [o.op for k in exe.plan.kernels for o in k.outputs if o.op in ("philox", "shr", "cast", "lt")]
@@ -82,7 +88,8 @@ def main() -> None:
             ref(*args)
             tn.append(time.perf_counter() - t)
         mf, mn = np.median(tf) * 1e3, np.median(tn) * 1e3
-        print(f"{name:36} {exe.num_kernels:7} {mf:10.3f} {mn:9.3f} {mn / mf:7.2f}x")
+        p10 = np.percentile(tn, 10) / np.percentile(tf, 10)  # less sensitive to other jobs on a shared box
+        print(f"{name:36} {exe.num_kernels:7} {mf:10.3f} {mn:9.3f} {mn / mf:7.2f}x {p10:10.2f}x")
 
 
 if __name__ == "__main__":
