@@ -130,8 +130,22 @@ def interleaved(variants: dict[str, Callable[[], object]], rounds: int) -> dict[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=9)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="fusejit's threads; OpenBLAS and torch are limited to as many")
     opts = ap.parse_args()
+    from threadpoolctl import threadpool_limits
+
+    try:
+        import torch
+
+        torch.set_num_threads(opts.threads)
+    except ImportError:
+        pass
+    with threadpool_limits(opts.threads):  # OpenBLAS (sgemm, im2col's @) on as many threads as fusejit
+        run(opts)
+
+
+def run(opts: argparse.Namespace) -> None:
     rng = np.random.default_rng(0)
     import subprocess
 
