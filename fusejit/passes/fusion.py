@@ -366,7 +366,7 @@ class _Planner:
             for n in k.nodes:
                 self.group[id(n)] = k
             k.outputs = [o for o in k.outputs if id(o) in self.out_ids
-                         or any(self.group[id(u)] is not k for u in self.users[id(o)])]
+                         or any(self.group[id(u)] is not k for u in self.users[id(o)] if u.op not in SOURCES)]
         self._add(k, node, m)
         if is_out:
             k.outputs.append(node)

@@ -151,3 +151,23 @@ def test_an_op_without_a_rule_is_named(monkeypatch: pytest.MonkeyPatch, rng: np.
     g = fusejit.jit(fusejit.grad(lambda x: np.sum(x * fusejit.stop_gradient(np.sinh(x)))), backend="reference")
     x = rng.standard_normal(3)
     np.testing.assert_allclose(g(x), np.sinh(x), rtol=1e-12)
+
+
+def test_dynamic_dims_one_program_for_every_size(rng: np.random.Generator) -> None:
+    """Rules on symbolic dims (the batch): a suffix sum over a dynamic axis, the mean's numel of a
+    value only the forward pass computes (its reader, numel, is a source: the planner crashed)."""
+    def f(W: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        z = x @ W
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return -(logp * y).sum(axis=1).mean() + (np.cumsum(x, axis=0) ** 2).sum() * 0.5 + (x[:, 1:] * 2).sum()
+
+    spec = [fusejit.Spec((4, 3), np.float64), fusejit.Spec(("N", 4), np.float64), fusejit.Spec(("N", 3), np.float64)]
+    g = fusejit.jit(fusejit.grad(f, argnums=(0, 1)), input_signature=spec)
+    W = rng.standard_normal((4, 3))
+    for n in (5, 7):
+        x, y = rng.standard_normal((n, 4)), np.eye(3)[rng.integers(0, 3, n)]
+        want = fusejit.jit(fusejit.grad(f, argnums=(0, 1)), backend="reference")(W, x, y)
+        for a, b in zip(g(W, x, y), want):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert g.trace_count == 1
