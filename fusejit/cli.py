@@ -14,6 +14,7 @@ from .bench.cli import bench
 from .ir import Graph, print_graph
 from .ir.printer import format_attr, input_names
 from .ir.serialize import MAGIC, GraphFileError, load_graph, save_graph
+from .tf.cli import transform_command
 
 GRAPH_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -76,7 +77,15 @@ def abbreviated_ir(graph: Graph, max_values: int) -> str:
 @click.option("--dot", is_flag=True, help="Print the graph as Graphviz dot (pipe into `dot -Tsvg`).")
 @click.option("--full", is_flag=True, help="Print every constant value in full.")
 def show(path: Path, dot: bool, full: bool) -> None:
-    """Show a saved graph: format, signature, weight sizes and IR text."""
+    """Show a saved graph (or a TensorFlow GraphDef .pb/.pbtxt): format, signature, weights, IR text."""
+    from .tf.cli import graphdef_summary, import_graph, is_graphdef
+
+    if is_graphdef(path):
+        click.echo("\n".join(graphdef_summary(path)) + "\n\nimported (default feeds and fetches):")
+        graph = import_graph(path)[0]
+        click.echo("\n".join(signature(graph)))
+        click.echo(print_graph(graph) if full else abbreviated_ir(graph, 8), nl=False)
+        return
     graph = load(path)
     if dot:
         from .passes.dump import to_dot
@@ -127,13 +136,25 @@ def stats(path: Path, fast_math: bool) -> None:
               help="LLVM CPU name the code is tuned and restricted to (e.g. x86-64-v2, znver4), or 'native'.")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Threads per call for kernels over large arrays (the library is thread-safe either way).")
-def aot(path: Path, name: str, out_dir: Path, target_cpu: str, threads: int) -> None:
-    """Compile a saved (frozen) graph into a C library and header."""
+@click.option("--feed", "feeds", multiple=True, help="GraphDef only: a feed, NAME or NAME[?,28,28,1] (repeatable).")
+@click.option("--fetch", "fetches", multiple=True, help="GraphDef only: a fetch, e.g. softmax:0 (repeatable).")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="GraphDef only: feeds and fetches from a tfcompile tf2xla.Config text file.")
+def aot(path: Path, name: str, out_dir: Path, target_cpu: str, threads: int, feeds: tuple[str, ...],
+        fetches: tuple[str, ...], config: Path | None) -> None:
+    """Compile a saved (frozen) graph, or a frozen TensorFlow GraphDef, into a C library and header."""
     from .aot import AotError, compile
+    from .tf.cli import import_graph, is_graphdef
 
-    graph = load(path)
+    output_names = None
+    if is_graphdef(path):
+        graph, output_names = import_graph(path, feeds, fetches, config)
+    elif feeds or fetches or config:
+        raise click.UsageError("--feed, --fetch and --config apply to TensorFlow GraphDefs (.pb/.pbtxt) only")
+    else:
+        graph = load(path)
     try:
-        compile(graph, out_dir, name, target_cpu=target_cpu, threads=threads)
+        compile(graph, out_dir, name, target_cpu=target_cpu, threads=threads, output_names=output_names)
     except AotError as exc:
         raise click.ClickException(str(exc)) from None
     for f in (f"lib{name}.so", f"lib{name}.a", f"{name}.h"):
@@ -170,6 +191,7 @@ def serve(**flags) -> None:
 
 
 main.add_command(bench)  # fusejit bench: the benchmark suite (fusejit/bench/)
+main.add_command(transform_command)  # fusejit transform: Graph Transform Tool transforms on GraphDefs
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ ALLOWED_NEEDED = frozenset({"libc.so.6", "libm.so.6", "libmvec.so.1", "libpthrea
 
 
 def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu: str = "x86-64-v3",
-            threads: int = 1, cc: str = "gcc") -> Path:
+            threads: int = 1, cc: str = "gcc", output_names: Sequence[str] | None = None) -> Path:
     """Compile ``graph`` ahead of time into ``out_dir``; returns the directory.
 
     ``target_cpu`` is a CPU name LLVM and gcc both know (``x86-64-v3`` by default: AVX2/FMA, any
@@ -50,7 +51,7 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
         from .program import vector_isa
 
         graph = prepare_conv_operands(graph, vector_isa(target_cpu))
-    sig = signature_of(graph, name, target_cpu)
+    sig = signature_of(graph, name, target_cpu, output_names)
     lifted, values = lift_constants(graph, lambda node: node.ndim > 0)
     program = emit_program(lifted, f"{name}__program", name, target_cpu, threads)
     if target_cpu == "native":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -98,8 +99,10 @@ def c_identifiers(names: list[str], taken: set[str]) -> list[str]:
     return out
 
 
-def signature_of(graph: Any, name: str, target_cpu: str = "x86-64-v3") -> Signature:
-    """The C signature of ``graph`` (an ``ir.Graph``): dims first, then inputs, then outputs."""
+def signature_of(graph: Any, name: str, target_cpu: str = "x86-64-v3",
+                 output_names: Sequence[str] | None = None) -> Signature:
+    """The C signature of ``graph`` (an ``ir.Graph``): dims first, then inputs, then outputs
+    (named ``out``/``out<i>``, or after ``output_names``, e.g. a GraphDef's fetches)."""
     from ..ir.dtypes import short_name
     from ..ir.printer import input_names
 
@@ -109,8 +112,10 @@ def signature_of(graph: Any, name: str, target_cpu: str = "x86-64-v3") -> Signat
     dims = c_identifiers(symbols, taken)
     rename = dict(zip(symbols, dims))
     in_names = c_identifiers(input_names(graph), taken)
-    out_names = c_identifiers(["out" if len(graph.outputs) == 1 else f"out{i}" for i in range(len(graph.outputs))],
-                              taken)
+    if output_names is not None and len(output_names) != len(graph.outputs):
+        raise AotError(f"{len(output_names)} output name(s) for {len(graph.outputs)} output(s)")
+    default = ["out" if len(graph.outputs) == 1 else f"out{i}" for i in range(len(graph.outputs))]
+    out_names = c_identifiers(list(output_names) if output_names is not None else default, taken | set(in_names))
 
     def tensor(cname: str, node: Any) -> Tensor:
         return Tensor(cname, short_name(node.dtype), tuple(rename[d] if isinstance(d, str) else d for d in node.shape))

@@ -67,6 +67,16 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str | None]]] = {
                 ("input", 3, _F.TYPE_STRING, _REP, None), ("device", 4, _F.TYPE_STRING, _OPT, None)],
     "VersionDef": [("producer", 1, _F.TYPE_INT32, _OPT, None), ("min_consumer", 2, _F.TYPE_INT32, _OPT, None),
                    ("bad_consumers", 3, _F.TYPE_INT32, _REP, None)],
+    # tfcompile's tf2xla.Config (tensorflow/compiler/tf2xla/tf2xla.proto)
+    "TensorId": [("node_name", 1, _F.TYPE_STRING, _OPT, None), ("output_index", 2, _F.TYPE_INT64, _OPT, None)],
+    "Feed": [("id", 1, _F.TYPE_MESSAGE, _OPT, ".tensorflow.TensorId"),
+             ("shape", 2, _F.TYPE_MESSAGE, _OPT, ".tensorflow.TensorShapeProto"),
+             ("name", 3, _F.TYPE_STRING, _OPT, None), ("type", 4, _F.TYPE_ENUM, _OPT, ".tensorflow.DataType")],
+    "Fetch": [("id", 1, _F.TYPE_MESSAGE, _OPT, ".tensorflow.TensorId"), ("name", 2, _F.TYPE_STRING, _OPT, None),
+              ("shape", 3, _F.TYPE_MESSAGE, _OPT, ".tensorflow.TensorShapeProto"),
+              ("type", 4, _F.TYPE_ENUM, _OPT, ".tensorflow.DataType")],
+    "Config": [("feed", 1, _F.TYPE_MESSAGE, _REP, ".tensorflow.Feed"),
+               ("fetch", 2, _F.TYPE_MESSAGE, _REP, ".tensorflow.Fetch")],
     "GraphDef": [("node", 1, _F.TYPE_MESSAGE, _REP, ".tensorflow.NodeDef"),
                  ("version", 3, _F.TYPE_INT32, _OPT, None),
                  ("versions", 4, _F.TYPE_MESSAGE, _OPT, ".tensorflow.VersionDef")],
@@ -110,7 +120,8 @@ def _build() -> dict[str, Any]:
     pool = descriptor_pool.DescriptorPool()
     pool.Add(_file())
     return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
-            for name in ("GraphDef", "NodeDef", "AttrValue", "TensorProto", "TensorShapeProto", "NameAttrList")}
+            for name in ("GraphDef", "NodeDef", "AttrValue", "TensorProto", "TensorShapeProto", "NameAttrList",
+                         "Config")}
 
 
 _CLASSES = _build()
@@ -119,5 +130,6 @@ NodeDef = _CLASSES["NodeDef"]
 AttrValue = _CLASSES["AttrValue"]
 TensorProto = _CLASSES["TensorProto"]
 TensorShapeProto = _CLASSES["TensorShapeProto"]
+Tf2XlaConfig = _CLASSES["Config"]
 
-__all__ = ["AttrValue", "DATA_TYPES", "GraphDef", "NodeDef", "TensorProto", "TensorShapeProto"]
+__all__ = ["AttrValue", "DATA_TYPES", "GraphDef", "NodeDef", "TensorProto", "TensorShapeProto", "Tf2XlaConfig"]
