@@ -4,13 +4,14 @@ Every function takes ``(state, stream, shape, ...)``: the u32[4] state (a traced
 trace, a NumPy array outside) and the stream index of this draw (see :mod:`fusejit.ir.philox`).
 One element uses one Philox block (128 bits), so a value never needs a neighbour's bits and every
 transform below fuses into its consumer. The transforms are built from existing primitives
-(``log``, ``cos``, ``sqrt``, ``erf``, ``exp``), so the optimizer and the fusion planner see
-through them:
+(arithmetic, ``sqrt``, ``erf``, ``exp``), so the optimizer and the fusion planner see through them:
 
 - uniform on [0, 1): float64 from the top 53 bits of a 64-bit word, ``(w >> 11) * 2^-53``
   (float32: ``(w32 >> 8) * 2^-24``); exact in both dtypes, every value a multiple of the ulp at 1/2.
-- normal: Box–Muller in float64, ``sqrt(-2 log(1 - u1)) * cos(2 pi u2)`` (``1 - u1`` is in (0, 1]);
-  float32 samples are the float64 ones rounded.
+- normal: Box–Muller in float64, ``sqrt(-2 log(1 - u1)) * cos(2 pi u2)`` (``1 - u1`` is in (0, 1]),
+  with ``log`` and ``cos`` of our own built from + - * / and selects (:func:`log_dyadic`,
+  :func:`cos_turns`), so normal samples have the same bits in NumPy, fused, unfused, on any thread
+  count and on the GPU; float32 samples are the float64 ones rounded. Exponentials likewise.
 - truncated normal: inverse CDF, ``sqrt(2) erfinv(2u - 1)`` with ``u`` uniform between the
   bounds' CDFs; ``erfinv`` is Giles' single-precision approximation refined by two Newton steps on
   ``erf`` (float64 accuracy for bounds within about ±6).
@@ -55,13 +56,65 @@ def uniform01(state: Any, stream: int, shape: tuple, dtype: Any = F64, pair: int
     return (philox_bits(state, shape, stream, 2 * pair, U32) >> 8).astype(F32) * np.float32(2.0 ** -24)
 
 
+LN2_HI, LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10  # fdlibm's split of log(2)
+
+
+def log_dyadic(j: Any, scale: int) -> Any:
+    """log(j * 2^-scale) for float64 integers 1 <= j <= 2^53, from + - * / and selects only: every step
+    is correctly rounded, so the result has the same bits in NumPy, fused, unfused and on the GPU.
+    Binary search scales j into [sqrt(1/2), sqrt(2)) exactly; log(r) = 2 atanh((r-1)/(r+1)) by its
+    series (|s| < 0.172: 12 terms reach 1e-17); the exponent's log(2) is added in two parts."""
+    r, e = j, 0.0
+    for t in (32, 16, 8, 4, 2, 1):
+        big = r >= 2.0 ** t
+        r = np.where(big, r * 2.0 ** -t, r)
+        e = e + np.where(big, float(t), 0.0)
+    big = r > math.sqrt(2.0)
+    r = np.where(big, r * 0.5, r)
+    e = e + np.where(big, 1.0, 0.0)
+    s = (r - 1.0) / (r + 1.0)
+    z = s * s
+    p = 1.0 / 23.0
+    for k in range(10, -1, -1):
+        p = 1.0 / (2 * k + 1) + z * p
+    n = e - float(scale)
+    return n * LN2_HI + (n * LN2_LO + 2.0 * s * p)
+
+
+def cos_turns(v: Any) -> Any:
+    """cos(2 pi v) for v in [0, 1) from + - * and selects only (same bits everywhere, as log_dyadic):
+    the quadrant by floor(4v), then cos(pi/2 t) on t in [0, 1] by its Taylor series (12 terms)."""
+    q4 = v * 4.0
+    q = np.floor(q4)
+    t = q4 - q
+    t = np.where((q == 1.0) | (q == 3.0), 1.0 - t, t)  # sin(pi/2 t) = cos(pi/2 (1 - t)), exact
+    x = t * (math.pi / 2.0)
+    z = x * x
+    c = (-1.0) ** 11 / math.factorial(22)
+    for n in range(10, -1, -1):
+        c = (-1.0) ** n / math.factorial(2 * n) + z * c
+    return np.where((q == 1.0) | (q == 2.0), -c, c)
+
+
+def _one_minus_uniform_log(state: Any, stream: int, shape: tuple, pair: int) -> Any:
+    """log(1 - u) for a float64 uniform u = k 2^-53 of ``pair``: log of (2^53 - k) 2^-53, in (0, 1]."""
+    k = (philox_bits(state, shape, stream, pair, U64) >> 11).astype(F64)
+    return log_dyadic(2.0 ** 53 - k, 53)
+
+
 def normal01(state: Any, stream: int, shape: tuple, dtype: Any = F64) -> Any:
     """Standard normal by Box–Muller (one of the pair: each element owns its block)."""
     dt = float_dtype(dtype, "normal")
-    u1 = 1.0 - uniform01(state, stream, shape, F64, 0)
-    u2 = uniform01(state, stream, shape, F64, 1)
-    z = np.sqrt(-2.0 * np.log(u1)) * np.cos((2.0 * math.pi) * u2)
+    radius = np.sqrt(-2.0 * _one_minus_uniform_log(state, stream, shape, 0))
+    z = radius * cos_turns(uniform01(state, stream, shape, F64, 1))
     return z if dt == F64 else z.astype(dt)
+
+
+def exponential01(state: Any, stream: int, shape: tuple, dtype: Any = F64) -> Any:
+    """Standard exponential: -log(1 - u)."""
+    dt = float_dtype(dtype, "exponential")
+    e = -_one_minus_uniform_log(state, stream, shape, 0)
+    return e if dt == F64 else e.astype(dt)
 
 
 def _erf(x: Any) -> Any:

@@ -136,10 +136,13 @@ class _Sampler:
         shape = _shape(size) if size is not None else _shape_of(loc, scale)
         return loc + scale * self._normal01(shape)
 
+    def _exponential01(self, shape: tuple, dtype: Any = F64) -> Any:
+        return dist.exponential01(*self._draws.take(shape), shape, dtype)
+
     def exponential(self, scale: Any = 1.0, size: Any = None) -> Any:
         scale = _f64(scale)
         shape = _shape(size) if size is not None else _shape_of(scale)
-        return scale * -np.log1p(-self._uniform01(shape))
+        return scale * self._exponential01(shape)
 
     def binomial(self, n: Any, p: Any, size: Any = None) -> Any:
         trials = _static_int(n, f"{self._name}.binomial: n")
@@ -212,7 +215,7 @@ class TracedGenerator(_Sampler):
     def standard_exponential(self, size: Any = None, dtype: Any = np.float64, method: str = "zig",
                              out: Any = None) -> Any:
         _no_out(out, "Generator.standard_exponential")
-        return (-np.log1p(-self._uniform01(_shape(size)))).astype(dtype)
+        return self._exponential01(_shape(size), dtype)
 
     def integers(self, low: Any, high: Any = None, size: Any = None, dtype: Any = np.int64,
                  endpoint: bool = False) -> Any:
@@ -246,7 +249,7 @@ class TracedRandomState(_Sampler):
         return self._uniform(low, high, size)
 
     def standard_exponential(self, size: Any = None) -> Any:
-        return -np.log1p(-self._uniform01(_shape(size)))
+        return self._exponential01(_shape(size))
 
     def randint(self, low: Any, high: Any = None, size: Any = None, dtype: Any = int) -> Any:
         return self._integers(low, high, size, np.dtype(dtype))

@@ -44,8 +44,8 @@ def test_dropout_draws_fresh_masks_on_the_gpu(sim) -> None:
 
 
 def test_numpy_api_same_samples_on_cpu_and_gpu(sim) -> None:
-    """The same seed gives the same uniforms, integers and permutations on both backends, and leaves
-    both generators in the same state."""
+    """The same seed gives the same uniforms, integers, permutations and normals on both backends, and
+    leaves both generators in the same state."""
     def draws(rng):
         def f(x):
             return x * rng.random(x.shape), rng.integers(-5, 5, size=9), rng.permutation(12), rng.normal(size=4)
@@ -56,7 +56,6 @@ def test_numpy_api_same_samples_on_cpu_and_gpu(sim) -> None:
     x = np.arange(30.0).reshape(5, 6)
     for _ in range(2):
         a, b = cpu(x), gpu(x)
-        for u, v in zip(a[:3], b[:3]):
+        for u, v in zip(a, b):
             np.testing.assert_array_equal(u, np.asarray(v))
-        np.testing.assert_allclose(a[3], np.asarray(b[3]), rtol=1e-13)
     assert cpu_rng.bit_generator.state == gpu_rng.bit_generator.state
