@@ -268,24 +268,25 @@ class _Planner:
         self.users = graph.users()
         self.out_ids = {id(o) for o in graph.outputs}
         self.group: dict[int, Kernel] = {}
-        self.kernels: list[Kernel] = []
+        self.kernels: dict[int, Kernel] = {}  # id -> kernel, in creation order
 
     def plan(self) -> FusionPlan:
         for node in reversed(self.graph.nodes):
-            if node.op in SOURCES:
+            if node.op in SOURCES or (self.fuse and is_splat(node) and id(node) not in self.out_ids):
                 continue
             if not (self.fuse and self._try_join(node)):
                 self._start(node)
         order = {id(n): i for i, n in enumerate(self.graph.nodes)}
         kernels = []
-        for k in reversed(self.kernels):  # created consumers-first
+        for k in reversed(self.kernels.values()):  # created consumers-first
             k.nodes.sort(key=lambda n: order[id(n)])
             k.outputs.sort(key=lambda n: order[id(n)])
             members = {id(n) for n in k.nodes}
             seen: set[int] = set()
             for n in k.nodes:
                 for a in n.args:
-                    if id(a) not in members and id(a) not in seen and not _inline(a):
+                    if id(a) not in members and id(a) not in seen and not _inline(a) \
+                            and not (is_splat(a) and id(a) not in self.group):
                         seen.add(id(a))
                         k.inputs.append(a)
             kernels.append(k)
@@ -312,7 +313,7 @@ class _Planner:
             k = Kernel("scatter", node.shape, anchor=node, alias=node)
         else:
             k = Kernel("loop", node.shape)
-        self.kernels.append(k)
+        self.kernels[id(k)] = k
         self._add(k, node, tuple(range(node.ndim)))
         k.outputs.append(node)
 
@@ -362,7 +363,9 @@ class _Planner:
         elif is_computing(node) and (not compute_ok(k, m) or _repeated_through_reshape(k, node, m)):
             return False
         if len(groups) > 1:
-            self.kernels = [g for g in self.kernels if all(g is not h for h in groups)] + [k]
+            for g in groups:
+                del self.kernels[id(g)]
+            self.kernels[id(k)] = k
             for n in k.nodes:
                 self.group[id(n)] = k
             k.outputs = [o for o in k.outputs if id(o) in self.out_ids
@@ -490,7 +493,8 @@ def combine(kernels: Sequence[Kernel]) -> Kernel | None:
     for k in kernels:
         c.nodes += k.nodes
         c.outputs += k.outputs
-        c.inputs += [n for n in k.inputs if all(n is not m for m in c.inputs)]
+        seen = {id(n) for n in c.inputs}
+        c.inputs += [n for n in k.inputs if id(n) not in seen]
         c.maps.update(k.maps)
         c.reduce_maps.update(k.reduce_maps)
     if rows:
@@ -539,70 +543,166 @@ def _schedule(kernels: list[Kernel], order: dict[int, int]) -> list[Kernel]:
     return out
 
 
+def _ranks(deps: list[set[int]]) -> list[int]:
+    """Longest-path depth of every kernel (0 for kernels reading no other): a rank that grows along
+    every dependency, so two kernels whose ranks differ by at most one have no path of two edges."""
+    rank: list[int] = [-1] * len(deps)
+    for root in range(len(deps)):
+        stack = [root]
+        while stack:
+            j = stack[-1]
+            if rank[j] >= 0:
+                stack.pop()
+                continue
+            todo = [d for d in deps[j] if rank[d] < 0]
+            if todo:
+                stack.extend(todo)
+            else:
+                rank[j] = 1 + max((rank[d] for d in deps[j]), default=-1)
+                stack.pop()
+    return rank
+
+
+class _KernelDag:
+    """The kernels under horizontal fusion: who depends on whom, a rank that grows along every
+    dependency (kept valid as kernels merge, by pushing readers' ranks up), who reads which value,
+    and which kernel owns each node. The rank keeps every reachability question local: a path from
+    ``src`` to ``dst`` only passes through kernels ranked strictly between them, so siblings at the
+    same depth (the common case) are answered without a search, and planning stays near-linear in
+    the number of kernels instead of an all-pairs scan with a whole-graph search per pair."""
+
+    def __init__(self, kernels: list[Kernel]) -> None:
+        self.kernels = kernels
+        self.deps = _dependencies(kernels)
+        self.readers: list[set[int]] = [set() for _ in kernels]
+        for i, d in enumerate(self.deps):
+            for j in d:
+                self.readers[j].add(i)
+        self.rank = _ranks(self.deps)
+        self.reading: dict[int, set[int]] = {}  # id(value) -> kernels reading it from memory
+        self.owner: dict[int, int] = {}  # id(node) -> its kernel
+        for i, k in enumerate(kernels):
+            for n in k.inputs:
+                self.reading.setdefault(id(n), set()).add(i)
+            for n in k.nodes:
+                self.owner[id(n)] = i
+
+    def reaches(self, src: int, dst: int) -> bool:
+        """Does ``dst`` depend on ``src`` through a third kernel?"""
+        lo = self.rank[src]
+        if self.rank[dst] - lo <= 1:
+            return False
+        stack = [j for j in self.deps[dst] if j != src and self.rank[j] > lo]
+        seen = set(stack)
+        while stack:
+            j = stack.pop()
+            if src in self.deps[j]:
+                return True
+            for p in self.deps[j]:
+                if p not in seen and self.rank[p] > lo:
+                    seen.add(p)
+                    stack.append(p)
+        return False
+
+    def candidates(self, ai: int) -> list[int]:
+        """Kernels after ``ai`` worth trying to merge with it: those sharing an input with it, and its
+        direct producers and readers."""
+        out = self.readers[ai] | self.deps[ai]
+        for n in self.kernels[ai].inputs:
+            out |= self.reading.get(id(n), set())
+        return sorted(j for j in out if j > ai)
+
+    def merge(self, ai: int, bi: int, c: Kernel, out_ids: set[int], users: dict[int, list[Node]]) -> None:
+        """Kernel ``bi`` is gone; ``ai`` is now ``c``, their union."""
+        a, b = self.kernels[ai], self.kernels[bi]
+        for n in b.nodes:
+            self.owner[id(n)] = ai
+        for n in a.inputs + b.inputs:
+            self.reading.get(id(n), set()).difference_update((ai, bi))
+        c.outputs = [o for o in c.outputs if id(o) in out_ids
+                     or any(self.owner.get(id(u)) != ai for u in users[id(o)])]
+        c.inputs = [n for n in c.inputs if self.owner.get(id(n)) != ai]
+        for n in c.inputs:
+            self.reading.setdefault(id(n), set()).add(ai)
+        self.kernels[ai] = c
+        deps, readers, rank = self.deps, self.readers, self.rank
+        for r in readers[bi]:
+            deps[r].discard(bi)
+            deps[r].add(ai)
+        for d in deps[bi]:
+            readers[d].discard(bi)
+            readers[d].add(ai)
+        deps[ai] = (deps[ai] | deps[bi]) - {ai, bi}
+        readers[ai] = (readers[ai] | readers[bi]) - {ai, bi}
+        deps[bi], readers[bi] = set(), set()
+        rank[ai] = max(rank[ai], rank[bi])
+        stack = [ai]
+        while stack:  # keep the rank growing along every dependency
+            j = stack.pop()
+            for r in readers[j]:
+                if rank[r] <= rank[j]:
+                    rank[r] = rank[j] + 1
+                    stack.append(r)
+
+
 def _merge_siblings(kernels: list[Kernel], order: dict[int, int], out_ids: set[int],
                     users: dict[int, list[Node]]) -> list[Kernel]:
     """Horizontal fusion: kernels with the same loops reading a common input, neither
     depending on the other through a third kernel, become one kernel that reads the input
     once (``x.sum()`` and ``x.max()``, ``a+b`` and ``a*b``). A kernel reading another's outputs
     at the points that one computes them joins it too (a per-row ``1/sqrt(var)`` output beside
-    layer norm's rows): the values stay in registers, and are written only if still needed."""
-    deps = _dependencies(kernels)
+    layer norm's rows): the values stay in registers, and are written only if still needed.
+    Kernels are visited producers first, each merging with the first candidate after it that
+    fits, until a sweep merges nothing."""
+    dag = _KernelDag(kernels)
 
-    def reaches(src: int, dst: int) -> bool:  # does dst depend on src other than by reading it directly?
-        stack, seen = [j for j in deps[dst] if j != src], set()
-        while stack:
-            j = stack.pop()
-            if j == src:
-                return True
-            if j not in seen:
-                seen.add(j)
-                stack.extend(deps[j])
-        return False
+    def direct_reads_ok(pi: int, ci: int, space: Shape) -> bool:
+        prod, cons = dag.kernels[pi], dag.kernels[ci]
+        return all(same_point(cons, u, i, prod, space) for o in prod.outputs for u in users[id(o)]
+                   if dag.owner.get(id(u)) == ci for i, x in enumerate(u.args) if x is o)
 
-    def direct_reads_ok(prod: Kernel, cons: Kernel, space: Shape) -> bool:
-        outs = {id(o) for o in prod.outputs}
-        return all(same_point(cons, u, i, prod, space) for u in cons.nodes for i, a in enumerate(u.args)
-                   if id(a) in outs)
-
-    alive = list(range(len(kernels)))
+    alive = [True] * len(kernels)
     merged = True
     while merged:
         merged = False
-        for ai in alive:
-            for bi in alive:
-                a, b = kernels[ai], kernels[bi]
-                if bi <= ai or reaches(ai, bi) or reaches(bi, ai):
-                    continue
-                direct = ai in deps[bi] or bi in deps[ai]
-                if not direct and not any(x is y for x in a.inputs for y in b.inputs):
-                    continue
-                c = combine([a, b])
-                if c is None or not (direct_reads_ok(a, b, c.space) and direct_reads_ok(b, a, c.space)):
-                    continue
-                members = {id(n) for n in c.nodes}
-                c.nodes.sort(key=lambda n: order[id(n)])
-                c.outputs = sorted((o for o in c.outputs if id(o) in out_ids
-                                    or any(id(u) not in members for u in users[id(o)])), key=lambda n: order[id(n)])
-                c.inputs = [n for n in c.inputs if id(n) not in members]
-                kernels[ai] = c
-                deps[ai] = (deps[ai] | deps[bi]) - {ai, bi}
-                for d in deps:
-                    if bi in d:
-                        d.discard(bi)
-                        d.add(ai)
-                deps[ai].discard(ai)
-                alive.remove(bi)
-                merged = True
-                break
-            if merged:
-                break
-    return _schedule([kernels[i] for i in alive], order)
+        for ai in range(len(kernels)):
+            tried: set[int] = set()
+            while alive[ai]:
+                for bi in dag.candidates(ai):
+                    if bi in tried or not alive[bi]:
+                        continue
+                    tried.add(bi)
+                    if dag.reaches(ai, bi) or dag.reaches(bi, ai):
+                        continue
+                    c = combine([dag.kernels[ai], dag.kernels[bi]])
+                    if c is None or not (direct_reads_ok(ai, bi, c.space) and direct_reads_ok(bi, ai, c.space)):
+                        continue
+                    dag.merge(ai, bi, c, out_ids, users)
+                    alive[bi] = False
+                    merged = True
+                    break
+                else:
+                    break
+    out = [dag.kernels[i] for i in range(len(kernels)) if alive[i]]
+    for k in out:
+        k.nodes.sort(key=lambda n: order[id(n)])
+        k.outputs.sort(key=lambda n: order[id(n)])
+    return _schedule(out, order)
 
 
 def _inline(node: Node) -> bool:
     """Values codegen materializes from nothing: scalar constants and element counts."""
     return node.op == "numel" or (node.op == "constant" and node.attrs["value"].size == 1
                                   and node.ndim == 0)
+
+
+def is_splat(node: Node) -> bool:
+    """A broadcast of a scalar constant or element count: unless it is an output, every kernel
+    reading it computes it (one register) and it is in no kernel. After CSE one splat (the ``0.5``
+    of ``x * 0.5``) is shared by every consumer in the program; were it a kernel of its own, all of
+    them would read it from memory and, sharing an input, be tried against each other for merging."""
+    return node.op == "broadcast" and (node.args[0].op == "numel" or (
+        node.args[0].op == "constant" and node.args[0].ndim == 0))
 
 
 def plan_fusion(graph: Graph, fuse: bool = True) -> FusionPlan:

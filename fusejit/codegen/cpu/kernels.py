@@ -16,7 +16,7 @@ from collections.abc import Callable
 from llvmlite import ir
 
 from ...ir import Node
-from ...passes.fusion import Kernel
+from ...passes.fusion import Kernel, is_splat
 from . import abi
 from .exprs import Expr, FnEnv
 from .loops import delinearize, for_range, product
@@ -55,7 +55,7 @@ def is_flat(kernel: Kernel) -> bool:
         if kernel.maps[id(n)] != ident:
             return False
         for a in n.args if n.op != "philox" else ():  # philox reads its state whole, at fixed indices
-            if id(a) not in members and a.ndim and a.shape != kernel.space:
+            if id(a) not in members and a.ndim and a.shape != kernel.space and not is_splat(a):
                 return False
     return True
 

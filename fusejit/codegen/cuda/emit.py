@@ -19,6 +19,7 @@ import numpy as np
 
 from ...ir import Node
 from ...ir.shapes import Dim
+from ...passes.fusion import is_splat
 from . import ops
 from .ops import CudaLoweringError
 from .philox import word_expr as philox_word
@@ -191,7 +192,7 @@ class Emitter:
         if hit is not None:
             return hit
         needed = frozenset().union(*(i.vars for i in idx)) if idx else frozenset()
-        if node.op in ("input", "constant") or id(node) not in self.in_group:
+        if node.op in ("input", "constant") or (id(node) not in self.in_group and not is_splat(node)):
             self.load_indices.add(tuple(i.code for i in idx))
             where = ", ".join(i.code for i in idx) if idx else "0"
             return self._assign(f"{self.array(node)}[{where}]", needed, (), block, key)
