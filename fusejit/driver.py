@@ -194,6 +194,8 @@ class JitFunction:
         # the constructor's keywords, as given: what a pickled copy is rebuilt with (fusejit.pickling)
         self._options = {k: v for k, v in locals().items() if k not in ("self", "fn", "__class__")}
         functools.update_wrapper(self, fn)
+        if not hasattr(self, "__name__"):  # functools.partial, a callable object
+            self.__name__ = _callable_name(fn)
         self.fn = fn
         self.signature = inspect.signature(fn)
         params = list(self.signature.parameters)
@@ -443,6 +445,14 @@ class JitFunction:
 
 
 _FAST_MAX = 256
+
+
+def _callable_name(fn: Any) -> str:
+    """A name for error messages and the IR of a callable without ``__name__``: a partial is named
+    after the function it wraps, a callable object after its class."""
+    if isinstance(fn, functools.partial):
+        return _callable_name(fn.func)
+    return getattr(fn, "__name__", None) or type(fn).__name__
 
 
 def _find_entry(entries: list[CompiledEntry], values: list[Any],

@@ -216,6 +216,11 @@ class TracedArray:
     __complex__ = _concretize_error("complex()")
     item = tolist = _concretize_error("the Python value")
 
+    def __hash__(self) -> int:
+        raise TracingError(
+            f"unhashable type: a traced array ({self._describe()}) was used as a set member or dict key. NumPy "
+            "arrays are unhashable too (equality is elementwise); key by position, a name, or id(array).")
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self.owner is not None and self.owner.done:
             raise self._leaked()

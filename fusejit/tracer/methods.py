@@ -52,7 +52,6 @@ def install_methods(cls: type) -> None:
         setattr(cls, f"__{name}__", _forward(fn))
     for name, fn in _UNARY.items():
         setattr(cls, f"__{name}__", lambda self, fn=fn: fn(self))
-    cls.__hash__ = object.__hash__  # type: ignore[assignment]
     for name in ("sum", "mean", "max", "min", "prod", "argmax", "argmin", "any", "all", "std", "var",
                  "clip", "squeeze", "ravel", "swapaxes", "take", "round", "dot", "repeat", "cumsum", "cumprod",
                  "nonzero", "sort", "argsort", "trace", "diagonal"):
