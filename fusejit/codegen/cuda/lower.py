@@ -3,7 +3,8 @@
 Fusion is decided once, backend-neutrally, by ``passes.fusion.plan_fusion``; this module only
 maps its kinds onto skeletons: ``loop`` -> grid-stride kernel; ``row`` -> block-per-row (trailing
 reductions) or thread-per-row kernel, or the two-stage tree when everything is reduced to one
-scalar; ``dot`` -> tiled GEMM with the epilogue fused; ``scan`` -> one thread per scanned line.
+scalar; ``dot`` -> tiled GEMM with the epilogue fused (a convolution anchor: the direct
+convolution kernel of ``conv.py``); ``scan`` -> one thread per scanned line.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from ...ir import Graph
 from ...passes.fusion import FusionPlan, Kernel, plan_fusion
 from . import launch as L
+from .conv import conv_kernel
 from .elementwise import loop_kernel
 from .emit import acc_dtype
 from .gemm import gemm_kernel
@@ -35,8 +37,7 @@ def lower_kernel(k: Kernel, index: int, props: L.DeviceProps) -> KernelSource:
         dot = k.anchor
         assert dot is not None
         if dot.op != "dot":
-            raise CudaLoweringError(f"GPU backend: {dot.op} has no GPU kernel yet; run this function on the CPU "
-                                    "(jit(..., device='cpu'))")
+            return conv_kernel(name, k.nodes, k.outputs, dot)
         m, n = dot.shape[-2], dot.shape[-1]
         tile = L.gemm_tile(props, acc_dtype(dot.dtype).itemsize, m if isinstance(m, int) else None,
                            n if isinstance(n, int) else None)

@@ -30,6 +30,12 @@ class Case:
     simulate: bool = True  # False: too big for the simulator, checked as PTX (and on a real GPU)
 
 
+def _nn() -> Any:
+    from ... import nn  # the tracer: imported only when a case is traced
+
+    return nn
+
+
 def _f32(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
 
@@ -86,6 +92,10 @@ CASES: list[Case] = [
          lambda r: (_f32(r, 4, 0),)),
     Case("zero_k_matmul", lambda a, b: a @ b, lambda r: (_f32(r, 5, 0), _f32(r, 0, 6))),
     Case("cumsum_columns", lambda x: np.cumsum(x * np.float32(2), axis=0) + np.float32(1), lambda r: (_f32(r, 30, 7),)),
+    Case("conv2d_bias_relu", lambda x, w, b: _nn().relu(_nn().conv2d(x, w, (2, 1), "SAME") + b),
+         lambda r: (_f32(r, 2, 9, 8, 3), _f32(r, 3, 3, 3, 16), _f32(r, 16)), rtol=1e-4),
+    Case("conv2d_filter_gradient", lambda x, dy: _nn().conv2d_backprop_filter(x, (3, 3, 3, 8), dy, 1, "SAME"),
+         lambda r: (_f32(r, 2, 7, 6, 3), _f32(r, 2, 7, 6, 8)), rtol=1e-4),
     Case("cumprod_rows_f16", lambda x: np.cumprod(x, axis=-1), lambda r: (_f32(r, 6, 9).astype(np.float16),), rtol=0),
 ]
 
