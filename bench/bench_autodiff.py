@@ -262,9 +262,8 @@ def main() -> None:
             print(f"  {k:22} {v:9.3f} ms   fusejit is {v / ms['fusejit']:5.2f}x faster")
         print(f"  value_and_grad / forward: fusejit {ms['fusejit'] / ms['fusejit forward']:.2f}, "
               f"NumPy {ms['NumPy hand-written'] / ms['NumPy forward']:.2f}")
-        mib = {k: peak_extra_bytes(variants[k]) / 2**20 for k in ("fusejit", "NumPy hand-written", "autograd")
-               if k in variants}
-        print("  peak extra memory (tracemalloc; torch/JAX allocate outside it): "
+        mib = {k: peak_extra_bytes(variants[k]) / 2**20 for k in ("NumPy hand-written", "autograd") if k in variants}
+        print("  peak extra memory (tracemalloc; fusejit, torch and JAX allocate outside it): "
               + ", ".join(f"{k} {v:.1f} MiB" for k, v in mib.items()))
     print(f"\nload average at end: {os.getloadavg()}")
 

@@ -67,7 +67,10 @@ def unary(op: str, a: Node) -> Node:
 def scaled(g: Node, d: Node) -> Node:
     """``g * d`` where a local derivative ``d`` that is exactly 0 stops the cotangent even when
     ``g`` is ±inf or NaN (0·∞ = 0 in the chain rule): ``sqrt(x*x)`` and ``norm`` at 0 get
-    gradient 0, not NaN."""
+    gradient 0, not NaN. A finite constant ``g`` (the 1 that seeds a gradient) needs no guard."""
+    c = splat_value(g)
+    if c is not None and np.isfinite(c):
+        return mul(g, d)
     return where(make("eq", d, zeros(d)), zeros(d), mul(g, d))
 
 
