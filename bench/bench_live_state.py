@@ -13,13 +13,13 @@ Cases (8-element float32 arrays: dispatch dominates):
 - ``method constants``: ``jit(..., constants=True)``, the state folded in at trace time (what
   every method call did before live state, through the keyed slow path).
 
-Each figure is the best of 7 repeats of 20000 calls, in microseconds per call. Measured
-2026-12-08, Intel Xeon (AVX-512), 2 cores shared with other jobs: see the closing note of the
-issue / README for the figures of that run.
+Each round takes the best of 3 repeats of 10000 calls per case, cases interleaved; the figure is
+the median over 5 rounds, in microseconds per call, and its difference from "plain 9 args".
 """
 
 from __future__ import annotations
 
+import statistics
 import timeit
 
 import numpy as np
@@ -82,12 +82,14 @@ def main() -> None:
         "3 layers, one method (/3)": three,
         "method constants=True": lambda: const.apply(x),
     }
-    for _ in range(2):  # interleaved rounds: the shared box drifts
+    rounds: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(5):  # interleaved rounds: the shared box drifts
         for name, fn in cases.items():
-            us = best_us(fn) / (3 if name.startswith("3 layers") else 1)
-            print(f"{name:28s} {us:6.2f} us")
-        print()
-
+            rounds[name].append(best_us(fn, number=10000, repeat=3) / (3 if name.startswith("3 layers") else 1))
+    base = statistics.median(rounds["plain 9 args"])
+    for name, values in rounds.items():
+        med = statistics.median(values)
+        print(f"{name:28s} median {med:6.2f} us  (min {min(values):5.2f})  vs plain 9 args {med - base:+5.2f} us")
 
 if __name__ == "__main__":
     main()

@@ -33,6 +33,7 @@ import dis
 import enum
 import functools
 import types
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,9 +63,16 @@ class Capture:
     """One captured array: read through ``path``, a graph input ``node`` seen as ``tracer``."""
 
     path: Path
-    array: np.ndarray  # the buffer at trace time (what freezing folds in)
+    ref: weakref.ref  # the buffer at trace time (what freezing folds in), not kept alive by the program
     tracer: TracedArray
     node: Node
+
+    @property
+    def array(self) -> np.ndarray:
+        arr = self.ref()
+        if arr is None:
+            raise ValueError(f"the array captured as {self.node.name} no longer exists")
+        return arr
 
 
 @dataclass
@@ -102,6 +110,10 @@ class Session:
     # ---- roots ------------------------------------------------------------------------------
 
     def add_root(self, kind: str, ref: Any, name: str) -> Path:
+        if kind == "const":  # a globals dict or a cell two functions share: one root
+            for i, (k, r) in enumerate(self.roots):
+                if k == "const" and r is ref:
+                    return (i,)
         self.roots.append((kind, ref))
         self.root_names.append(name)
         return (len(self.roots) - 1,)
@@ -143,6 +155,8 @@ class Session:
 
     def _install(self, path: Path, holder: Any, value: Any, depth: int, seen: set[int]) -> None:
         """A closure cell's or global's value as the function sees it, put in place until the end."""
+        if any(entry[1] == path for entry in self.rebindable):
+            return  # installed already, for another function sharing the cell or the module
         if isinstance(value, types.FunctionType) and depth < 2:
             self.guard(path, "eq", value)  # a helper function rebound: its own state is another
             self._enter_function(value, depth + 1, seen)
@@ -206,7 +220,7 @@ class Session:
 
         node = Node("input", (), {}, TensorType(dtype, arr.shape), name=input_name(label))
         tracer = TracedArray(node, label=label)
-        self.captures.append(Capture(path, arr, tracer, node))
+        self.captures.append(Capture(path, weakref.ref(arr), tracer, node))
         return self._track(arr, path, tracer)
 
     def _tuple(self, value: tuple, path: Path, frozen: bool) -> Any:
@@ -340,8 +354,9 @@ class Session:
                 object.__setattr__(s.obj, "__class__", s.cls)
         for undo in reversed(self.undo):
             undo()
-        self.swapped.clear()
-        self.undo.clear()
+        # what only the trace needed: the compiled program keeps the plan, not the objects it walked
+        for part in (self.swapped, self.undo, self.tracked, self.keep, self.rebindable, self.written, self.effects):
+            part.clear()
 
 
 # ---- the recording classes -----------------------------------------------------------------------

@@ -459,3 +459,68 @@ def test_vars_of_self_is_read_live_and_refuses_writes():
     with pytest.raises(fusejit.SideEffectError, match=r"writing through vars\(self\)"):
         jit(lambda self, x: vars(self).update(W=x) or x)(opt, np.ones(2))
     assert type(opt.W) is np.ndarray and opt.W[0, 0] == 3.0
+
+
+class LSTMCell:
+    def __init__(self, n_in, n_h, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W = rng.standard_normal((n_in + n_h, 4 * n_h)) * 0.3
+        self.n_h = n_h
+        self.states = []
+
+    def step(self, x):
+        h, c = self.states[-1] if self.states else (np.zeros(self.n_h), np.zeros(self.n_h))
+        z = np.concatenate([x, h]) @ self.W
+        i, f, o, g = np.split(z, 4)
+        sig = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        h = sig(o) * np.tanh(c)
+        self.states.append((h, c))
+        return h
+
+
+class JitLSTMCell(LSTMCell):
+    step = jit(LSTMCell.step)
+
+
+def test_lstm_cell_appending_state_tuples_matches_numpy():
+    plain, fast = LSTMCell(3, 5), JitLSTMCell(3, 5)
+    rng = np.random.default_rng(6)
+    for _ in range(8):
+        x = rng.standard_normal(3)
+        np.testing.assert_allclose(fast.step(x), plain.step(x), rtol=1e-13, atol=1e-15)
+    assert len(fast.states) == 8 and all(type(s) is tuple and type(s[1]) is np.ndarray for s in fast.states)
+    np.testing.assert_allclose(np.array(fast.states), np.array(plain.states), rtol=1e-13, atol=1e-15)
+    assert JitLSTMCell.step.trace_count == 2
+
+
+def test_programs_do_not_keep_replaced_state_alive():
+    import gc
+    import weakref
+
+    s = JitStandardizer().fit(np.arange(6.0).reshape(3, 2))
+    s.transform(np.ones((1, 2)))
+    old = weakref.ref(s.mean_)
+    s.fit(np.ones((3, 2)))  # rebinds mean_: the first array is garbage now
+    s.transform(np.ones((1, 2)))
+    gc.collect()
+    assert old() is None
+
+
+SHARED = [np.ones(2), np.full(2, 2.0)]
+
+
+def _first():
+    return SHARED[0]
+
+
+def _second():
+    return SHARED[1]
+
+
+def test_state_named_by_two_helpers_is_one_root():
+    f = jit(lambda x: x * _first() + _second())
+    np.testing.assert_array_equal(f(np.ones(2)), np.full(2, 3.0))
+    SHARED[1] = np.zeros(2)  # read through the second helper: live
+    np.testing.assert_array_equal(f(np.ones(2)), np.ones(2))
+    assert f.trace_count == 1
