@@ -7,12 +7,15 @@ Models: the 784-512-10 MLP with softmax, a small CNN (28x28x1 -> 3x3x8 conv, ReL
 dense 1352-10, softmax), and a wide MLP (784-2048-2048-10, 29 MB of weights: a batch-1 call reads
 them all, so merging requests pays). Each is frozen and saved as version 1 of a model
 directory and served three ways, each in a process of its own: ``fusejit serve`` unbatched,
-``fusejit serve --enable_batching`` (max_batch_size 64, batch_timeout_micros 1000, 2 batch threads,
-allowed sizes 8/16/32/64), and the same graph built with ``onnx.helper`` behind a starlette +
+``fusejit serve --enable_batching`` (max_batch_size 64, batch_timeout_micros 500, 2 batch threads,
+no padding), and the same graph built with ``onnx.helper`` behind a starlette +
 uvicorn + orjson endpoint calling ``InferenceSession.run`` in a thread (this script with
 ``--onnx-endpoint``). The load generator (:mod:`fusejit.serve.loadgen`: closed-loop keep-alive
 clients, one request of one example each, every answer checked against NumPy) runs in this
-process, on the same 2 cores as the server: client CPU is part of every figure alike.
+process, on the same 2 cores as the server: client CPU is part of every figure alike. Besides
+throughput and latency, each row gives the server's CPU time per request (user + system time of
+its process over the run, divided by the requests served): on a machine shared with other jobs the
+throughput is whatever CPU share the server got, the CPU time per request much less so.
 
 Results of the run on 2026-12-08 are in the README's Serving section.
 """
@@ -37,16 +40,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+# No allowed_batch_sizes: fusejit compiles one program for every batch size (symbolic dims), so
+# padding would only add work (and turn a batch of one, a gemv, into a gemm).
 BATCHING = """max_batch_size { value: 64 }
-batch_timeout_micros { value: 1000 }
+batch_timeout_micros { value: 500 }
 num_batch_threads { value: 2 }
 max_enqueued_batches { value: 64 }
-allowed_batch_sizes: 8
-allowed_batch_sizes: 16
-allowed_batch_sizes: 32
-allowed_batch_sizes: 64
 """
-TIMEOUT_US = 1000
+TIMEOUT_US = 500
 
 
 def dense_weights(sizes: tuple[int, ...], seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -176,6 +177,11 @@ def wait_ready(proc: subprocess.Popen, port: int) -> None:
     raise RuntimeError("server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(port: int, xs: list[np.ndarray], want: list[np.ndarray], clients: int, seconds: float):
     from fusejit.serve.loadgen import request_bytes, run_load
 
@@ -218,6 +224,9 @@ def main() -> None:
     import onnx
 
     import fusejit
+    from fusejit.serve.server import single_threaded_blas
+
+    single_threaded_blas()  # as the servers run it: the in-process batch timing below is comparable
 
     clients = [int(c) for c in opts.clients.split(",")]
     env = dict(os.environ, PYTHONPATH=str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -256,19 +265,22 @@ def main() -> None:
                 try:
                     wait_ready(proc, port)
                     for c in clients:
+                        cpu0 = cpu_seconds(proc.pid)
                         r = measure(port, xs, want, c, opts.seconds)
+                        cpu_us = (cpu_seconds(proc.pid) - cpu0) / max(r.count, 1) * 1e6
                         row = (kind, name, c, r.throughput, r.percentile(50) * 1e3, r.percentile(99) * 1e3,
-                               len(r.failures))
+                               cpu_us, len(r.failures))
                         rows.append(row)
                         print(f"  {name:16s} {c:3d} clients: {r.throughput:8.0f} req/s  p50 {row[4]:7.2f} ms  "
-                              f"p99 {row[5]:7.2f} ms  failures {len(r.failures)}"
+                              f"p99 {row[5]:7.2f} ms  server CPU {cpu_us:5.0f} us/request  failures {len(r.failures)}"
                               + (f" ({r.failures[0]})" if r.failures else ""), flush=True)
                 finally:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(60)
-    print("\n| model | server | clients | req/s | p50 ms | p99 ms | failed |\n|---|---|--:|--:|--:|--:|--:|")
-    for kind, name, c, thr, p50, p99, fails in rows:
-        print(f"| {kind} | {name} | {c} | {thr:.0f} | {p50:.2f} | {p99:.2f} | {fails} |")
+    print("\n| model | server | clients | req/s | p50 ms | p99 ms | server CPU µs/req | failed |\n"
+          "|---|---|--:|--:|--:|--:|--:|--:|")
+    for kind, name, c, thr, p50, p99, cpu_us, fails in rows:
+        print(f"| {kind} | {name} | {c} | {thr:.0f} | {p50:.2f} | {p99:.2f} | {cpu_us:.0f} | {fails} |")
 
 
 if __name__ == "__main__":

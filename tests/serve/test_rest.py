@@ -224,3 +224,25 @@ def test_model_config_file_serves_several_models(tmp_path: Path) -> None:
         r = c.post("/v1/models/a:predict", json={"instances": X.tolist()})  # newest by default
         np.testing.assert_array_equal(np.array(r.json()["predictions"], np.float32), expected(2, X))
         assert c.post("/v1/models/b:predict", json={"inputs": {"a": [[1, 1]], "k": [1]}}).status_code == 200
+
+
+def test_an_aot_build_is_served_without_compiling(tmp_path: Path) -> None:
+    """A version directory holding `fusejit aot` output is loaded through ctypes (no LLVM)."""
+    from fusejit.aot.build import toolchain_available
+
+    if not toolchain_available():
+        pytest.skip("gcc/binutils not installed")
+    import fusejit.aot
+
+    from .conftest import linear_graph
+
+    base = tmp_path / "lin"
+    fusejit.aot.compile(linear_graph(4), base / "4", "lin")
+    with client(base, enable_batching=True) as c:
+        r = c.post("/v1/models/lin:predict", json={"instances": X.tolist()})
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(np.array(r.json()["predictions"], np.float32), expected(4, X), rtol=1e-6)
+        sig = c.get("/v1/models/lin/metadata").json()["metadata"]["signature_def"]["signature_def"]
+        assert sig["serving_default"]["inputs"]["x"]["tensor_shape"]["dim"][0] == {"size": "-1", "name": "N"}
+        r = c.post("/v1/models/lin:predict", json={"instances": [[1, 2, 3]]})
+        assert r.status_code == 400 and "expected shape [N, 4]" in r.json()["error"]
