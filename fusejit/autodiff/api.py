@@ -132,16 +132,18 @@ def _concrete(traced: Callable[..., Any], f: Any, argnums: Sequence[int] | None)
     them static constants)."""
     from ..driver import JitFunction
 
-    functools.update_wrapper(traced, f)
+    functools.update_wrapper(traced, f, updated=())  # not f.__dict__: a JitFunction's state stays its own
     compiled: list[Any] = []
 
-    @functools.wraps(f)
+    @functools.wraps(f, updated=())
     def call(*args: Any, **kwargs: Any) -> Any:
         if tracing():
             return traced(*args, **kwargs)
-        if not compiled:
-            static = tuple(f.static_names) if isinstance(f, JitFunction) else ()
-            compiled.append(JitFunction(traced, static_argnames=static))
+        if not compiled:  # grad(jit(f, ...)) compiles with jit's options
+            options = {"static_argnames": tuple(f.static_names), "fuse": f.fuse, "device": f.device,
+                       "threads": f.threads, "backend": f.backend, "fast_math": f.fast_math} \
+                if isinstance(f, JitFunction) else {}
+            compiled.append(JitFunction(traced, **options))
         if argnums is not None:
             args = tuple(_array_leaves(a) if i in argnums or i - len(args) in argnums else a
                          for i, a in enumerate(args))
@@ -194,7 +196,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
     (``(grads, aux)`` with ``has_aux``)."""
     vg = value_and_grad(f, argnums, has_aux)
 
-    @functools.wraps(f)
+    @functools.wraps(f, updated=())
     def g(*args: Any, **kwargs: Any) -> Any:
         out, grads = vg(*args, **kwargs)
         return (grads, out[1]) if has_aux else grads

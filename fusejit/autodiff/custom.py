@@ -42,7 +42,7 @@ class custom_vjp:  # noqa: N801  (a decorator, named like JAX's and used like a 
     per positional argument (same structure as the argument; None for no gradient)."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())
         self.fn = fn
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
@@ -93,7 +93,7 @@ class custom_jvp:  # noqa: N801
     ``(out, tangent_out)``, linear in the tangents. Reverse mode transposes the rule."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())
         self.fn = fn
         self.rule: Callable[..., Any] | None = None
 

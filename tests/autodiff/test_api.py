@@ -47,6 +47,14 @@ def test_grad_of_jit_and_jit_of_grad_agree(problem: tuple) -> None:
         np.testing.assert_array_equal(x, y)
 
 
+def test_grad_of_jit_keeps_its_options(problem: tuple) -> None:
+    jf = fusejit.jit(loss, backend="reference")
+    g = fusejit.grad(jf, argnums=(0, 1))
+    for x, y in zip(g(*problem), loss_grads(*problem)):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-14)
+    assert jf.trace_count == 0 and not hasattr(g, "trace_count")  # jf's state is not copied onto g
+
+
 def test_value_and_grad_is_one_program(problem: tuple) -> None:
     vg = fusejit.jit(fusejit.value_and_grad(loss, argnums=(0, 1)))
     vg(*problem)
