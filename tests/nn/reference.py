@@ -11,6 +11,15 @@ def same_pads(size: int, k: int, s: int, d: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def explicit_pads(padding, h: int, w: int, kh: int, kw: int, st, dil) -> tuple[int, int, int, int]:
+    """[top, bottom, left, right] of a 'SAME'/'VALID'/explicit-pairs padding argument."""
+    if padding == "VALID":
+        return (0, 0, 0, 0)
+    if padding == "SAME":
+        return same_pads(h, kh, st[0], dil[0]) + same_pads(w, kw, st[1], dil[1])
+    return tuple(padding[0]) + tuple(padding[1])
+
+
 def conv2d_nhwc(x: np.ndarray, w: np.ndarray, strides: tuple[int, int], pads: tuple[int, int, int, int],
                 dilations: tuple[int, int], groups: int) -> np.ndarray:
     """Cross-correlation in float64, one output pixel at a time."""

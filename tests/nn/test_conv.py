@@ -9,7 +9,7 @@ import fusejit
 from fusejit import nn
 from fusejit.ir import get_op
 
-from .reference import conv2d_nhwc, same_pads
+from .reference import conv2d_nhwc, explicit_pads
 
 CASES = [  # n, h, w, c, kh, kw, o, strides, padding, dilations, groups
     (2, 7, 9, 3, 3, 3, 5, (1, 1), "SAME", (1, 1), 1),
@@ -24,14 +24,6 @@ CASES = [  # n, h, w, c, kh, kw, o, strides, padding, dilations, groups
 ]
 
 
-def _pads(padding, h, w, kh, kw, st, dil):
-    if padding == "VALID":
-        return (0, 0, 0, 0)
-    if padding == "SAME":
-        return same_pads(h, kh, st[0], dil[0]) + same_pads(w, kw, st[1], dil[1])
-    return padding[0] + padding[1]
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[:7])) + f"-s{c[7]}-{c[8]}-d{c[9]}-g{c[10]}")
 @pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
 def test_conv2d_matches_reference(case, fmt):
@@ -39,7 +31,7 @@ def test_conv2d_matches_reference(case, fmt):
     rng = np.random.default_rng(CASES.index(case))
     x = rng.standard_normal((n, h, w, c), dtype=np.float32)
     f = rng.standard_normal((kh, kw, c // g, o), dtype=np.float32)
-    want = conv2d_nhwc(x, f, st, _pads(padding, h, w, kh, kw, st, dil), dil, g)
+    want = conv2d_nhwc(x, f, st, explicit_pads(padding, h, w, kh, kw, st, dil), dil, g)
     xin = x if fmt == "NHWC" else x.transpose(0, 3, 1, 2).copy()
     got = fusejit.jit(lambda a, b: nn.conv2d(a, b, st, padding, data_format=fmt, dilations=dil, groups=g))(xin, f)
     if fmt == "NCHW":
@@ -47,7 +39,7 @@ def test_conv2d_matches_reference(case, fmt):
     assert got.dtype == np.float32 and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(kh * kw * c))
     # the registry's reference (what backend="reference" runs) agrees too
-    ref = get_op("conv2d").ref(x, f, strides=list(st), pads=list(_pads(padding, h, w, kh, kw, st, dil)),
+    ref = get_op("conv2d").ref(x, f, strides=list(st), pads=list(explicit_pads(padding, h, w, kh, kw, st, dil)),
                                dilations=list(dil), groups=g)
     np.testing.assert_allclose(ref, want, rtol=1e-4, atol=1e-4 * np.sqrt(kh * kw * c))
 

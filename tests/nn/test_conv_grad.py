@@ -9,7 +9,7 @@ import fusejit
 from fusejit import nn
 from fusejit.ir import get_op
 
-from .reference import conv2d_grads, same_pads
+from .reference import conv2d_grads, explicit_pads, same_pads
 
 CASES = [  # n, h, w, c, kh, kw, o, strides, padding, dilations, groups
     (2, 7, 9, 3, 3, 3, 5, (1, 1), "SAME", (1, 1), 1),
@@ -21,21 +21,13 @@ CASES = [  # n, h, w, c, kh, kw, o, strides, padding, dilations, groups
 ]
 
 
-def _pads(padding, h, w, kh, kw, st, dil):
-    if padding == "VALID":
-        return (0, 0, 0, 0)
-    if padding == "SAME":
-        return same_pads(h, kh, st[0], dil[0]) + same_pads(w, kw, st[1], dil[1])
-    return padding[0] + padding[1]
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[:7])) + f"-s{c[7]}-d{c[9]}-g{c[10]}")
 def test_backprops_match_reference(case):
     n, h, w, c, kh, kw, o, st, padding, dil, g = case
     rng = np.random.default_rng(CASES.index(case))
     x = rng.standard_normal((n, h, w, c), dtype=np.float32)
     f = rng.standard_normal((kh, kw, c // g, o), dtype=np.float32)
-    p = _pads(padding, h, w, kh, kw, st, dil)
+    p = explicit_pads(padding, h, w, kh, kw, st, dil)
     y = nn.conv2d(x, f, st, padding, dilations=dil, groups=g)
     dy = rng.standard_normal(y.shape, dtype=np.float32)
     want_dx, want_dw = conv2d_grads(x, f, dy, st, p, dil, g)

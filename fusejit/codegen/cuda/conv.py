@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from ...ir import Node
 from . import ops
-from .emit import Block, Emitter, Ix, acc_dtype, store_index
+from .emit import Block, Emitter, Ix, acc_dtype, store_epilogue
 from .launch import stream_launch
 from .ops import CudaLoweringError
 from .source import Entry, KernelSource, function, size_of
@@ -82,14 +82,7 @@ def conv_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], conv: Nod
     body.add(f"dv = {ops.cast('acc', conv.dtype)}")
     oidx = [v(n) for n in names]
 
-    def special(idx, block):
-        if [i.code for i in idx] != [i.code for i in oidx]:
-            raise CudaLoweringError("GPU backend: the convolution is read at another element in its epilogue")
-        return "dv", body
-
-    em.special[id(conv)] = special
-    for k, out in enumerate(outputs):
-        body.add(f"o{k}[{store_index(out, oidx)}] = {em.value(out, oidx, body)}")
+    store_epilogue(em, conv, "dv", oidx, body, outputs)
     body.add("lin += step")
     source, params = function(name, em, outputs, top)
 

@@ -342,6 +342,20 @@ def store_index(node: Node, idx: Sequence[Ix]) -> str:
     return ", ".join(i.code for i in idx) if node.ndim else "0"
 
 
+def store_epilogue(em: Emitter, anchor: Node, value: str, oidx: Sequence[Ix], block: Block,
+                   outputs: Sequence[Node]) -> None:
+    """Store each output at ``oidx``, evaluating the group's epilogue with ``anchor`` (a product or a
+    convolution) read from the variable ``value`` — only at the element being stored."""
+    def special(idx: Sequence[Ix], at: Block) -> tuple[str, Block]:
+        if [i.code for i in idx] != [i.code for i in oidx]:
+            raise CudaLoweringError(f"GPU backend: the {anchor.op} is read at another element in its epilogue")
+        return value, block
+
+    em.special[id(anchor)] = special
+    for k, o in enumerate(outputs):
+        block.add(f"o{k}[{store_index(o, oidx)}] = {em.value(o, oidx, block)}")
+
+
 def acc_dtype(dt: np.dtype) -> np.dtype:
     """Accumulator dtype of a reduction: wide enough for warp shuffles, exact for wrap-around sums."""
     if dt.kind == "f":

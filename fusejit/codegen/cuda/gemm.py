@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...ir import Node
-from .emit import Block, Emitter, Ix, acc_dtype, store_index
+from .emit import Block, Emitter, Ix, acc_dtype, store_epilogue
 from .launch import GemmTile, cdiv
 from .ops import CudaLoweringError, cast, literal, tname
 from .source import Entry, KernelSource, function, size_of
@@ -86,14 +86,7 @@ def gemm_kernel(name: str, nodes: Sequence[Node], outputs: list[Node], tile: Gem
     guard.add(f"dv = {dv}")
     oidx = [*bidx, Ix.var("m"), Ix.var("n")]
 
-    def special(idx, block):
-        if [i.code for i in idx] != [i.code for i in oidx]:
-            raise CudaLoweringError("GPU backend: the product is read at another element in its epilogue")
-        return "dv", guard
-
-    em.special[id(dot)] = special
-    for k, o in enumerate(outputs):
-        guard.add(f"o{k}[{store_index(o, oidx)}] = {em.value(o, oidx, guard)}")
+    store_epilogue(em, dot, "dv", oidx, guard, outputs)
     src, params = function(name, em, outputs, top)
 
     def launch(b, p):
