@@ -106,6 +106,7 @@ class Session:
     undo: list[Any] = field(default_factory=list)
     written: set[tuple[int, str]] = field(default_factory=set)
     quiet: int = 0  # > 0 inside a logged store (a property setter's own stores are part of it)
+    entered: set[int] = field(default_factory=set)  # ids of the functions whose cells and globals are installed
 
     # ---- roots ------------------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class Session:
                 self.wrap(fn.__self__, self.add_root("const", fn.__self__, "self"))
             fn = fn.__func__
         if isinstance(fn, types.FunctionType):
-            self._enter_function(fn, depth=0, seen=set())
+            self._enter_function(fn, depth=0, seen=self.entered)
 
     def _enter_function(self, fn: types.FunctionType, depth: int, seen: set[int]) -> None:
         if id(fn) in seen or (fn.__module__ or "").split(".")[0] in _FOREIGN:
@@ -268,6 +269,9 @@ class Session:
             return value
         if _instance_dict(obj).get(name, _MISSING) is not value and \
                 not isinstance(getattr(type(obj).__mro__[1], name, None), types.MemberDescriptorType):
+            if isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType):
+                # a method, perhaps defined in another module: the globals it names are state too
+                self._enter_function(value.__func__, depth=1, seen=self.entered)
             return value  # a method, a property's result or a class attribute: not instance state
         return self.wrap(value, self.tracked[id(obj)][0] + (("attr", name),), id(obj) in self.frozen)
 

@@ -524,3 +524,18 @@ def test_state_named_by_two_helpers_is_one_root():
     SHARED[1] = np.zeros(2)  # read through the second helper: live
     np.testing.assert_array_equal(f(np.ones(2)), np.ones(2))
     assert f.trace_count == 1
+
+
+def test_globals_of_methods_from_another_module_are_live():
+    from tests.tracer import live_helpers
+
+    class Child(live_helpers.Base):
+        @jit
+        def run(self, x):
+            return self.shift(x) * 2
+
+    c = Child()
+    np.testing.assert_array_equal(c.run(np.ones(2)), np.full(2, 2.0))
+    live_helpers.OFFSET += 1  # a global of the base class's module, in place
+    np.testing.assert_array_equal(c.run(np.ones(2)), np.full(2, 4.0))
+    live_helpers.OFFSET[:] = 0
