@@ -9,12 +9,12 @@ transform below fuses into its consumer. The transforms are built from existing 
 - uniform on [0, 1): float64 from the top 53 bits of a 64-bit word, ``(w >> 11) * 2^-53``
   (float32: ``(w32 >> 8) * 2^-24``); exact in both dtypes, every value a multiple of the ulp at 1/2.
 - normal: Box–Muller in float64, ``sqrt(-2 log(1 - u1)) * cos(2 pi u2)`` (``1 - u1`` is in (0, 1]),
-  with ``log`` and ``cos`` of our own built from + - * / and selects (:func:`log_dyadic`,
+  with ``log`` and ``cos`` of our own built from + - * / and selects (:func:`log_unit`,
   :func:`cos_turns`), so normal samples have the same bits in NumPy, fused, unfused, on any thread
   count and on the GPU; float32 samples are the float64 ones rounded. Exponentials likewise.
-- truncated normal: inverse CDF, ``sqrt(2) erfinv(2u - 1)`` with ``u`` uniform between the
-  bounds' CDFs; ``erfinv`` is Giles' single-precision approximation refined by two Newton steps on
-  ``erf`` (float64 accuracy for bounds within about ±6).
+- truncated normal: inverse CDF, ``ndtri(u)`` (Wichura's AS241 with that same ``log``) with ``u``
+  uniform between the bounds' CDFs (computed at trace time for bounds that are numbers), mirrored
+  into the lower tail, where uniforms near 0 resolve far tails.
 - integers in [low, high): ``low + floor(w * m / 2^64)`` for ``m = high - low`` and a 64-bit word
   ``w`` (Lemire's multiply-shift without rejection; the bias is at most ``m / 2^64``).
 - permutation: the ranks of ``n`` random 64-bit keys whose low bits are replaced by the element's
@@ -59,16 +59,19 @@ def uniform01(state: Any, stream: int, shape: tuple, dtype: Any = F64, pair: int
 LN2_HI, LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10  # fdlibm's split of log(2)
 
 
-def log_dyadic(j: Any, scale: int) -> Any:
-    """log(j * 2^-scale) for float64 integers 1 <= j <= 2^53, from + - * / and selects only: every step
-    is correctly rounded, so the result has the same bits in NumPy, fused, unfused and on the GPU.
-    Binary search scales j into [sqrt(1/2), sqrt(2)) exactly; log(r) = 2 atanh((r-1)/(r+1)) by its
-    series (|s| < 0.172: 12 terms reach 1e-17); the exponent's log(2) is added in two parts."""
-    r, e = j, 0.0
-    for t in (32, 16, 8, 4, 2, 1):
-        big = r >= 2.0 ** t
-        r = np.where(big, r * 2.0 ** -t, r)
-        e = e + np.where(big, float(t), 0.0)
+def log_unit(x: Any, min_exponent: int = 1022) -> Any:
+    """log(x) for float64 2^-min_exponent <= x <= 1 (0 < x: -inf-free), from + - * / and selects only:
+    every step is correctly rounded, so the result has the same bits in NumPy, fused, unfused and on
+    the GPU (within 3 ulp of libm). Binary-search scaling puts x into [sqrt(1/2), sqrt(2)) exactly;
+    log(r) = 2 atanh((r-1)/(r+1)) by its series (|s| < 0.172: 12 terms reach 1e-17); the exponent's
+    log(2) is added in two parts."""
+    r, e = x, 0.0
+    t = 1 << max(min_exponent - 1, 0).bit_length() - 1
+    while t >= 1:  # after step t, r is in [2^(1-t), 1]... then [1, 2) at t = 1
+        small = r < 2.0 ** (1 - t)
+        r = np.where(small, r * 2.0 ** t, r)
+        e = e - np.where(small, float(t), 0.0)
+        t //= 2
     big = r > math.sqrt(2.0)
     r = np.where(big, r * 0.5, r)
     e = e + np.where(big, 1.0, 0.0)
@@ -77,12 +80,11 @@ def log_dyadic(j: Any, scale: int) -> Any:
     p = 1.0 / 23.0
     for k in range(10, -1, -1):
         p = 1.0 / (2 * k + 1) + z * p
-    n = e - float(scale)
-    return n * LN2_HI + (n * LN2_LO + 2.0 * s * p)
+    return e * LN2_HI + (e * LN2_LO + 2.0 * s * p)
 
 
 def cos_turns(v: Any) -> Any:
-    """cos(2 pi v) for v in [0, 1) from + - * and selects only (same bits everywhere, as log_dyadic):
+    """cos(2 pi v) for v in [0, 1) from + - * and selects only (same bits everywhere, as log_unit):
     the quadrant by floor(4v), then cos(pi/2 t) on t in [0, 1] by its Taylor series (12 terms)."""
     q4 = v * 4.0
     q = np.floor(q4)
@@ -99,7 +101,7 @@ def cos_turns(v: Any) -> Any:
 def _one_minus_uniform_log(state: Any, stream: int, shape: tuple, pair: int) -> Any:
     """log(1 - u) for a float64 uniform u = k 2^-53 of ``pair``: log of (2^53 - k) 2^-53, in (0, 1]."""
     k = (philox_bits(state, shape, stream, pair, U64) >> 11).astype(F64)
-    return log_dyadic(2.0 ** 53 - k, 53)
+    return log_unit((2.0 ** 53 - k) * 2.0 ** -53, 53)
 
 
 def normal01(state: Any, stream: int, shape: tuple, dtype: Any = F64) -> Any:
@@ -123,32 +125,65 @@ def _erf(x: Any) -> Any:
     return scipy.special.erf(x)
 
 
-def erfinv(y: Any) -> Any:
-    """Inverse error function on (-1, 1) from log, sqrt, erf and exp (see the module docstring)."""
-    w = -np.log((1.0 - y) * (1.0 + y))
-    small, big = w - 2.5, np.sqrt(w) - 3.0
-    p_small = 2.81022636e-08
-    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-              -0.00417768164, 0.246640727, 1.50140941):
-        p_small = c + p_small * small
-    p_big = -0.000200214257
-    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-              0.00943887047, 1.00167406, 2.83297682):
-        p_big = c + p_big * big
-    x = np.where(w < 5.0, p_small, p_big) * y
-    for _ in range(2):  # Newton on erf(x) = y: erf'(x) = 2/sqrt(pi) exp(-x^2)
-        x = x - (_erf(x) - y) / ((2.0 / math.sqrt(math.pi)) * np.exp(-x * x))
-    return x
+# Wichura's AS241 (PPND16): the normal quantile to about 1e-16, rational in the centre and in
+# sqrt(-log(min(u, 1 - u))) in the tails
+_AS241 = {
+    "a": (3.3871328727963666080e0, 1.3314166789178437745e+2, 1.9715909503065514427e+3, 1.3731693765509461125e+4,
+          4.5921953931549871457e+4, 6.7265770927008700853e+4, 3.3430575583588128105e+4, 2.5090809287301226727e+3),
+    "b": (1.0, 4.2313330701600911252e+1, 6.8718700749205790830e+2, 5.3941960214247511077e+3,
+          2.1213794301586595867e+4, 3.9307895800092710610e+4, 2.8729085735721942674e+4, 5.2264952788528545610e+3),
+    "c": (1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0, 3.64784832476320460504e0,
+          1.27045825245236838258e0, 2.41780725177450611770e-1, 2.27238449892691845833e-2, 7.74545014278341407640e-4),
+    "d": (1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
+          1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4, 1.05075007164441684324e-9),
+    "e": (6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0, 2.96560571828504891230e-1,
+          2.65321895265761230930e-2, 1.24266094738807843860e-3, 2.71155556874348757815e-5, 2.01033439929228813265e-7),
+    "f": (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
+          7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7, 2.04426310338993978564e-15),
+}
+
+
+def _poly(name: str, x: Any) -> Any:
+    coefs = _AS241[name]
+    p = coefs[-1]
+    for c in coefs[-2::-1]:
+        p = c + x * p
+    return p
+
+
+def ndtri(u: Any) -> Any:
+    """The standard normal quantile of u in (0, 1) by AS241, with :func:`log_unit`: arithmetic and sqrt
+    only, so the same bits everywhere (within 6 ulp of scipy.special.ndtri)."""
+    q = u - 0.5
+    r = 0.180625 - q * q
+    central = q * _poly("a", r) / _poly("b", r)
+    r = np.sqrt(-log_unit(np.minimum(u, 1.0 - u)))  # 1 - u is exact where it is the smaller one
+    tail = np.where(r <= 5.0, _poly("c", r - 1.6) / _poly("d", r - 1.6), _poly("e", r - 5.0) / _poly("f", r - 5.0))
+    return np.where(np.abs(q) <= 0.425, central, np.where(q < 0.0, -tail, tail))
+
+
+def _ndtr(x: Any) -> Any:
+    """The standard normal CDF: SciPy's (accurate in the tails) for bounds that are numbers, computed
+    once at trace time; through the ``erf`` primitive for traced bounds."""
+    if is_traced(x):
+        return 0.5 * (1.0 + _erf(x * (1.0 / math.sqrt(2.0))))
+    import scipy.special
+
+    return scipy.special.ndtr(x)
 
 
 def truncated01(state: Any, stream: int, shape: tuple, lower: Any, upper: Any, dtype: Any = F64) -> Any:
-    """Standard normal conditioned on [lower, upper] by the inverse CDF."""
+    """Standard normal conditioned on [lower, upper] by the inverse CDF, drawn in the lower tail
+    (bounds mirrored when their midpoint is positive) where uniforms near 0 are finely spaced."""
     dt = float_dtype(dtype, "truncated_normal")
-    root2 = math.sqrt(2.0)
-    lo, hi = _erf(np.asarray(lower, dtype=F64) / root2), _erf(np.asarray(upper, dtype=F64) / root2)
-    u = uniform01(state, stream, shape, F64)
-    x = root2 * erfinv(lo + u * (hi - lo))
-    x = np.clip(x, lower, upper)
+    lower = lower.astype(F64) if is_traced(lower) else np.asarray(lower, dtype=F64)
+    upper = upper.astype(F64) if is_traced(upper) else np.asarray(upper, dtype=F64)
+    flip = lower + upper > 0.0
+    a, b = np.where(flip, -upper, lower), np.where(flip, -lower, upper)
+    lo, hi = _ndtr(a), _ndtr(b)
+    u = np.maximum(lo + uniform01(state, stream, shape, F64) * (hi - lo), 2.0 ** -1022)
+    x = np.clip(ndtri(u), a, b)
+    x = np.where(flip, -x, x)
     return x if dt == F64 else x.astype(dt)
 
 

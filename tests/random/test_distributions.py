@@ -42,9 +42,11 @@ def test_functional_continuous(dtype) -> None:
     _ks(w, stats.uniform(-3, 8).cdf)
 
 
-def test_truncated_normal_in_a_tail() -> None:
-    t = jit(lambda k: fr.truncated_normal(k, 2.5, 4.0, (N,)))(fr.key(5))
-    _ks(t, stats.truncnorm(2.5, 4.0).cdf)
+@pytest.mark.parametrize(("lower", "upper"), [(2.5, 4.0), (8.0, 9.0), (-np.inf, -7.5), (-1.0, np.inf)])
+def test_truncated_normal_in_the_tails(lower, upper) -> None:
+    t = jit(lambda k: fr.truncated_normal(k, lower, upper, (N,)))(fr.key(5))
+    assert t.min() >= lower and t.max() <= upper
+    _ks(t, stats.truncnorm(lower, upper).cdf)
 
 
 def test_functional_discrete() -> None:
