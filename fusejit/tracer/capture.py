@@ -183,6 +183,8 @@ class Session:
 
             self.guard(path, "eq", value)  # rebinding it retraces: the program draws from this one
             return proxy_for(value)
+        if isinstance(value, (TracedArray, RecordingDict, RecordingList)):
+            return value  # shown by this trace already (installed in a cell or global, or stored)
         seen = self.tracked.get(id(value))
         if seen is not None:
             if seen[0] != path:
