@@ -116,6 +116,28 @@ def torch_variants(x: np.ndarray, w: np.ndarray, dy: np.ndarray) -> dict[str, Ca
             "torch d_filter": lambda: g.conv2d_weight(tx, tw.shape, tdy, padding=1)}
 
 
+def onnxruntime_variant(x: np.ndarray, w: np.ndarray, threads: int) -> dict[str, Callable[[], object]]:
+    """The same SAME 3x3 convolution as an ONNX ``Conv`` (NCHW, OIHW) run by onnxruntime."""
+    try:
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+    except ImportError:
+        return {}
+    n, h, wd, c = x.shape
+    o = w.shape[3]
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], kernel_shape=[3, 3])], "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, wd])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, o, h, wd])],
+        [helper.make_tensor("w", TensorProto.FLOAT, [o, c, 3, 3], w.transpose(3, 2, 0, 1).ravel())])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    xc = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return {"onnxruntime fwd": lambda: sess.run(None, {"x": xc})[0]}
+
+
 def interleaved(variants: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in variants}
     names = list(variants)
@@ -176,9 +198,12 @@ def layer_rows(name: str, shape: tuple[int, int, int, int], rng: np.random.Gener
     np.testing.assert_allclose(fwd(x, w), im2col_conv(x, w), rtol=1e-3, atol=1e-3)
     variants = {"fusejit fwd": lambda: fwd(x, w), "fusejit d_input": lambda: d_in(w, dy),
                 "fusejit d_filter": lambda: d_w(x, dy), "im2col + NumPy @ fwd": lambda: im2col_conv(x, w),
-                **torch_variants(x, w, dy)}
-    for v in variants.values():
-        v()
+                **torch_variants(x, w, dy), **onnxruntime_variant(x, w, threads)}
+    for k, v in variants.items():
+        out = v()
+        if k in ("onnxruntime fwd", "torch fwd"):
+            got = np.asarray(out).transpose(0, 2, 3, 1)
+            np.testing.assert_allclose(got, im2col_conv(x, w), rtol=1e-3, atol=1e-3, err_msg=k)
     flops = 2 * n * hw * hw * o * c * 9
     for k, t in interleaved(variants, rounds).items():
         gf = flops / t / 1e9

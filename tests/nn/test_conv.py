@@ -80,6 +80,8 @@ def test_conv2d_threads_give_identical_bits(threads):
     one = fusejit.jit(lambda a, b: nn.conv2d(a, b, padding="SAME"), threads=1)(x, w)
     got = fusejit.jit(lambda a, b: nn.conv2d(a, b, padding="SAME"), threads=threads)(x, w)
     np.testing.assert_array_equal(got, one)
+    epi = fusejit.jit(lambda a, b: nn.elu(nn.conv2d(a, b, padding="SAME") * 0.5 + a[..., :1]), threads=threads)
+    np.testing.assert_allclose(epi(x, w), nn.elu(one * 0.5 + x[..., :1]), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("call, message", [

@@ -326,7 +326,9 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
 
 def parallel(k: Kernel, threads: int) -> bool:
     """Does kernel ``k`` get a parallel branch (a call to the thread pool)?"""
-    if threads <= 1 or k.kind in ("dot", "scan", "scatter"):  # after BLAS its spinning threads hold the cores
+    # after BLAS its spinning threads hold the cores; a convolution ran on our own pool
+    own = k.kind == "dot" and k.anchor is not None and k.anchor.op in CONV_OPS
+    if threads <= 1 or (k.kind in ("dot", "scan", "scatter") and not own):
         return False
     # statically too small to split: no parallel branch to compile
     return not (all(isinstance(d, int) for d in k.space) and math.prod(k.space) < PARALLEL_MIN)
