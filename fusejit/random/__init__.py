@@ -17,8 +17,10 @@ import numpy as np
 
 from . import distributions as _dist
 from .bits import U32, is_traced, philox_bits
+from .distributions import RandomArgumentError
 
-__all__ = ["bernoulli", "key", "normal", "permutation", "randint", "split", "truncated_normal", "uniform"]
+__all__ = ["RandomArgumentError", "bernoulli", "key", "normal", "permutation", "randint", "split",
+           "truncated_normal", "uniform"]
 
 _SPLIT_STREAM = 1 << 32  # counter high words (0, 1): disjoint from sampling's (0, 0)
 

@@ -254,3 +254,24 @@ def test_seeded_runs_reproduce_across_processes() -> None:
                            check=True).stdout for _ in range(2)]
     first, second = runs[0].split()
     assert runs[0] == runs[1] and first != second
+
+
+def test_scalars_small_dtypes_and_limits() -> None:
+    from fusejit.random.distributions import RandomArgumentError
+
+    @jit
+    def f(x):
+        rng = np.random.default_rng(3)
+        return (np.random.rand(), np.random.choice(5), rng.integers(250, 256, size=6, dtype=np.uint8),
+                rng.integers(-128, 127, size=500, dtype=np.int8), x)
+
+    u, c, small, signed, _ = f(np.zeros(1))
+    assert u.shape == () and 0 <= u < 1 and c.shape == () and 0 <= c < 5
+    assert small.dtype == np.uint8 and small.min() >= 250
+    assert signed.dtype == np.int8 and signed.min() >= -128 and signed.max() < 127 and signed.min() < -100
+    with pytest.raises(RandomArgumentError, match="n x n comparison"):
+        jit(lambda x: np.random.permutation(20000) + x)(np.zeros(1))
+    with pytest.raises(RandomArgumentError, match="4096"):
+        jit(lambda x: np.random.binomial(10**6, 0.5, size=3) + x)(np.zeros(1))
+    with pytest.raises(RandomArgumentError, match="outside the range"):
+        jit(lambda x: np.random.default_rng(0).integers(0, 300, size=3, dtype=np.uint8) + x)(np.zeros(1))
