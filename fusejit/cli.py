@@ -168,6 +168,8 @@ def aot(path: Path, name: str, out_dir: Path, target_cpu: str, threads: int, fee
 @click.option("--model_config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="TF Serving ModelServerConfig text file: several models, version policies.")
 @click.option("--rest_api_port", type=click.IntRange(0, 65535), default=8501, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Also serve gRPC PredictionService/Predict on this port (TF Serving uses 8500; needs grpcio).")
 @click.option("--rest_api_host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--enable_batching", is_flag=True, help="Merge concurrent requests into batched calls.")
 @click.option("--batching_parameters_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),

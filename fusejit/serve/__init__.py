@@ -1,10 +1,11 @@
 """``fusejit serve``: a model server with TensorFlow Serving's REST API for fusejit models.
 
 Versioned model directories (:mod:`.manager`) holding saved graphs or AOT builds
-(:mod:`.servable`), the REST API (:mod:`.rest`, bodies in :mod:`.codec`), dynamic batching
+(:mod:`.servable`), the REST API (:mod:`.rest`, bodies in :mod:`.codec`), gRPC Predict
+(:mod:`.grpc_api`), dynamic batching
 (:mod:`.batching`), TF Serving's config files (:mod:`.config`), Prometheus metrics
 (:mod:`.metrics`) and the uvicorn runner (:mod:`.server`). Needs the ``serve`` extra
-(starlette, uvicorn, orjson, prometheus-client).
+(starlette, uvicorn, orjson, prometheus-client; grpcio for gRPC).
 """
 
 from __future__ import annotations

@@ -213,20 +213,31 @@ def _settle(fut: asyncio.Future, outputs: list[np.ndarray] | None, error: BaseEx
 
 
 def create_app(manager: ModelManager, metrics: Metrics, max_body_bytes: int = 64 << 20, workers: int = 4,
-               manage_lifecycle: bool = True) -> Starlette:
+               manage_lifecycle: bool = True, grpc_address: tuple[str, int] | None = None,
+               graceful_seconds: float = 30.0) -> Starlette:
     """The ASGI app. With ``manage_lifecycle`` the app loads the models at startup (before taking
-    traffic) and unloads them at shutdown, after in-flight requests finished."""
+    traffic) and unloads them at shutdown, after in-flight requests finished. ``grpc_address``:
+    also serve gRPC Predict there (:mod:`.grpc_api`) for the app's lifetime."""
     api = RestApi(manager, metrics, max_body_bytes, workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        loop = asyncio.get_running_loop()
         if manage_lifecycle:
-            await asyncio.get_running_loop().run_in_executor(None, manager.start)
+            await loop.run_in_executor(None, manager.start)
+        grpc_server = None
+        if grpc_address is not None:
+            from .grpc_api import start_grpc
+
+            grpc_server = start_grpc(manager, *grpc_address, workers, max_body_bytes)
+            app.state.grpc_server = grpc_server
         try:
             yield
         finally:
+            if grpc_server is not None:  # refuse new calls, finish those in flight
+                await loop.run_in_executor(None, lambda: grpc_server.stop(graceful_seconds).wait())
             if manage_lifecycle:
-                await asyncio.get_running_loop().run_in_executor(None, manager.stop)
+                await loop.run_in_executor(None, manager.stop)
             api.executor.shutdown(wait=True)
 
     routes = [Route("/v1/models/{rest:path}", api.models, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),

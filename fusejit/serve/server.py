@@ -31,6 +31,7 @@ class ServeOptions:
     model_base_path: Path | None = None
     model_config_file: Path | None = None
     rest_api_port: int = 8501
+    port: int | None = None  # gRPC (TF Serving's --port); None: REST only
     rest_api_host: str = "0.0.0.0"
     enable_batching: bool = False
     batching_parameters_file: Path | None = None
@@ -67,7 +68,9 @@ def build_app(opts: ServeOptions):
     metrics = Metrics()
     manager = ModelManager(model_configs(opts), batching(opts), opts.file_system_poll_wait_seconds,
                            stats=metrics.batch_stats, on_load=metrics.load)
-    return create_app(manager, metrics, opts.rest_api_max_body_bytes, opts.rest_api_num_threads)
+    grpc_address = None if opts.port is None else (opts.rest_api_host, opts.port)
+    return create_app(manager, metrics, opts.rest_api_max_body_bytes, opts.rest_api_num_threads,
+                      grpc_address=grpc_address, graceful_seconds=opts.graceful_seconds)
 
 
 def single_threaded_blas() -> bool:
