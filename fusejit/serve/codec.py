@@ -135,9 +135,9 @@ def decode_json(body: bytes, sig: Signature) -> tuple[list[np.ndarray], str]:
         inst = req["instances"]
         if not isinstance(inst, list) or not inst:
             raise RequestError("\"instances\" must be a non-empty list (one entry per example)")
-        if single:
+        if single and not all(isinstance(r, dict) for r in inst):
             values: list[object] = [inst]
-        else:
+        else:  # objects keyed by input name (TF allows them for one input too)
             rows = [_named(r, sig, f"instance {i}") for i, r in enumerate(inst)]
             values = [list(col) for col in zip(*rows)]
         fmt = "row"

@@ -58,6 +58,7 @@ class _Model:
     versions: dict[int, Version] = field(default_factory=dict)
     failed: dict[int, _Failure] = field(default_factory=dict)
     loading: set[int] = field(default_factory=set)
+    base_missing: bool = False  # logged once per outage
 
 
 def _fingerprint(directory: Path) -> tuple:
@@ -69,11 +70,13 @@ def _fingerprint(directory: Path) -> tuple:
         return ()
 
 
-def _versions_on_disk(base: Path) -> dict[int, Path]:
+def _versions_on_disk(base: Path) -> dict[int, Path] | None:
+    """Numbered version directories under ``base``; None when ``base`` cannot be listed (missing or
+    unreadable: the versions loaded stay loaded rather than vanish on a transient error)."""
     try:
         return {int(p.name): p for p in base.iterdir() if p.name.isdigit() and p.is_dir()}
     except OSError:
-        return {}
+        return None
 
 
 class ModelManager:
@@ -129,6 +132,13 @@ class ModelManager:
 
     def _sync(self, model: _Model) -> None:
         on_disk = _versions_on_disk(model.config.base_path)
+        if on_disk is None:
+            if not model.base_missing:
+                log.error("model %s: cannot list %s; serving what is loaded", model.config.name,
+                          model.config.base_path)
+            model.base_missing = True
+            return
+        model.base_missing = False
         for v, f in list(model.failed.items()):
             if v not in on_disk or _fingerprint(on_disk[v]) != f.fingerprint:
                 del model.failed[v]  # rewritten or removed: try again

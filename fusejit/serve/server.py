@@ -96,9 +96,9 @@ def single_threaded_blas() -> bool:
 def run(opts: ServeOptions) -> None:
     import uvicorn
 
+    app = build_app(opts)  # a ConfigError leaves the process as it was
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not single_threaded_blas():
         logging.getLogger("fusejit.serve").warning("NumPy's OpenBLAS not found: BLAS thread count left as is")
-    app = build_app(opts)
     uvicorn.run(app, host=opts.rest_api_host, port=opts.rest_api_port, log_level="warning",
                 timeout_graceful_shutdown=opts.graceful_seconds, access_log=False)

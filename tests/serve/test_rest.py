@@ -246,3 +246,31 @@ def test_an_aot_build_is_served_without_compiling(tmp_path: Path) -> None:
         assert sig["serving_default"]["inputs"]["x"]["tensor_shape"]["dim"][0] == {"size": "-1", "name": "N"}
         r = c.post("/v1/models/lin:predict", json={"instances": [[1, 2, 3]]})
         assert r.status_code == 400 and "expected shape [N, 4]" in r.json()["error"]
+
+
+def test_named_instances_for_one_input_and_a_vanished_base_path(model_dir: Path, caplog) -> None:
+    with client(model_dir, file_system_poll_wait_seconds=0.05) as c:
+        r = c.post("/v1/models/lin:predict", json={"instances": [{"x": row} for row in X.tolist()]})
+        np.testing.assert_array_equal(np.array(r.json()["predictions"], np.float32), expected(1, X))
+        moved = model_dir.with_name("elsewhere")
+        model_dir.rename(moved)  # an unreadable base path keeps what is loaded
+        wait_for(lambda: any("cannot list" in rec.getMessage() for rec in caplog.records))
+        r = c.post("/v1/models/lin:predict", json={"instances": X.tolist()})
+        assert r.status_code == 200, r.text
+        moved.rename(model_dir)
+
+
+def test_cli_refuses_bad_flags_with_a_message(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fusejit.cli import main
+
+    result = CliRunner().invoke(main, ["serve", "--model_name=m"])
+    assert result.exit_code != 0 and "give --model_base_path" in result.output
+    f = tmp_path / "b.txt"
+    f.write_text("max_batch_size { value: 0 }")
+    result = CliRunner().invoke(main, ["serve", f"--model_base_path={tmp_path}", f"--batching_parameters_file={f}"])
+    assert result.exit_code != 0 and "needs --enable_batching" in result.output
+    result = CliRunner().invoke(main, ["serve", f"--model_base_path={tmp_path}", "--enable_batching",
+                                       f"--batching_parameters_file={f}"])
+    assert result.exit_code != 0 and "max_batch_size must be at least 1" in result.output
