@@ -155,6 +155,15 @@ def _concrete(traced: Callable[..., Any], f: Any, argnums: Sequence[int] | None)
 _COMPILED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
+def _as_user(wrapper: Any, f: Any) -> Any:
+    """``wrapper`` named after ``f`` (module included): live state then walks its closure to ``f``'s
+    state (arrays, generators) instead of skipping it as fusejit's own code."""
+    for attr in ("__module__", "__name__", "__qualname__"):  # not __wrapped__: the signature stays the wrapper's
+        if hasattr(f, attr):
+            setattr(wrapper, attr, getattr(f, attr))
+    return wrapper
+
+
 def _cached(f: Any, kind: str, make_fn: Callable[[], Any]) -> Any:
     """One compiled transform per function and kind, so repeated ``vjp(f, x)`` / ``jvp(f, ...)``
     calls reuse its programs (each program still caches per signature)."""
@@ -216,14 +225,18 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     if tracing():
         return _vjp_traced(f, primals, has_aux)
     from ..driver import JitFunction
+    from ..random.sources import recording, replaying
 
-    fwd = _cached(f, "vjp-forward", lambda: JitFunction(lambda *p: f(*p)))
-    out = fwd(*primals)
-    back = _cached(f, f"vjp-{has_aux}", lambda: JitFunction(lambda prims, ct: _vjp_traced(f, prims, has_aux)[1](ct)))
+    fwd = _cached(f, "vjp-forward", lambda: JitFunction(_as_user(lambda *p: f(*p), f)))
+    with recording() as drawn:  # np.random inside f: the pullback recomputes the forward with these samples
+        out = fwd(*primals)
+    back = _cached(f, f"vjp-{has_aux}",
+                   lambda: JitFunction(_as_user(lambda prims, ct: _vjp_traced(f, prims, has_aux)[1](ct), f)))
     primals = tuple(_array_leaves(p) for p in primals)
 
     def pullback(ct: Any) -> Any:
-        return back(primals, ct)
+        with replaying(drawn):
+            return back(primals, ct)
 
     return (out[0], pullback, out[1]) if has_aux else (out, pullback)
 
@@ -258,7 +271,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         return _jvp_traced(f, tuple(primals), tuple(tangents))
     from ..driver import JitFunction
 
-    run = _cached(f, "jvp", lambda: JitFunction(lambda p, t: _jvp_traced(f, p, t)))
+    run = _cached(f, "jvp", lambda: JitFunction(_as_user(lambda p, t: _jvp_traced(f, p, t), f)))
     return run(tuple(_array_leaves(p) for p in primals), tuple(_array_leaves(t) for t in tangents))
 
 

@@ -17,9 +17,11 @@ NumPy's ``random(n)`` would leave, and two calls never share key material.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -110,14 +112,47 @@ class RngState(Variable):
 
     def refresh(self) -> np.ndarray:
         """This call's state: a new array, so concurrent calls never share one (or the state a missed
-        fast-path attempt of this call drew in this thread, :meth:`keep`)."""
+        fast-path attempt of this call drew in this thread, :meth:`keep`, or one being replayed)."""
         if self._kept:
             kept = self._kept.pop(threading.get_ident(), None)
             if kept is not None:
                 return kept
-        return self.source.next_state(self.values, self.streams)
+        replay = getattr(_replay, "states", None)
+        if replay is not None and self.name in replay:
+            return replay[self.name]
+        state = self.source.next_state(self.values, self.streams)
+        record = getattr(_replay, "record", None)
+        if record is not None:
+            record[self.name] = state
+        return state
 
     def keep(self, state: np.ndarray) -> None:
         """``state`` was drawn for a call that did not run (its fast path missed): the next call of this
         program in this thread uses it, so a retried call advances the generator once."""
         self._kept[threading.get_ident()] = state
+
+
+_replay = threading.local()
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, np.ndarray]]:
+    """Collect the random states the calls in this block draw, by the hidden input's name (``rng0``,
+    ``rng1``, ...: the order the function first draws from each source, the same in every trace of it)."""
+    _replay.record = drawn = {}
+    try:
+        yield drawn
+    finally:
+        _replay.record = None
+
+
+@contextlib.contextmanager
+def replaying(states: dict[str, np.ndarray]) -> Iterator[None]:
+    """Programs called in this block draw ``states`` (from :func:`recording`) instead of new ones: a
+    second program over the same function (an eager vjp's pullback, which recomputes the forward
+    pass) sees the samples the first one drew."""
+    _replay.states = states
+    try:
+        yield
+    finally:
+        _replay.states = None

@@ -275,3 +275,20 @@ def test_scalars_small_dtypes_and_limits() -> None:
         jit(lambda x: np.random.binomial(10**6, 0.5, size=3) + x)(np.zeros(1))
     with pytest.raises(RandomArgumentError, match="outside the range"):
         jit(lambda x: np.random.default_rng(0).integers(0, 300, size=3, dtype=np.uint8) + x)(np.zeros(1))
+
+
+def test_eager_vjp_pullback_sees_the_forward_samples() -> None:
+    """fusejit.vjp's pullback recomputes the forward pass in a second program: it replays the random
+    state the forward call drew, so the gradient belongs to the returned value's dropout mask."""
+    rng = np.random.default_rng(0)
+
+    def loss(w, x):
+        h = np.where(rng.random((64, 32)) < 0.5, (x @ w) * 2.0, 0.0)
+        return (h ** 2).sum()
+
+    w, x = np.full((16, 32), 0.1), np.ones((64, 16))
+    for _ in range(3):
+        out, pullback = fusejit.vjp(lambda w: loss(w, x), w)
+        (g,) = pullback(np.float64(1.0))
+        np.testing.assert_allclose((g * w).sum() / 2, out, rtol=1e-12)  # loss is quadratic in w: <g, w> = 2 loss
+        np.testing.assert_array_equal(pullback(np.float64(1.0))[0], g)
