@@ -4,9 +4,9 @@ lowering after autodiff). Type rules, NumPy references and gradient rules.
 
 Gradients (every convolution here is linear in each operand):
 
-- ``conv2d(x, w)``: dx is the input gradient (:func:`grad_input`: ``g`` spread ``strides`` apart,
-  padded by the dilated filter's reach less the pads, convolved at stride 1 with the filter
-  flipped and its in/out channels swapped per group); dw is ``conv2d_backprop_filter(x, g)``.
+- ``conv2d(x, w)``: dx is the input gradient (:func:`grad_input`: stride-1 convolutions of ``g``
+  with the filter flipped and its in/out channels swapped per group — one per stride phase, or of
+  ``g`` spread ``strides`` apart when dilated); dw is ``conv2d_backprop_filter(x, g)``.
 - ``conv2d_backprop_filter(x, dy)`` (a sum of ``x (x) dy`` products): d(dy) is ``conv2d(x, G)``
   and dx the input gradient of a convolution with filter ``G``, at the same strides and pads.
 """
@@ -127,15 +127,56 @@ def _ref_conv2d_backprop_filter(x: np.ndarray, dy: np.ndarray, ksize: list, stri
     return out
 
 
+def _flipped_transposed(w: Node, groups: int) -> Node:
+    """HWIO ``w`` flipped in both spatial dims with each group's in and out channels swapped: the
+    filter that carries an output gradient back to the input."""
+    kh, kw, cg, o = w.shape
+    og = o // groups
+    wt = make("reshape", w, shape=[kh, kw, cg, groups, og])
+    wt = make("reshape", make("transpose", wt, perm=[0, 1, 4, 3, 2]), shape=[kh, kw, og, groups * cg])
+    return bd.flip(bd.flip(wt, 0), 1)
+
+
+def _phase(size: int, k: int, s: int, pad: int, length: int, ph: int) -> tuple[int, ...] | None:
+    """Input positions ``i = i0 + s*u`` with ``(i + pad) % s == ph`` (``count`` of them) get taps
+    ``ph, ph + s, ...`` of the filter from output-gradient rows ``[lo, hi)`` read with ``pad_lo`` /
+    ``pad_hi`` zeros around them: (i0, count, lo, hi, pad_lo, pad_hi), or None when the phase is all zeros."""
+    i0 = (ph - pad) % s
+    count, taps = len(range(i0, size, s)), len(range(ph, k, s))
+    if not count or not taps:
+        return None
+    m0 = (i0 + pad - ph) // s
+    first, end = m0 - taps + 1, m0 + count
+    lo, hi = max(0, first), min(length, end)
+    return None if hi <= lo else (i0, count, lo, hi, lo - first, end - hi)
+
+
 def grad_input(g: Node, w: Node, size: tuple[int, int], strides: list[int], pads: list[int], dilations: list[int],
                groups: int) -> Node:
     """The gradient with respect to ``x`` (spatial ``size``) of ``conv2d(x, w)`` given its output
-    gradient ``g``: a stride-1 ``conv2d`` of ``g`` spread ``strides`` apart (zeros between) and
-    padded by the dilated filter's reach less ``pads``, with ``w`` flipped and its in/out channels
-    swapped per group. A stride of s pays for the zeros (s^2 the flops of the real work)."""
+    gradient ``g``. Stride 1 (or any dilation): a stride-1 ``conv2d`` of ``g`` spread ``strides`` apart
+    (zeros between) and padded by the dilated filter's reach less ``pads``, with ``w`` flipped and its
+    in/out channels swapped per group. Strides > 1 without dilation: one such convolution per phase
+    (``i mod s`` in each dim) with the filter taps that reach it, written ``s`` apart: no zeros to pay for."""
     kh, kw, cg, o = w.shape
     n, oh, ow, _ = g.shape
-    og = o // groups
+    if list(strides) != [1, 1] and list(dilations) == [1, 1]:
+        out = make("broadcast", constant(np.zeros((), g.dtype)), shape=[n, size[0], size[1], groups * cg])
+        for p in range(strides[0]):
+            rows = _phase(size[0], kh, strides[0], pads[0], oh, p)
+            for q in range(strides[1]):
+                cols = _phase(size[1], kw, strides[1], pads[2], ow, q)
+                if rows is None or cols is None:
+                    continue
+                (i0, ni, r_lo, r_hi, pt, pb), (j0, nj, c_lo, c_hi, pl, pr) = rows, cols
+                gp = make("slice", g, starts=[0, r_lo, c_lo, 0], stops=[n, r_hi, c_hi, o], steps=[1] * 4)
+                wp = make("slice", w, starts=[p, q, 0, 0], stops=[kh, kw, cg, o], steps=[strides[0], strides[1], 1, 1])
+                part = make("conv2d", gp, _flipped_transposed(wp, groups), strides=[1, 1], pads=[pt, pb, pl, pr],
+                            dilations=[1, 1], groups=groups)
+                out = make("update_slice", out, part, starts=[0, i0, j0, 0],
+                           stops=[n, i0 + (ni - 1) * strides[0] + 1, j0 + (nj - 1) * strides[1] + 1, groups * cg],
+                           steps=[1, strides[0], strides[1], 1])
+        return out
     reach = ((kh - 1) * dilations[0], (kw - 1) * dilations[1])
     top, left = reach[0] - pads[0], reach[1] - pads[2]
     rows, cols = size[0] + reach[0], size[1] + reach[1]  # what the stride-1 convolution reads
@@ -149,10 +190,8 @@ def grad_input(g: Node, w: Node, size: tuple[int, int], strides: list[int], pads
                steps=[1, strides[0], strides[1], 1])
     if (lo_r, lo_c, hi_r - lo_r, hi_c - lo_c) != (0, 0, rows, cols):
         buf = make("slice", buf, starts=[0, -lo_r, -lo_c, 0], stops=[n, rows - lo_r, cols - lo_c, o], steps=[1] * 4)
-    wt = make("reshape", w, shape=[kh, kw, cg, groups, og])
-    wt = make("reshape", make("transpose", wt, perm=[0, 1, 4, 3, 2]), shape=[kh, kw, og, groups * cg])
-    wt = bd.flip(bd.flip(wt, 0), 1)
-    return make("conv2d", buf, wt, strides=[1, 1], pads=[0, 0, 0, 0], dilations=list(dilations), groups=groups)
+    return make("conv2d", buf, _flipped_transposed(w, groups), strides=[1, 1], pads=[0, 0, 0, 0],
+                dilations=list(dilations), groups=groups)
 
 
 def _conv2d_vjp(g: Node, node: Node) -> list[Node]:

@@ -18,6 +18,9 @@ CASES = [  # n, h, w, c, kh, kw, o, strides, padding, dilations, groups
     (1, 13, 12, 4, 5, 5, 8, (3, 2), [(2, 1), (0, 3)], (1, 2), 2),
     (1, 8, 8, 5, 2, 2, 3, (2, 2), "SAME", (1, 1), 1),
     (3, 6, 6, 4, 3, 3, 4, (1, 1), [(3, 3), (0, 0)], (1, 1), 4),
+    (1, 5, 7, 2, 2, 2, 3, (3, 3), [(3, 2), (0, 4)], (1, 1), 1),  # stride > filter: phases with no taps
+    (2, 4, 4, 2, 3, 3, 2, (2, 2), [(4, 4), (1, 0)], (1, 1), 2),  # padding wider than the filter
+    (1, 9, 9, 3, 3, 3, 4, (2, 2), "SAME", (2, 2), 1),  # strided and dilated: the spread form
 ]
 
 
