@@ -132,16 +132,24 @@ class Session:
             self._enter_function(fn, depth=0, seen=self.entered)
 
     def _enter_function(self, fn: types.FunctionType, depth: int, seen: set[int]) -> None:
-        if id(fn) in seen or (fn.__module__ or "").split(".")[0] in _FOREIGN:
+        """Install the session on ``fn``'s closure cells and on the globals it names. A library's
+        function (fusejit's own wrappers: ``grad(f)``, ``vjp``) is followed only through the user
+        functions, methods and objects its cells hold; its module's globals are not state."""
+        if id(fn) in seen:
             return
         seen.add(id(fn))
+        foreign = _foreign(fn)
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
             try:
                 value = cell.cell_contents
             except ValueError:  # not yet bound
                 continue
+            if foreign and not (isinstance(value, (types.FunctionType, types.MethodType)) or trackable(value)):
+                continue
             path = self.add_root("const", cell, name) + (("cell",),)
             self._install(path, cell, value, depth, seen)
+        if foreign:
+            return
         names = _global_names(fn.__code__)
         if names:
             g = fn.__globals__
@@ -158,9 +166,9 @@ class Session:
         """A closure cell's or global's value as the function sees it, put in place until the end."""
         if any(entry[1] == path for entry in self.rebindable):
             return  # installed already, for another function sharing the cell or the module
-        if isinstance(value, types.FunctionType) and depth < 2:
+        if isinstance(value, types.FunctionType) and (depth < 2 or _foreign(value)):
             self.guard(path, "eq", value)  # a helper function rebound: its own state is another
-            self._enter_function(value, depth + 1, seen)
+            self._enter_function(value, depth + (0 if _foreign(value) else 1), seen)
             return
         shown = self.wrap(value, path)
         if shown is not value:
@@ -206,6 +214,10 @@ class Session:
             return self._track(value, path, value)
         if not frozen:  # a function, a set, a library object: the program used this very one
             self.guard(path, "eq" if isinstance(value, frozenset) else "is", value)
+        if isinstance(value, types.MethodType) and trackable(value.__self__):  # `f = layer.loss`, `grad(m.loss)`
+            self.wrap(value.__self__, path + (("attr", "__self__"),), frozen)
+            if isinstance(value.__func__, types.FunctionType):
+                self._enter_function(value.__func__, 1, self.entered)
         return value
 
     def _track(self, original: Any, path: Path, shown: Any) -> Any:
@@ -438,6 +450,10 @@ def _random_source(value: Any) -> bool:
     """A NumPy ``Generator``/``RandomState``, or a bound method of one (``draw = rng.normal``)."""
     return isinstance(value, _GENERATORS) or (isinstance(value, types.MethodType)
                                               and isinstance(value.__self__, _GENERATORS))
+
+
+def _foreign(fn: types.FunctionType) -> bool:
+    return (fn.__module__ or "").split(".")[0] in _FOREIGN
 
 
 def _scalar_tuple(value: tuple) -> bool:

@@ -539,3 +539,22 @@ def test_globals_of_methods_from_another_module_are_live():
     live_helpers.OFFSET += 1  # a global of the base class's module, in place
     np.testing.assert_array_equal(c.run(np.ones(2)), np.full(2, 4.0))
     live_helpers.OFFSET[:] = 0
+
+
+def test_gradients_of_methods_read_live_state_and_replay_stores():
+    class Model:
+        def __init__(self):
+            self.W = np.array([1.0, 2.0])
+
+        def loss(self, x):
+            self.last = x * self.W
+            return np.sum(self.last ** 2)
+
+    m = Model()
+    g = fusejit.grad(m.loss)
+    np.testing.assert_array_equal(g(np.ones(2)), [2.0, 8.0])
+    np.testing.assert_array_equal(m.last, [1.0, 2.0])
+    m.W[:] = 3  # the compiled gradient reads W at each call
+    np.testing.assert_array_equal(g(np.ones(2)), [18.0, 18.0])
+    assert type(m.last) is np.ndarray
+    np.testing.assert_array_equal(m.last, [3.0, 3.0])
