@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -158,25 +157,6 @@ def onnx_endpoint(path: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(proc: subprocess.Popen, port: int) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read().decode()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -224,6 +204,7 @@ def main() -> None:
     import onnx
 
     import fusejit
+    from fusejit.serve.loadgen import free_port, wait_for_server
     from fusejit.serve.server import single_threaded_blas
 
     single_threaded_blas()  # as the servers run it: the in-process batch timing below is comparable
@@ -263,7 +244,7 @@ def main() -> None:
                 proc = subprocess.Popen([sys.executable, *argv], env=env, cwd=HERE.parent, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT)
                 try:
-                    wait_ready(proc, port)
+                    wait_for_server(proc, port)
                     for c in clients:
                         cpu0 = cpu_seconds(proc.pid)
                         r = measure(port, xs, want, c, opts.seconds)

@@ -1,6 +1,7 @@
 """A small HTTP/1.1 load generator: concurrent keep-alive clients on asyncio, every response checked.
 
-Used by the soak test and ``bench/bench_serve.py``. Each client owns one connection and sends its
+Used by the soak test and ``bench/bench_serve.py`` (with :func:`free_port` and
+:func:`wait_for_server` to start the server they load). Each client owns one connection and sends its
 requests back to back (a closed loop: ``clients`` requests in flight); a request body is
 pre-encoded, so a request costs the client a write and a read. ``check(index, status, body)``
 judges every response; a response it rejects (or a connection error) is a failure, kept with its
@@ -10,6 +11,8 @@ reason. Latencies are per request, from write to the last byte read.
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -93,3 +96,27 @@ async def run_load(host: str, port: int, requests: Sequence[bytes], clients: int
     await asyncio.gather(ticker(), *(client(k) for k in range(clients)))
     result.seconds = time.perf_counter() - start
     return result
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on now (for starting a server in tests and benchmarks)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_server(proc: subprocess.Popen, port: int, seconds: float = 120.0, host: str = "127.0.0.1") -> None:
+    """Return once ``proc`` accepts connections on ``port``; raise with its output if it exits or
+    does not start within ``seconds`` (models load before the port opens)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace")[-4000:] if proc.stdout else ""
+            raise RuntimeError(f"the server exited with status {proc.returncode}: {out}")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"the server did not listen on {host}:{port} within {seconds:g} s")

@@ -3,7 +3,6 @@ the status codes of bad calls."""
 
 from __future__ import annotations
 
-import socket
 import warnings
 from pathlib import Path
 
@@ -14,6 +13,7 @@ grpc = pytest.importorskip("grpc")
 
 from fusejit.serve import ServeOptions, build_app  # noqa: E402
 from fusejit.serve.grpc_api import PredictRequest, predict_stub  # noqa: E402
+from fusejit.serve.loadgen import free_port  # noqa: E402
 from fusejit.tf.tensors import from_numpy, to_numpy  # noqa: E402
 
 from .conftest import expected, two_io_graph, write_version  # noqa: E402
@@ -21,12 +21,6 @@ from .conftest import expected, two_io_graph, write_version  # noqa: E402
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(name: str, inputs: dict[str, np.ndarray], version: int | None = None, **fields) -> PredictRequest:

@@ -18,17 +18,11 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from fusejit.serve.loadgen import request_bytes, run_load
+from fusejit.serve.loadgen import free_port, request_bytes, run_load, wait_for_server
 
 from .conftest import expected, write_version
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(base: Path, port: int, *flags: str) -> subprocess.Popen:
@@ -36,17 +30,8 @@ def start_server(base: Path, port: int, *flags: str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "fusejit.cli", "serve", "--model_name=lin",
                              f"--model_base_path={base}", f"--rest_api_port={port}", "--rest_api_host=127.0.0.1",
                              *flags], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stdout.read().decode()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start")
+    wait_for_server(proc, port, 60)
+    return proc
 
 
 def rss_kib(pid: int) -> int:
