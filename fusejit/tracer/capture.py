@@ -386,7 +386,13 @@ def _session() -> Session | None:
 
 
 def _getattribute(self: Any, name: str) -> Any:
-    value = type(self).__mro__[1].__getattribute__(self, name)
+    try:
+        value = type(self).__mro__[1].__getattribute__(self, name)
+    except AttributeError:
+        session = _session()
+        if session is not None and id(self) in session.tracked and (id(self), name) not in session.written:
+            session.guard(session.tracked[id(self)][0], "hasattr", name, False)  # `hasattr(self, "W")`
+        raise
     if name[:2] == "__":
         if name == "__dict__":
             session = _session()
@@ -594,6 +600,8 @@ class SourceWriter:
             return f"{p} is not {self.path(data[0])}"
         if kind == "is":
             return f"{p} is not {self.const(data[0])}"
+        if kind == "hasattr":
+            return f"hasattr({p}, {self.const(data[0])}) is not {data[1]}"
         raise AssertionError(kind)
 
 

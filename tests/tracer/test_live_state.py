@@ -558,3 +558,18 @@ def test_gradients_of_methods_read_live_state_and_replay_stores():
     np.testing.assert_array_equal(g(np.ones(2)), [18.0, 18.0])
     assert type(m.last) is np.ndarray
     np.testing.assert_array_equal(m.last, [3.0, 3.0])
+
+
+def test_a_missing_attribute_is_guarded():
+    class Opt:
+        @jit
+        def scale(self, x):
+            return x * self.factor if hasattr(self, "factor") else x
+
+    o = Opt()
+    np.testing.assert_array_equal(o.scale(np.ones(2)), np.ones(2))
+    o.factor = 3.0
+    np.testing.assert_array_equal(o.scale(np.ones(2)), np.full(2, 3.0))
+    del o.factor
+    np.testing.assert_array_equal(o.scale(np.ones(2)), np.ones(2))
+    assert Opt.scale.trace_count == 2
