@@ -229,17 +229,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=3.0, help="seconds of timing per workload")
     ap.add_argument("--only", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="fusejit threads (default: its own choice)")
     opts = ap.parse_args()
     rng = np.random.default_rng(0)
-    print(f"load average at start: {os.getloadavg()}")
+    print(f"load average at start: {os.getloadavg()}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
     rows = []
     for name, (args, argnums) in make_inputs(rng).items():
         if opts.only and opts.only not in name:
             continue
         loss, hand = numpy_fns()[name]
         want = hand(*args)
-        fwd = fusejit.jit(loss)
-        vg = fusejit.value_and_grad(loss, argnums=argnums)
+        fwd = fusejit.jit(loss, threads=opts.threads)
+        vg = fusejit.value_and_grad(fusejit.jit(loss, threads=opts.threads), argnums=argnums)
         got = vg(*args)
         _check(name, "fusejit", got, want)
         np.testing.assert_allclose(float(fwd(*args)), float(want[0]), rtol=2e-3)
