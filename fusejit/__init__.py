@@ -27,6 +27,7 @@ _EXPORTS = {
     "stop_gradient": "fusejit.autodiff", "GradientError": "fusejit.ir.registry",
     "GradientTape": "fusejit.autodiff", "custom_vjp": "fusejit.autodiff", "custom_jvp": "fusejit.autodiff",
     "SideEffectError": "fusejit.tracer.errors", "TracerLeakError": "fusejit.tracer.errors",
+    "RetraceWarning": "fusejit.tracer.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -19,7 +19,7 @@ from .ir import Graph
 from .ir.arrays import native_byte_order, semantic_subclass_problem
 from .ir.dtypes import as_dtype
 from .ir.shapes import Dim, TensorType, format_shape
-from .live_calls import LiveCalls
+from .live_calls import LiveCalls, add_guard_set
 from .runtime.executable import MISS, Executable, ReferenceExecutable
 from .runtime.gc_pause import gc_paused
 from .runtime.once import KeyedLocks
@@ -359,7 +359,7 @@ class JitFunction:
                 entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions, values,
                                       all(t == ("leaf",) for t in key_tree[1]),
                                       frozenset(i for i, k in enumerate(key_parts) if k[0] == "instance of"))
-            entries.append(entry)
+            add_guard_set(self.__name__, entries, entry)
         if entry.live is None:
             return entry, arrays
         state = entry.live.fetch(values)

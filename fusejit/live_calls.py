@@ -15,6 +15,7 @@ call time, one attribute or item load per step of a path:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from .runtime.executable import MISS
 from .tracer.capture import LOOKUP_ERRORS, SourceWriter
+from .tracer.errors import RetraceWarning
 from .tracer.side_effects import LivePlan, replay_source
 
 
@@ -95,3 +97,36 @@ def _rename(lines: list[str], old: list[str], new: list[str]) -> list[str]:
         return list(lines)
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, old)) + r")\b")
     return [pattern.sub(lambda m: table[m.group(1)], line) for line in lines]
+
+
+WARN_AT = 8  # guard sets of one signature before a RetraceWarning
+MAX_GUARD_SETS = 32  # kept per signature; the oldest program is dropped (and compiled again if its state returns)
+
+
+def add_guard_set(fn_name: str, entries: list[Any], entry: Any) -> None:
+    """Keep one more program for a signature whose live state changed; warn when that keeps
+    happening (naming what changed) and bound how many are kept."""
+    entries.append(entry)
+    if len(entries) == WARN_AT:
+        changed = _changed(entries[-2], entries[-1]) or ["state the programs were specialized on"]
+        warnings.warn(RetraceWarning(
+            f"{fn_name} was traced and compiled {WARN_AT} times for the same argument types because live state it "
+            f"depends on keeps changing: {', '.join(changed)}. Each call with a new value compiles a new program. "
+            "Keep values that change at every call in arrays (or fusejit.Variable) instead of Python scalars, or "
+            "pass them as array arguments."), stacklevel=4)
+    if len(entries) > MAX_GUARD_SETS:
+        del entries[0]
+
+
+def _changed(old: Any, new: Any) -> list[str]:
+    """Values guarded by both programs that differ (``self.t: 6 -> 7``)."""
+    if old.live is None or new.live is None:
+        return []
+    before = {(g[0], g[1]): g[2:] for g in old.live.plan.guards}
+    out = []
+    for g in new.live.plan.guards:
+        was = before.get((g[0], g[1]))
+        if was is not None and was != tuple(g[2:]) and g[1] in ("eq", "len", "bool", "keys", "contains"):
+            what = new.live.plan.session.describe(g[0])
+            out.append(f"{what}: {was[-1]!r} -> {g[-1]!r}" if g[1] == "eq" else f"{what} ({g[1]})")
+    return out[:5]

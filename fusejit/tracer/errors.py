@@ -30,3 +30,8 @@ class SideEffectError(TracingError):
 
 class TracerLeakError(TracingError):
     """A traced array used after its trace ended (it escaped into state fusejit did not track)."""
+
+
+class RetraceWarning(RuntimeWarning):
+    """A jitted function keeps retracing because live state it specializes on keeps changing (a
+    Python counter on ``self``): correct, but every call compiles anew."""

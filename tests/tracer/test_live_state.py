@@ -573,3 +573,23 @@ def test_a_missing_attribute_is_guarded():
     del o.factor
     np.testing.assert_array_equal(o.scale(np.ones(2)), np.ones(2))
     assert Opt.scale.trace_count == 2
+
+
+def test_a_python_counter_retraces_warns_and_stays_bounded():
+    from fusejit.live_calls import MAX_GUARD_SETS
+
+    class Counter:
+        def __init__(self):
+            self.t = 0
+
+        @jit
+        def step(self, x):
+            self.t += 1
+            return x * self.t
+
+    c = Counter()
+    with pytest.warns(fusejit.RetraceWarning, match=r"self.t: 6 -> 7"):
+        for k in range(1, MAX_GUARD_SETS + 5):
+            np.testing.assert_array_equal(c.step(np.ones(2)), np.full(2, float(k)))
+    assert c.t == MAX_GUARD_SETS + 4 and type(c.t) is int
+    assert sum(map(len, Counter.step._cache.values())) == MAX_GUARD_SETS
