@@ -144,7 +144,7 @@ def _concrete(traced: Callable[..., Any], f: Any, argnums: Sequence[int] | None)
                        "threads": f.threads, "backend": f.backend, "fast_math": f.fast_math} \
                 if isinstance(f, JitFunction) else {}
             compiled.append(JitFunction(traced, **options))
-        if argnums is not None:
+        if argnums is not None and not all(type(a) is np.ndarray for a in args):
             args = tuple(_array_leaves(a) if i in argnums or i - len(args) in argnums else a
                          for i, a in enumerate(args))
         return compiled[0](*args, **kwargs)
@@ -188,6 +188,18 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     """``f``'s value and its gradient with respect to the arguments ``argnums`` (same tree
     structure as each argument), computed by one compiled program; ``has_aux``: ``f`` returns
     ``(value, aux)`` and the result is ``((value, aux), grads)``."""
+    return _grad_transform(f, argnums, has_aux, with_value=True)
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """The gradient of scalar-valued ``f`` with respect to the arguments ``argnums``
+    (``(grads, aux)`` with ``has_aux``). Its program does not return the value, so the parts of
+    the forward pass that only the value needs are dead code."""
+    return _grad_transform(f, argnums, has_aux, with_value=False)
+
+
+def _grad_transform(f: Callable[..., Any], argnums: int | Sequence[int], has_aux: bool,
+                    with_value: bool) -> Callable[..., Any]:
     nums, single = _argnums(argnums)
 
     def traced(*args: Any, **kwargs: Any) -> Any:
@@ -195,22 +207,11 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
         value, aux = _split_aux(f(*diff.args, **kwargs), has_aux, f)
         v = _scalar_output(value, f, "grad")
         grads = diff.rebuild(vjp_nodes([v.node], [ones_like(v.node)], diff.nodes), single)
-        return ((v, aux), grads) if has_aux else (v, grads)
+        if with_value:
+            return ((v, aux), grads) if has_aux else (v, grads)
+        return (grads, aux) if has_aux else grads
 
     return _concrete(traced, f, nums)
-
-
-def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable[..., Any]:
-    """The gradient of scalar-valued ``f`` with respect to the arguments ``argnums``
-    (``(grads, aux)`` with ``has_aux``)."""
-    vg = value_and_grad(f, argnums, has_aux)
-
-    @functools.wraps(f, updated=())
-    def g(*args: Any, **kwargs: Any) -> Any:
-        out, grads = vg(*args, **kwargs)
-        return (grads, out[1]) if has_aux else grads
-
-    return g
 
 
 def _float_outputs(out: Any, f: Any) -> tuple[list[TracedArray], Any]:
