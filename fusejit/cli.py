@@ -181,7 +181,7 @@ def aot(path: Path, name: str, out_dir: Path, target_cpu: str, threads: int, fee
 @click.option("--rest_api_num_threads", type=click.IntRange(1), default=4, show_default=True,
               help="Threads running unbatched model calls.")
 def serve(**flags) -> None:
-    """Serve models over TensorFlow Serving's REST API (see the README's Serving section)."""
+    """Serve models over TensorFlow Serving's REST API, and gRPC Predict with --port (README: Serving)."""
     try:
         from .serve import ConfigError, ServeOptions, run
     except ImportError as exc:
