@@ -128,3 +128,16 @@ def test_a_failing_call_fails_its_tasks_and_the_thread_lives_on() -> None:
     assert second.all.wait(10)
     b.close()
     assert isinstance(first.got[0][1], RuntimeError) and second.got[0][1] is None
+
+
+def test_the_compiled_entry_releases_the_gil() -> None:
+    """Batch threads overlap with the event loop only if a model call drops the GIL: the JIT's
+    entry must stay a ctypes CFUNCTYPE (PYFUNCTYPE would hold the GIL through every kernel)."""
+    import ctypes
+
+    from fusejit.driver import compile_graph
+
+    from .conftest import linear_graph
+
+    exe = compile_graph(linear_graph(1), backend="cpu")
+    assert not type(exe._fn)._flags_ & ctypes._FUNCFLAG_PYTHONAPI
