@@ -83,6 +83,8 @@ class CompiledEntry:
             return
         statics = {i: v for i, v in enumerate(self.leaves or ())
                    if i not in self.array_positions and i not in self.shared}  # checked by identity
+        # objects whose programs are shared are not kept alive by them (a model deleted is freed)
+        self.leaves = [None if i in self.shared else v for i, v in enumerate(self.leaves or ())]
         n_user = len(self.traced.graph.outputs) - len(plan.outputs) - len(self.traced.variables_assigned)
         self.live = LiveCalls(plan, _make_call(self.traced, self.executable, raw=True),
                               _make_call(self.traced, self.executable, probe=True, raw=True) if probe else None,

@@ -593,3 +593,15 @@ def test_a_python_counter_retraces_warns_and_stays_bounded():
             np.testing.assert_array_equal(c.step(np.ones(2)), np.full(2, float(k)))
     assert c.t == MAX_GUARD_SETS + 4 and type(c.t) is int
     assert sum(map(len, Counter.step._cache.values())) == MAX_GUARD_SETS
+
+
+def test_a_compiled_method_does_not_keep_its_object_alive():
+    import gc
+    import weakref
+
+    layer = JitDense(3, 2, seed=7)
+    layer.forward(np.ones((1, 3), np.float32))
+    ref = weakref.ref(layer)
+    del layer
+    gc.collect()
+    assert ref() is None
