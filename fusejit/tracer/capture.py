@@ -107,6 +107,9 @@ class Session:
     written: set[tuple[int, str]] = field(default_factory=set)
     quiet: int = 0  # > 0 inside a logged store (a property setter's own stores are part of it)
     entered: set[int] = field(default_factory=set)  # ids of the functions whose cells and globals are installed
+    # per swapped object (with a plain instance dict): the attributes this trace stored, kept here
+    # rather than on the object, so another thread using it meanwhile sees it unchanged
+    overlay: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     # ---- roots ------------------------------------------------------------------------------
 
@@ -263,6 +266,8 @@ class Session:
             try:
                 obj.__class__ = sub
                 self.swapped.append(Swapped(obj, cls, snapshot, False, tuple(_instance_dict(obj))))
+                if hasattr(obj, "__dict__"):
+                    self.overlay[id(obj)] = {}
                 return
             except TypeError:
                 pass
@@ -297,6 +302,7 @@ class Session:
         self.guard(path + (("attr", "__dict__"),), "keys", keys)
         items = {k: v if (id(obj), k) in self.written else self.wrap(v, path + (("attr", k),), frozen)
                  for k, v in _instance_dict(obj).items()}
+        items.update(self.overlay.get(id(obj), {}))
         return AttributeView(f"vars({self.describe(path)})", items)
 
     # ---- what the function depends on and does --------------------------------------------------
@@ -373,7 +379,8 @@ class Session:
         for undo in reversed(self.undo):
             undo()
         # what only the trace needed: the compiled program keeps the plan, not the objects it walked
-        for part in (self.swapped, self.undo, self.tracked, self.keep, self.rebindable, self.written, self.effects):
+        for part in (self.swapped, self.undo, self.tracked, self.keep, self.rebindable, self.written, self.effects,
+                     self.overlay):
             part.clear()
 
 
@@ -386,20 +393,21 @@ def _session() -> Session | None:
 
 
 def _getattribute(self: Any, name: str) -> Any:
+    session = _session()
+    if session is not None:
+        overlay = session.overlay.get(id(self))
+        if overlay is not None and name in overlay:
+            return overlay[name]  # stored by this trace: kept off the real object (other threads never see it)
     try:
         value = type(self).__mro__[1].__getattribute__(self, name)
     except AttributeError:
-        session = _session()
         if session is not None and id(self) in session.tracked and (id(self), name) not in session.written:
             session.guard(session.tracked[id(self)][0], "hasattr", name, False)  # `hasattr(self, "W")`
         raise
     if name[:2] == "__":
-        if name == "__dict__":
-            session = _session()
-            if session is not None and id(self) in session.tracked and not session.quiet:
-                return session.attribute_view(self)
+        if name == "__dict__" and session is not None and id(self) in session.tracked and not session.quiet:
+            return session.attribute_view(self)
         return value
-    session = _session()
     return value if session is None or id(self) not in session.tracked else session.on_getattr(self, name, value)
 
 
@@ -412,11 +420,17 @@ def _store_attr(self: Any, name: str, op: str, *value: Any) -> None:
         base(self, name, *value)
         return
     session.written.add((id(self), name))
-    session.quiet += 1
-    try:
-        base(self, name, *value)
-    finally:
-        session.quiet -= 1
+    overlay = session.overlay.get(id(self))
+    if op == "setattr" and overlay is not None and _plain_attribute(type(self).__mro__[1], name):
+        overlay[name] = value[0]
+    elif not (overlay is not None and overlay.pop(name, _MISSING) is not _MISSING and op == "delattr"
+              and name not in _instance_dict(self)):  # (deleting what only this trace stored: done)
+        # a property's or a custom __setattr__'s own logic, or a delete: on the object (restored after)
+        session.quiet += 1
+        try:
+            base(self, name, *value)
+        finally:
+            session.quiet -= 1
     session.log(op, self, name, *value)  # after: a store that raised (a frozen dataclass) did not happen
 
 
@@ -426,6 +440,15 @@ def _setattr(self: Any, name: str, value: Any) -> None:
 
 def _delattr(self: Any, name: str) -> None:
     _store_attr(self, name, "delattr")
+
+
+def _plain_attribute(cls: type, name: str) -> bool:
+    """``obj.name = v`` only puts ``v`` in the instance dict: no custom ``__setattr__``, no data
+    descriptor (property, slot) of that name."""
+    if cls.__setattr__ is not object.__setattr__:
+        return False
+    attr = getattr(cls, name, None)
+    return attr is None or not (hasattr(type(attr), "__set__") or hasattr(type(attr), "__delete__"))
 
 
 def _recording_class(cls: type) -> type:

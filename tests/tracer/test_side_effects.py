@@ -304,3 +304,28 @@ def test_container_operations_replay_like_numpy():
     fast.d["c"] = plain.d["c"] = np.ones(2)
     np.testing.assert_array_equal(f(fast, np.ones(2)), shuffle(plain, np.ones(2)))
     assert list(fast.d) == list(plain.d) and f.trace_count == 3  # "z" absent, then present, then no "a"
+
+
+def test_other_threads_see_the_object_unchanged_while_it_is_traced():
+    import threading
+
+    seen = {}
+
+    class Layer:
+        def __init__(self):
+            self.X = np.zeros(2)
+
+        @jit
+        def forward(self, x):
+            self.X = x * 2  # kept off the real object until the trace ends
+            t = threading.Thread(target=lambda: seen.update(X=self.X, n=self.__dict__["X"]))
+            t.start()
+            t.join()
+            del self.X
+            self.X = x * 3
+            return self.X
+
+    layer = Layer()
+    np.testing.assert_array_equal(layer.forward(np.ones(2)), np.full(2, 3.0))
+    assert type(seen["X"]) is np.ndarray and type(seen["n"]) is np.ndarray  # no traced array leaked out
+    np.testing.assert_array_equal(layer.X, np.full(2, 3.0))
