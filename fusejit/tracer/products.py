@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import Node, make
+from ..ir import Node, constant, make
 from ..ir.shapes import broadcast_shapes, format_shape, normalize_axis
 from . import einsum as _einsum
 from .array import TracedArray, broadcast, cast, reshape, wrap
@@ -18,10 +18,18 @@ from .ufuncs import write_out
 # ---- products ----------------------------------------------------------------------------------
 
 def _promote(a: TracedArray, b: TracedArray) -> tuple[Node, Node]:
+    """Both operands in the product's dtype; a boolean product (NumPy: OR of ANDs) is computed
+    as an int64 count of true pairs, compared with 0 by :func:`_logical` (exact for any size)."""
     dt = np.result_type(a.dtype, b.dtype)
     if dt == np.bool_:
-        raise UnsupportedFunctionError("matrix products of boolean arrays are not supported")
+        dt = np.dtype(np.int64)
     return cast(a.node, dt), cast(b.node, dt)
+
+
+def _logical(node: Node, a: TracedArray, b: TracedArray) -> Node:
+    if np.result_type(a.dtype, b.dtype) != np.bool_:
+        return node
+    return make("ne", node, broadcast(constant(np.array(0, node.dtype)), node.shape))
 
 
 @handles(np.matmul)
@@ -42,7 +50,7 @@ def matmul(x1: Any, x2: Any, out: Any = None, **kwargs: Any) -> TracedArray:
     batch = broadcast_shapes(an.shape[:-2], bn.shape[:-2])
     an = broadcast(an, batch + an.shape[-2:])
     bn = broadcast(bn, batch + bn.shape[-2:])
-    node = make("dot", an, bn)
+    node = _logical(make("dot", an, bn), a, b)
     if squeeze_a or squeeze_b:
         shape = node.shape[:-2] + (() if squeeze_a else node.shape[-2:-1]) + (() if squeeze_b else node.shape[-1:])
         node = reshape(node, shape)
@@ -94,7 +102,7 @@ def _tensordot(a: Any, b: Any, axes: Any = 2) -> TracedArray:
     ax_a = [normalize_axis(i, x.node.ndim) for i in ax_a]
     ax_b = [normalize_axis(i, y.node.ndim) for i in ax_b]
     an, bn = _promote(x, y)
-    return wrap(_einsum.contract(an, bn, [], [], ax_a, ax_b))
+    return wrap(_logical(_einsum.contract(an, bn, [], [], ax_a, ax_b), x, y))
 
 
 @handles(np.einsum)

@@ -89,3 +89,12 @@ def test_axes_numpy_refuses_raise_numpys_axis_error(fn, message: str) -> None:
     with pytest.raises(fusejit.AxisError, match=message) as info:
         fusejit.jit(fn)(Z)
     assert isinstance(info.value, (np.exceptions.AxisError, ValueError, IndexError))
+
+
+def test_boolean_matrix_products_are_or_of_ands() -> None:
+    """NumPy's bool matmul (was refused): computed as a count of true pairs, compared with 0."""
+    rng = np.random.default_rng(4)
+    a, b = rng.random((3, 300)) < 0.01, rng.random((300, 2)) < 0.5
+    for fn in (lambda x, y: x @ y, lambda x, y: np.dot(x, y), lambda x, y: x[0] @ y,
+               lambda x, y: np.tensordot(x, y, 1), lambda x, y: x @ y.astype(np.int8)):
+        same(fn, a, b)
