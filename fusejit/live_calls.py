@@ -54,7 +54,7 @@ class LiveCalls:
         env["ndarray"] = np.ndarray
         arrays_ok = []
         for k, (name, cap) in enumerate(zip(captured, plan.captures)):
-            env[f"t{k}"] = (cap.node.shape, cap.node.dtype)
+            env[f"t{k}"] = (cap.node.shape, cap.array.dtype)  # as captured: a '>f4' array stays one
             arrays_ok.append(f"    if type({name}) is not ndarray or ({name}.shape, {name}.dtype) != t{k}:\n"
                              "        return MISS")
         state = captured + targets

@@ -272,7 +272,8 @@ class _Planner:
 
     def plan(self) -> FusionPlan:
         for node in reversed(self.graph.nodes):
-            if node.op in SOURCES or (self.fuse and is_splat(node) and id(node) not in self.out_ids):
+            if node.op in SOURCES or (self.fuse and is_splat(node) and id(node) not in self.out_ids
+                                      and not self._read_as_buffer(node)):
                 continue
             if not (self.fuse and self._try_join(node)):
                 self._start(node)
@@ -293,6 +294,11 @@ class _Planner:
         kernels = _merge_siblings(kernels, order, self.out_ids, self.users) if self.fuse \
             else _schedule(kernels, order)
         return FusionPlan(self.graph, kernels)
+
+    def _read_as_buffer(self, node: Node) -> bool:
+        """Does an opaque op or a scan read ``node`` from memory (a BLAS operand: ``zeros @ w``)?
+        Then a splat is materialized like any other value, not computed where it is read."""
+        return any(get_op(u.op).fusion == "opaque" or u.op in SCAN_OPS for u in self.users[id(node)])
 
     def _add(self, k: Kernel, node: Node, m: Map) -> None:
         k.nodes.append(node)

@@ -122,3 +122,18 @@ def test_dot_operands_of_every_layout(name: str, dt: str) -> None:
     a, w = (rng.standard_normal(24) * 3).astype(dt), (rng.standard_normal((4, 3)) * 3).astype(dt)
     for fuse in (True, False):
         np.testing.assert_allclose(fusejit.jit(fn, fuse=fuse)(a, w), fn(a, w), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dt", ["float64", "int8"])
+def test_dot_of_a_splat_operand_reads_a_materialized_buffer(dt: str) -> None:
+    """A broadcast scalar constant is computed where it is read, but BLAS reads memory: ``x - x``
+    folded to zeros (ints), ``zeros @ x`` or ``x @ full(2)`` raised KeyError in the BLAS emitter
+    (found by the differential fuzzer)."""
+    x = np.arange(9).reshape(3, 3).astype(dt)
+    for fn in (lambda v: ((v - v) @ (v - v).T, v - v), lambda v: np.zeros((3, 3), dt) @ v,
+               lambda v: v @ np.full((3, 2), 2, dt), lambda v: np.cumsum(np.ones((3, 3), dt), 0) + v):
+        for fuse in (True, False):
+            got, want = fusejit.jit(fn, fuse=fuse)(x), fn(x)
+            for g, w in zip(got if isinstance(want, tuple) else [got], want if isinstance(want, tuple) else [want]):
+                assert g.dtype == w.dtype
+                np.testing.assert_array_equal(g, w)
