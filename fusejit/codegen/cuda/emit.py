@@ -22,6 +22,7 @@ from ...ir.shapes import Dim
 from ...passes.fusion import is_splat
 from . import ops
 from .ops import CudaLoweringError
+from .philox import block_lines as philox_lines
 from .philox import word_expr as philox_word
 
 
@@ -212,7 +213,8 @@ class Emitter:
 
     def _philox(self, node: Node, idx: tuple[Ix, ...], block: Block, key: tuple,
                 needed: frozenset[str]) -> tuple[str, Block]:
-        """Random words at this point: the state read whole, the counter from the flat index."""
+        """Random words at this point: the state read whole, the counter from the flat index; one
+        block of rounds per point serves every node reading it (word 0 and word 1 of a pair)."""
         words = [self._value(node.args[0], (Ix(str(k)),), block) for k in range(4)]
         if self.flat:
             lin = idx[0].code if node.ndim else "0"
@@ -220,9 +222,17 @@ class Emitter:
             lin = "0"
             for i, d in zip(idx, node.shape):
                 lin = i.code if lin == "0" else f"({lin}) * {self.dim(d)} + {i.code}"
-        call = f"rng_philox({', '.join(w for w, _ in words)}, {node.attrs['stream']}, {lin})"
-        expr = philox_word(call, node.attrs["word"], node.dtype.itemsize == 8)
-        return self._assign(expr, needed, [b for _, b in words], block, key)
+        block_key = ("philox", id(node.args[0]), node.attrs["stream"], lin)
+        hit = block.lookup(block_key)
+        if hit is None:
+            depth = max((b.depth for _, b in words if b is not None), default=0)
+            target = self._target(block, needed, depth)
+            prefix = self.fresh("ph")
+            target.add_above(block, *philox_lines(prefix, [w for w, _ in words], node.attrs["stream"], lin))
+            hit = target.memo[block_key] = (prefix, target)
+        prefix, rounds = hit
+        expr = philox_word(prefix, node.attrs["word"], node.dtype.itemsize == 8)
+        return self._assign(expr, needed, [rounds], block, key)
 
 
 # ---- layout ops as index rewrites ------------------------------------------------------------

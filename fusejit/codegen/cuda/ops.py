@@ -240,9 +240,6 @@ def namespace(cuda: Any, simulator: bool) -> dict[str, Any]:
         for stem, _ in (*UNARY_MATH.values(), *BINARY_MATH.values()):
             for md, suffix in MATH_DTYPES.items():
                 ns[f"fn_{stem}_{md}"] = getattr(libdevice, stem + suffix)
-    from .philox import install
-
-    install(ns, cuda)
     return ns
 
 

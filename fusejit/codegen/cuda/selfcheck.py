@@ -46,6 +46,20 @@ def _ties_and_nan(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return x
 
 
+def _random() -> Any:
+    from ... import random  # fusejit.random: imported only when a case is traced
+
+    return random
+
+
+def _dropout_noise(x, k):
+    """Philox bits fused into a dropout mask, an integer draw and Box–Muller normals (arithmetic log/cos)."""
+    fr = _random()
+    mask = fr.uniform(k, x.shape, np.float32) < np.float32(0.5)
+    return np.where(mask, x * np.float32(2), np.float32(0)) + fr.normal(k, x.shape, np.float32), \
+        fr.randint(k, x.shape[:1], 0, 1000)
+
+
 def _softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -97,6 +111,8 @@ CASES: list[Case] = [
     Case("conv2d_filter_gradient", lambda x, dy: _nn().conv2d_backprop_filter(x, (3, 3, 3, 8), dy, 1, "SAME"),
          lambda r: (_f32(r, 2, 7, 6, 3), _f32(r, 2, 7, 6, 8)), rtol=1e-4),
     Case("cumprod_rows_f16", lambda x: np.cumprod(x, axis=-1), lambda r: (_f32(r, 6, 9).astype(np.float16),), rtol=0),
+    Case("philox_dropout_noise", _dropout_noise,
+         lambda r: (_f32(r, 37, 53), r.integers(0, 2**32, 2, dtype=np.uint64).astype(np.uint32)), rtol=0),
 ]
 
 
