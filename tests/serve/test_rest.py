@@ -274,3 +274,18 @@ def test_cli_refuses_bad_flags_with_a_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", f"--model_base_path={tmp_path}", "--enable_batching",
                                        f"--batching_parameters_file={f}"])
     assert result.exit_code != 0 and "max_batch_size must be at least 1" in result.output
+
+
+def test_large_weights_are_passed_to_the_program(tmp_path: Path) -> None:
+    """Weights of 64 KiB or more are lifted out of the compiled program and bound at load: same answers."""
+    from fusejit.ir import Graph, Node, TensorType, constant, make
+    from fusejit.serve.servable import LIFT_BYTES
+
+    w = np.random.default_rng(3).standard_normal((4, 4096)).astype(np.float32)
+    assert w.nbytes >= LIFT_BYTES
+    x = Node("input", (), {}, TensorType(np.dtype(np.float32), ("N", 4)), name="x")
+    write_version(tmp_path / "big", 1, Graph([x], [make("dot", x, constant(w))], "big"))
+    with client(tmp_path / "big", name="big") as c:
+        r = c.post("/v1/models/big:predict", content=npy(X), headers={"content-type": "application/x-npy"})
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(np.load(io.BytesIO(r.content)), X @ w, rtol=1e-5, atol=1e-5)
