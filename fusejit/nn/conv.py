@@ -194,14 +194,11 @@ def conv2d_transpose(input: Any, filters: Any, output_shape: Any, strides: Any =
 def depthwise_conv2d(input: Any, filter: Any, strides: Any = 1, padding: Any = "VALID", data_format: str = "NHWC",
                      dilations: Any = None, name: str | None = None) -> Any:
     """``tf.nn.depthwise_conv2d``: ``filter`` [kh, kw, channels, multiplier]; output channel
-    ``c * multiplier + m``. With multiplier 1 it is a sum of ``kh*kw`` shifted slices times a
-    per-channel weight (one fused loop kernel, vectorized along the channels); otherwise a
-    grouped :func:`conv2d` with one group per input channel."""
+    ``c * multiplier + m``. A sum of ``kh*kw`` shifted slices times per-channel weights (one fused
+    loop, vectorized along the channels: a grouped :func:`conv2d` with one channel per group would
+    leave most of each vector of the convolution kernel empty)."""
     check_format("depthwise_conv2d", data_format, input)
     kh, kw, c, mult = np.shape(filter)
-    if mult != 1:
-        return conv2d(input, np.reshape(filter, (kh, kw, 1, c * mult)), strides, padding, data_format,
-                      dilations, groups=c)
     st = spatial("depthwise_conv2d", "strides", strides, data_format)
     dil = spatial("depthwise_conv2d", "dilations", dilations, data_format)
     x = to_nhwc(input, data_format)
@@ -218,8 +215,11 @@ def depthwise_conv2d(input: Any, filter: Any, strides: Any = 1, padding: Any = "
     for i in range(kh):
         for j in range(kw):
             r, q = i * dil[0], j * dil[1]
-            term = xp[:, r:r + (oh - 1) * st[0] + 1:st[0], q:q + (ow - 1) * st[1] + 1:st[1]] * filter[i, j, :, 0]
+            tap = xp[:, r:r + (oh - 1) * st[0] + 1:st[0], q:q + (ow - 1) * st[1] + 1:st[1]]
+            term = tap * filter[i, j, :, 0] if mult == 1 else tap[..., None] * filter[i, j]
             total = term if total is None else total + term
+    if mult != 1:
+        total = np.reshape(total, (-1, oh, ow, c * mult))
     return from_nhwc(total, data_format)
 
 
