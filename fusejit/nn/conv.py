@@ -142,11 +142,12 @@ def conv2d_backprop_input(input_sizes: Any, filters: Any, out_backprop: Any, str
     check_format("conv2d_backprop_input", data_format, out_backprop)
     st = spatial("conv2d_backprop_input", "strides", strides, data_format)
     dil = spatial("conv2d_backprop_input", "dilations", dilations, data_format)
-    sizes = [int(s) for s in input_sizes]
-    hw = tuple(sizes[1:3] if data_format == "NHWC" else sizes[2:4]) if len(sizes) == 4 else tuple(sizes)
+    sizes = list(input_sizes)  # the batch entry may be a dynamic dim: only the others are read
+    hw = tuple(int(v) for v in (sizes[1:3] if data_format == "NHWC" else sizes[2:4])) if len(sizes) == 4 \
+        else tuple(int(v) for v in sizes)
     kh, kw, ci, co = np.shape(filters)
     if groups is None:
-        groups = sizes[3 if data_format == "NHWC" else 1] // ci if len(sizes) == 4 and ci else 1
+        groups = int(sizes[3 if data_format == "NHWC" else 1]) // ci if len(sizes) == 4 and ci else 1
     p = pads("conv2d_backprop_input", padding, hw, (kh, kw), st, dil, data_format)
     dy = to_nhwc(out_backprop, data_format)
     _check_backprop("conv2d_backprop_input", hw, (kh, kw), st, p, dil, np.shape(dy))

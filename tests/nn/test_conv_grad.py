@@ -84,3 +84,19 @@ def test_filter_gradient_chunks_threads_and_epilogue(threads):
 def test_backprop_shape_mismatch_is_an_error():
     with pytest.raises(nn.NNError, match="out_backprop is 3x3"):
         nn.conv2d_backprop_input((1, 5, 5, 2), np.zeros((3, 3, 2, 4), np.float32), np.zeros((1, 4, 4, 4), np.float32))
+
+
+def test_dynamic_batch_including_empty():
+    spec = [fusejit.Spec(("B", 9, 9, 3), np.float32), fusejit.Spec((3, 3, 3, 5), np.float32),
+            fusejit.Spec(("B", 5, 5, 5), np.float32)]
+    f = fusejit.jit(lambda x, w, dy: (nn.conv2d_backprop_input(x.shape, w, dy, 2, "SAME"),
+                                      nn.conv2d_backprop_filter(x, w.shape, dy, 2, "SAME")), input_signature=spec)
+    rng = np.random.default_rng(12)
+    w = rng.standard_normal((3, 3, 3, 5), dtype=np.float32)
+    for n in (3, 1, 0):
+        x, dy = rng.standard_normal((n, 9, 9, 3), dtype=np.float32), rng.standard_normal((n, 5, 5, 5), dtype=np.float32)
+        dx, dw = f(x, w, dy)
+        want_dx, want_dw = conv2d_grads(x, w, dy, (2, 2), (1, 1, 1, 1), (1, 1), 1)
+        np.testing.assert_allclose(dx, want_dx, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(dw, want_dw, rtol=1e-4, atol=1e-4)
+    assert f.trace_count == 1
