@@ -34,7 +34,7 @@ import numpy as np
 from ..ir import constant
 from ..tracer.array import TracedArray
 from ..tracer.context import current
-from ..tracer.errors import TracingError, UnsupportedFunctionError
+from ..tracer.errors import SideEffectError, TracingError, UnsupportedFunctionError
 from . import distributions as dist
 from .sources import ENTROPY, NumPySource, RngState, bit_generator_of, words_from
 
@@ -119,6 +119,17 @@ class _Sampler:
             f"{self._name}.{attr} is not supported in a traced function (it would be sampled once, at trace time). "
             "fusejit supports random/rand/randn/uniform/normal/standard_normal/integers/randint/binomial/"
             "exponential/choice/permutation/shuffle; draw others outside the jitted function and pass them in.")
+
+    def __fusejit_replay__(self, fn_name: str, where: str) -> Any:
+        """What a replayed store of this proxy (``self.other = self.rng``) stores: the generator it stands
+        for. One created inside the function cannot be rebuilt in the state NumPy would leave it: refused."""
+        src = self._draws.source
+        if isinstance(src, RngState) and isinstance(src.source, NumPySource) and src.source.owner is not None:
+            return src.source.owner
+        raise SideEffectError(
+            f"{fn_name} stores a random generator made inside the traced function ({self._draws.what}) in {where}; "
+            "fusejit cannot replay its state after each call. Create the generator outside the jitted function "
+            "(in __init__) and use it inside.")
 
     def _uniform01(self, shape: tuple, dtype: Any = F64) -> Any:
         return dist.uniform01(*self._draws.take(shape), shape, dtype)

@@ -121,6 +121,9 @@ class _Materializer:
                 i = self.out_index[id(value)] = len(self.plan.outputs)
                 self.plan.outputs.append(value.node)
             return ("out", i)
+        replay_as = getattr(type(value), "__fusejit_replay__", None)  # a stand-in (a random generator's proxy)
+        if replay_as is not None:
+            return ("const", replay_as(value, self.session.fn_name, where))
         path = self.shown.get(id(value))
         if path is not None:
             return ("tracked", path)

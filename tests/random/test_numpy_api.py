@@ -292,3 +292,27 @@ def test_eager_vjp_pullback_sees_the_forward_samples() -> None:
         (g,) = pullback(np.float64(1.0))
         np.testing.assert_allclose((g * w).sum() / 2, out, rtol=1e-12)  # loss is quadratic in w: <g, w> = 2 loss
         np.testing.assert_array_equal(pullback(np.float64(1.0))[0], g)
+
+
+def test_stores_of_generators_replay_the_real_object_or_are_refused() -> None:
+    class Net:
+        def __init__(self) -> None:
+            self.rng = np.random.default_rng(1)
+
+        @jit
+        def alias(self, x):
+            r = self.rng
+            self.other = r
+            return x + r.random(x.shape)
+
+        @jit
+        def make(self, x):
+            self.made = np.random.default_rng(0)
+            return x + self.made.random(x.shape)
+
+    n = Net()
+    n.alias(np.zeros(2))
+    assert n.other is n.rng
+    with pytest.raises(fusejit.SideEffectError, match="made inside the traced function"):
+        n.make(np.zeros(2))
+    assert not hasattr(n, "made")
