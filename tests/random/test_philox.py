@@ -123,3 +123,12 @@ def test_keys_freeze_save_and_compile_ahead_of_time(tmp_path) -> None:
         pytest.skip("no C compiler")
     aot.compile(g, tmp_path, "m")
     np.testing.assert_array_equal(aot.load(tmp_path)(x, k), f(x, k))
+
+
+def test_legacy_dropout_is_one_kernel() -> None:
+    """`np.random.rand(*x.shape) < p`: the state is a hidden input, the mask lives in registers."""
+    dropout = jit(lambda x: np.where(np.random.rand(*x.shape) < 0.8, x / 0.8, 0.0))
+    exe = dropout.lower(np.ones((64, 128)))
+    assert exe.num_kernels == 1
+    (kernel,) = exe.plan.kernels
+    assert "philox" in {n.op for n in kernel.nodes} and [o.op for o in kernel.outputs] == ["where"]
