@@ -32,6 +32,8 @@ from __future__ import annotations
 import dis
 import enum
 import functools
+import os
+import sysconfig
 import types
 import weakref
 from dataclasses import dataclass, field
@@ -45,7 +47,7 @@ from ..ir.shapes import TensorType
 from .array import TracedArray
 from .context import current
 from .errors import SideEffectError
-from .shadows import AttributeView, RecordingDict, RecordingList
+from .shadows import AttributeView, ModuleProxy, RecordingDict, RecordingList
 from .variables import Variable
 
 Path = tuple
@@ -159,7 +161,7 @@ class Session:
             root = None
             for name in names:
                 value = g.get(name, _MISSING)
-                if value is _MISSING or isinstance(value, types.ModuleType):
+                if value is _MISSING or isinstance(value, types.ModuleType) and not _user_module(value):
                     continue
                 if root is None:
                     root = self.add_root("const", g, "")  # a global is named by its own name
@@ -169,6 +171,14 @@ class Session:
         """A closure cell's or global's value as the function sees it, put in place until the end."""
         if any(entry[1] == path for entry in self.rebindable):
             return  # installed already, for another function sharing the cell or the module
+        if isinstance(value, types.ModuleType):  # a user module: its attributes are live state
+            self.guard(path, "is", value)
+            proxy = ModuleProxy(self, path, value)
+            self._track(value, path, proxy)
+            _store(holder, path[-1], proxy)
+            self.undo.append(functools.partial(_store, holder, path[-1], value))
+            self.rebindable.append(("slot", path, holder, proxy))
+            return
         if isinstance(value, types.FunctionType) and (depth < 2 or _foreign(value)):
             self.guard(path, "eq", value)  # a helper function rebound: its own state is another
             self._enter_function(value, depth + (0 if _foreign(value) else 1), seen)
@@ -294,6 +304,19 @@ class Session:
             return value  # a method, a property's result or a class attribute: not instance state
         return self.wrap(value, self.tracked[id(obj)][0] + (("attr", name),), id(obj) in self.frozen)
 
+    def active(self) -> bool:
+        """Whether the calling thread is the one tracing with this session."""
+        return _session() is self
+
+    def module_attribute(self, proxy: ModuleProxy, name: str, value: Any) -> Any:
+        """``config.name`` read through a user module's proxy (see :class:`.shadows.ModuleProxy`)."""
+        if isinstance(value, types.FunctionType):
+            self._enter_function(value, 1, self.entered)  # `config.helper(x)`: its globals are state too
+            return value
+        if isinstance(value, types.ModuleType):
+            return value  # a submodule: read at trace time
+        return self.wrap(value, proxy._path + (("attr", name),))
+
     def attribute_view(self, obj: Any) -> AttributeView:
         """``vars(obj)``: every attribute read (the key order guarded), writes refused."""
         path = self.tracked[id(obj)][0]
@@ -320,7 +343,7 @@ class Session:
             self.effects.append((op, target, *args))
 
     def path_of(self, target: Any) -> Path:
-        if isinstance(target, (RecordingDict, RecordingList)):
+        if isinstance(target, (RecordingDict, RecordingList, ModuleProxy)):
             return target._path
         return self.tracked[id(target)][0]
 
@@ -479,6 +502,20 @@ def _random_source(value: Any) -> bool:
     """A NumPy ``Generator``/``RandomState``, or a bound method of one (``draw = rng.normal``)."""
     return isinstance(value, _GENERATORS) or (isinstance(value, types.MethodType)
                                               and isinstance(value.__self__, _GENERATORS))
+
+
+_LIBRARY_DIRS = tuple(os.path.realpath(p) + os.sep for p in {sysconfig.get_paths()["stdlib"],
+                                                             sysconfig.get_paths()["purelib"],
+                                                             sysconfig.get_paths()["platlib"]})
+
+
+def _user_module(module: types.ModuleType) -> bool:
+    """A module of the user's own code: not the standard library, not an installed package, not
+    fusejit (an editable install of a package still counts as installed through its name)."""
+    if module.__name__.split(".")[0] in _FOREIGN:
+        return False
+    path = getattr(module, "__file__", None)
+    return path is not None and not os.path.realpath(path).startswith(_LIBRARY_DIRS)
 
 
 def _foreign(fn: types.FunctionType) -> bool:

@@ -322,3 +322,34 @@ class AttributeView(dict):
             "`obj.name = value` or `setattr(obj, name, value)`; write the attribute that way.")
 
     __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _refuse  # type: ignore[assignment]
+
+
+class ModuleProxy:
+    """A user module named by a traced function (``import config`` ... ``config.SCALE``), as the
+    function sees it: attribute reads are live state like ``self``'s (arrays captured, scalars
+    guarded), stores are logged and replayed (``setattr(config, name, value)``). Other threads, and
+    code outside the trace, go straight to the module."""
+
+    __slots__ = ("_s", "_path", "_module", "_stored")
+
+    def __init__(self, session: Session, path: Path, module: Any) -> None:
+        object.__setattr__(self, "_s", session)
+        object.__setattr__(self, "_path", path)
+        object.__setattr__(self, "_module", module)
+        object.__setattr__(self, "_stored", {})
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._stored:
+            return self._stored[name]
+        value = getattr(self._module, name)
+        return value if name[:2] == "__" or not self._s.active() else self._s.module_attribute(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not self._s.active():
+            setattr(self._module, name, value)
+            return
+        self._s.log("setattr", self, name, value)
+        self._stored[name] = value
+
+    def __repr__(self) -> str:
+        return repr(self._module)

@@ -29,7 +29,7 @@ from .array import TracedArray
 from .capture import SCALARS, Session, SourceWriter, trackable
 from .context import current
 from .errors import SideEffectError
-from .shadows import RecordingDict, RecordingList
+from .shadows import ModuleProxy, RecordingDict, RecordingList
 from .variables import Variable
 
 
@@ -127,7 +127,7 @@ class _Materializer:
         path = self.shown.get(id(value))
         if path is not None:
             return ("tracked", path)
-        if isinstance(value, (RecordingDict, RecordingList)):
+        if isinstance(value, (RecordingDict, RecordingList, ModuleProxy)):
             return ("tracked", value._path)
         if isinstance(value, SCALARS) or isinstance(value, Variable) or callable(value) and not trackable(value):
             return ("const", value)

@@ -10,3 +10,10 @@ OFFSET = np.zeros(2)
 class Base:
     def shift(self, x):
         return x + OFFSET
+
+SCALE = 2.0
+TABLE = np.arange(3.0)
+
+
+def lookup(x):
+    return x + TABLE

@@ -12,6 +12,7 @@ import pytest
 
 import fusejit
 from fusejit import jit
+from tests.tracer import live_helpers
 
 
 def same_state(a, b, path="obj"):
@@ -527,8 +528,6 @@ def test_state_named_by_two_helpers_is_one_root():
 
 
 def test_globals_of_methods_from_another_module_are_live():
-    from tests.tracer import live_helpers
-
     class Child(live_helpers.Base):
         @jit
         def run(self, x):
@@ -605,3 +604,26 @@ def test_a_compiled_method_does_not_keep_its_object_alive():
     del layer
     gc.collect()
     assert ref() is None
+
+
+def scaled_from_module(x):
+    live_helpers.last = live_helpers.lookup(x) * live_helpers.SCALE
+    return live_helpers.last + live_helpers.TABLE
+
+
+def test_attributes_of_user_modules_are_live_and_stores_replayed():
+    f = jit(scaled_from_module)
+    x = np.ones(3)
+    np.testing.assert_array_equal(f(x), scaled_from_module(x))
+    live_helpers.TABLE[:] = 5  # in place, read through `live_helpers.TABLE` and through lookup()'s global
+    np.testing.assert_array_equal(f(x), (x + 5) * 2 + 5)
+    assert type(live_helpers.last) is np.ndarray
+    np.testing.assert_array_equal(live_helpers.last, (x + 5) * 2)
+    old = live_helpers.SCALE
+    try:
+        live_helpers.SCALE = 3.0  # guarded: retrace
+        np.testing.assert_array_equal(f(x), (x + 5) * 3 + 5)
+        assert f.trace_count == 2
+    finally:
+        live_helpers.SCALE = old
+        live_helpers.TABLE[:] = np.arange(3.0)
