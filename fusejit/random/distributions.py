@@ -4,7 +4,8 @@ Every function takes ``(state, stream, shape, ...)``: the u32[4] state (a traced
 trace, a NumPy array outside) and the stream index of this draw (see :mod:`fusejit.ir.philox`).
 One element uses one Philox block (128 bits), so a value never needs a neighbour's bits and every
 transform below fuses into its consumer. The transforms are built from existing primitives
-(arithmetic, ``sqrt``, ``erf``, ``exp``), so the optimizer and the fusion planner see through them:
+(arithmetic, ``sqrt``; ``erf`` only for traced truncation bounds), so the optimizer and the fusion
+planner see through them:
 
 - uniform on [0, 1): float64 from the top 53 bits of a 64-bit word, ``(w >> 11) * 2^-53``
   (float32: ``(w32 >> 8) * 2^-24``); exact in both dtypes, every value a multiple of the ulp at 1/2.
