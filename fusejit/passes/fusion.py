@@ -199,9 +199,11 @@ def map_to_arg(user: Node, umap: Map, i: int) -> Map | None:
     if op == "update_slice":
         return umap
     if op == "take":
-        if i == 0:
-            return None
         axis = user.attrs["axis"] % user.args[0].ndim
+        q = user.args[1].ndim
+        if i == 0:  # the gathered operand, read at the index array's values ("g": data-dependent)
+            every = frozenset().union(*(axes_of(e) for e in umap[axis:axis + q])) if q else frozenset()
+            return umap[:axis] + (("g", id(user), every),) + umap[axis + q:]
         return umap[axis:axis + arg.ndim]
     if op == "dot":
         perm = list(range(arg.ndim))
@@ -354,6 +356,8 @@ class _Planner:
         if len(maps) != 1 or None in maps:
             return False
         (m,) = maps
+        if "g" in _tokens(m) and get_op(node.op).fusion not in ("elementwise", "layout"):
+            return False  # only pointwise work is evaluated at gathered positions (never a reduction)
         if k.kind == "dot" and "dot" in m and not (node.op == "transpose" and all(u is k.anchor for u in users)):
             return False  # BLAS reads its operands from buffers: only the anchor's transposed operand joins
         is_out = id(node) in self.out_ids
@@ -477,7 +481,10 @@ def _repeated_through_reshape(k: Kernel, node: Node, m: Map) -> bool:
     """A loop kernel reading a smaller computed value through a reshape's index arithmetic (the
     row-wise ``log(sum)`` of a log-softmax, read by a flattened gather) would evaluate it once per
     point, not once per element of it: ``i // 1024`` is not invariant in the innermost loop."""
-    return k.kind == "loop" and "r" in _tokens(m) and Size.of(node.shape) != Size.of(k.space)
+    if k.kind != "loop" or "r" not in _tokens(m):
+        return False
+    ratio = Size.of(k.space).divide(Size.of(node.shape))  # space = ratio * node: node is smaller
+    return ratio is not None and ratio != Size(1, ())
 
 
 def combine(kernels: Sequence[Kernel]) -> Kernel | None:

@@ -154,3 +154,28 @@ def test_row_value_read_through_a_flattening_reshape_is_not_recomputed_per_point
     plan = plan_fusion(graph)
     (log_kernel,) = [k for k in plan.kernels if "log" in k.ops]
     assert log_kernel.kind == "row"
+
+
+def test_gathered_operand_is_evaluated_at_the_gathered_positions() -> None:
+    """``take(f(x), idx)`` with pointwise ``f``: f runs inside the gather's kernel at the gathered
+    positions only (no buffer of f(x)); a reduction under it stays a kernel of its own."""
+    import numpy as np
+
+    import fusejit
+
+    def pick(x: np.ndarray, y: np.ndarray, i: np.ndarray) -> tuple:
+        centered = x - x.max(axis=1, keepdims=True)
+        return (np.exp(centered * 2)[np.arange(4), y], np.take(np.sin(x.T + 1), i, axis=1),
+                np.take(x.sum(axis=0), i))
+
+    rng = np.random.default_rng(0)
+    x, y, i = rng.standard_normal((4, 6)), np.array([5, 0, -1, 2]), np.array([[3, -4], [0, 3]])
+    jf = fusejit.jit(pick)
+    for got, want in zip(jf(x, y, i), pick(x, y, i)):
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+    plan = plan_fusion(jf.lower(x, y, i).graph)
+    gathers = [k for k in plan.kernels if "take" in k.ops]
+    assert any("exp" in k.ops for k in gathers) and any("sin" in k.ops for k in gathers)
+    assert all("reduce_sum" not in k.ops for k in gathers)
+    with pytest.raises(IndexError):
+        jf(x, np.array([0, 6, 1, 1]), i)
