@@ -28,11 +28,11 @@ def _frozen(v: Any) -> Any:
 
 
 @functools.cache
-def _compiled(builder: Callable[..., Node], attrs: tuple) -> Any:
+def _compiled(what: str, builder: Callable[..., Node], attrs: tuple) -> Any:
     from ..driver import jit
 
     kw = {k: list(v) if isinstance(v, tuple) else v for k, v in attrs}
-    return jit(lambda *xs: build(builder, *xs, **kw))
+    return jit(lambda *xs: build(what, builder, *xs, **kw))
 
 
 def float_operands(what: str, *xs: Any) -> np.dtype:
@@ -45,14 +45,15 @@ def float_operands(what: str, *xs: Any) -> np.dtype:
     return dt
 
 
-def build(builder: Callable[..., Node], *xs: Any, **attrs: Any) -> Any:
+def build(what: str, builder: Callable[..., Node], *xs: Any, **attrs: Any) -> Any:
     """``builder(*nodes, **attrs)`` (IR nodes from IR nodes) on traced arrays (tracing), or computed
-    now on NumPy arrays by a jitted function (cached per builder and attributes)."""
+    now on NumPy arrays by a jitted function (cached per builder and attributes). ``what`` names the
+    ``fusejit.nn`` function in errors."""
     if current() is None and not any(isinstance(x, TracedArray) for x in xs):
-        return _compiled(builder, tuple(sorted((k, _frozen(v)) for k, v in attrs.items())))(*xs)
+        return _compiled(what, builder, tuple(sorted((k, _frozen(v)) for k, v in attrs.items())))(*xs)
     from ..tracer.functions import arr
 
-    dt = float_operands(getattr(builder, "__name__", "op"), *xs)
+    dt = float_operands(what, *xs)
     return wrap(builder(*(cast(arr(x).node, dt) for x in xs), **attrs))
 
 
@@ -62,4 +63,4 @@ def _node(*args: Node, op: str, **attrs: Any) -> Node:
 
 def primitive(op: str, *xs: Any, **attrs: Any) -> Any:
     """``op(*xs, **attrs)`` as an IR node (tracing) or computed now (NumPy arrays, jit-compiled)."""
-    return build(_node, *xs, op=op, **attrs)
+    return build(op, _node, *xs, op=op, **attrs)

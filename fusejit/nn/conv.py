@@ -121,7 +121,7 @@ def grad_input_nhwc(dy: Any, w: Any, size: tuple[int, int], strides: Sequence[in
     """The gradient of ``conv2d(x, w)`` (NHWC, explicit pads ``p``) with respect to ``x`` of spatial
     ``size``: :func:`fusejit.ir.conv.grad_input` (a stride-1 convolution of the spread, padded ``dy``),
     the rule autodiff uses too."""
-    return build(grad_input, dy, w, size=tuple(size), strides=list(strides), pads=list(p),
+    return build("conv2d_backprop_input", grad_input, dy, w, size=tuple(size), strides=list(strides), pads=list(p),
                  dilations=list(dilations), groups=groups)
 
 

@@ -85,7 +85,7 @@ def test_conv2d_threads_give_identical_bits(threads):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda x, w: nn.conv2d(x.astype(np.int32), w.astype(np.int8)), "float32 or float64"),
+    (lambda x, w: nn.conv2d(x.astype(np.int32), w.astype(np.int8)), "nn.conv2d needs float32 or float64"),
     (lambda x, w: nn.conv2d(x, w, padding="FULL"), "'SAME', 'VALID'"),
     (lambda x, w: nn.conv2d(x, w, strides=0), "strides must be positive"),
     (lambda x, w: nn.conv2d(x, w, strides=[2, 1, 1, 1]), "batch and channel"),
