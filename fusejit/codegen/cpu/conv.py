@@ -1,25 +1,26 @@
-"""``conv2d`` as a direct convolution: a register-blocked micro-kernel in LLVM IR, no im2col.
+"""The convolution kernels: direct convolutions in LLVM IR with register-blocked micro-kernels, no im2col.
 
-The kernel reads the NHWC input and the HWIO filter where they are (``O`` innermost: a filter
-tap's row for one input channel is a run of contiguous output channels, the vector operand).
-For each output row ``(n, oh)``, group and block of ``cb`` channel vectors, it walks the row's
-columns ``rb`` at a time and keeps an ``rb x cb`` tile of accumulators in vector registers:
+**Forward** (``conv2d_blocked``). The filter is packed per block of ``cb`` vectors of output channels
+(``[groups, blocks, kh, kw, in, width]``, zero past a group's last channel), so a block is one
+contiguous stream. A work item is one (block, output row ``n * OH + oh``) pair, block-major, so a
+thread's chunk of items keeps its block in L2. Along the row it takes ``rb`` columns at a time and
+keeps an ``rb x cb`` tile of accumulators in vector registers:
 
-    for kh, kw, ci:  wv[c] = W[kh, kw, ci, j0 + c*VW : ...]          (cb vector loads)
-                     acc[r][c] += broadcast(X[n, oh*sh + kh*dh, (ow0 + r)*sw + kw*dw, ci]) * wv[c]
+    for kh, kw, ci:  wv[c] = Wpacked[g, blk, kh, kw, ci, c*VW : (c+1)*VW]        (cb vector loads)
+                     acc[r][c] += broadcast(X[n, oh*sh + kh*dh, (ow0 + r)*sw + kw*dw, g*Cg + ci]) * wv[c]
 
 so each loaded element feeds ``rb`` or ``cb`` fused multiply-adds (the "high-performance
-zero-memory-overhead direct convolution" blocking; ``rb x cb`` fills the register file:
-6 x 4 zmm vectors with AVX-512, 6 x 2 ymm with AVX2, chosen from the CPU's features at
-compile time). The last channel block uses a shorter vector type (LLVM splits it; no reads
-past the filter), the last column block a smaller ``rb``. Rows are split over the thread pool;
-every output element is computed by one thread in one order, so results do not depend on the
-thread count.
+zero-memory-overhead direct convolution" blocking; the tile fills the register file: up to 6 x 4
+zmm with AVX-512, 6 x 2 ymm with AVX2, chosen from the CPU's features at compile time). A group's
+last block stores only its channels (shorter vector stores); the last column tile is narrower.
 
-Before planning, :func:`prepare_conv_operands` rewrites each ``conv2d`` so the kernel sees a
-zero-padded, C-contiguous input (padding becomes a fused loop kernel of concatenated zeros,
-~1% of the convolution's time at 3x3 64->64 56x56) and a C-contiguous filter; the kernel
-itself then only handles ``VALID`` windows.
+**Filter gradient** (``conv2d_backprop_filter``): see :class:`_FilterGrad`.
+
+Every output element is computed by one thread in one order, so results do not depend on the
+thread count. Before planning, :func:`prepare_conv_operands` rewrites the graph so the kernels see
+zero-padded, C-contiguous inputs (padding is a fused loop kernel of concatenated zeros, ~1% of the
+convolution's time at 3x3 64->64 56x56) and the packed filter: the kernels only handle ``VALID``
+windows.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Blocking:
 
 def tile_columns(isa: str, cb: int, ow: int) -> int:
     """Output columns per tile: as many as the registers hold next to ``cb`` filter vectors, then
-    evened out over the row (14 columns: 2 tiles of 7, not 6 + 6 + 2)."""
+    evened out over the row (14 columns next to 4 vectors: tiles of 5, 5, 4 rather than 6, 6, 2)."""
     most = max(1, min(ow, (_REGS[isa] - cb - 1) // cb, 14))
     tiles = -(-ow // most)
     return -(-ow // tiles)
