@@ -137,3 +137,28 @@ def test_dot_of_a_splat_operand_reads_a_materialized_buffer(dt: str) -> None:
             for g, w in zip(got if isinstance(want, tuple) else [got], want if isinstance(want, tuple) else [want]):
                 assert g.dtype == w.dtype
                 np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_few_rows_times_a_large_matrix_stream_it_once(dt: str) -> None:
+    """2 to SMALL_M rows of A times a B of at least SMALL_M_MIN_B elements take the small-M kernel:
+    strided and transposed A, a B that is a column slice of a wider matrix (row stride > n), n not a
+    multiple of the 512-column block, and NaN from 0 * inf kept; gemm again past SMALL_M rows."""
+    from fusejit.codegen.cpu.blas import SMALL_M, SMALL_M_MIN_B
+
+    rng = np.random.default_rng(4)
+    f = fusejit.jit(lambda x, y: x @ y)
+    k, n = 1030, 1100
+    assert k * n >= SMALL_M_MIN_B
+    wide = rng.standard_normal((k, n + 37)).astype(dt)
+    w = wide[:, 5:5 + n]
+    assert "fj.small_m_gemm" in f.lower(np.ones((2, k), dt), w).llvm_ir
+    a = rng.standard_normal((2 * SMALL_M + 1, 2 * k)).astype(dt)
+    for x in (a[:2, :k], a[:SMALL_M, ::2], a[1:4, k:], np.asfortranarray(a[:3, :k]), a[:SMALL_M + 1, :k]):
+        np.testing.assert_allclose(f(x, w), x @ w, rtol=1e-5, atol=1e-4, err_msg=f"{x.shape} {x.strides}")
+    x = np.ones((2, k), dt)
+    x[:, 7] = 0
+    y = np.ones((k, n), dt)
+    y[7, 3] = np.inf
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(f(x, y), x @ y)  # column 3 NaN, as NumPy
