@@ -6,7 +6,7 @@ from .signature import Signature
 
 STATUS = [  # (suffix, value, message); the wrapper's status_message() uses the same table
     ("OK", 0, "success"),
-    ("ERROR_BAD_DIMS", 1, "a dimension is negative, or a buffer size would overflow int64_t"),
+    ("ERROR_BAD_DIMS", 1, "dims is NULL, a dimension is negative, or a buffer size would overflow int64_t"),
     ("ERROR_NULL_BUFFER", 2, "a NULL pointer was passed for a non-empty buffer"),
     ("ERROR_BAD_INDEX", 3, "output index out of range"),
     ("ERROR_OUT_OF_MEMORY", 4, "scratch memory for intermediates could not be allocated"),

@@ -146,6 +146,8 @@ def generate_wrapper(sig: Signature, layout: Layout) -> str:
         "}",
         "",
         f"API {run_buffers} {{",
+        f"    if (dims == NULL && {nd} > 0) return BAD_DIMS;",
+        f"    if (buffers == NULL && {nt} > 0) return {N}_ERROR_NULL_BUFFER;",
         f"    if (!{n}__dims_ok(dims)) return BAD_DIMS;",
         f"    int64_t nbytes[{max(nt, 1)}];",
         f"    for (int t = 0; t < {nt}; t++) {{",

@@ -143,7 +143,7 @@ def test_c_program_matches_numpy(clf: tuple[Path, Path], tmp_path: Path, static:
     statuses, message = out.splitlines()[:2]
     # bad dims, NULL buffer, size overflow, bad output index; nbytes: bad dim, bad index, overflow
     assert statuses == "1 2 1 3 -1 -1 -1"
-    assert message == "a dimension is negative, or a buffer size would overflow int64_t"
+    assert message == "dims is NULL, a dimension is negative, or a buffer size would overflow int64_t"
 
 
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind not installed")

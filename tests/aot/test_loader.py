@@ -138,3 +138,17 @@ def test_serving_imports_no_compiler(built: Path) -> None:
 def test_serving_imports_no_tracer(built: Path) -> None:
     _, everything = _imported_by_serving(built)
     assert "fusejit.tracer" not in everything
+
+
+def test_run_buffers_with_null_arrays_returns_an_error_code(built: Path) -> None:
+    """Issue 12, item 8: ``demo_run_buffers(NULL, NULL)`` dereferenced both pointers."""
+    import ctypes
+
+    lib = ctypes.CDLL(str(built / "libdemo.so"))
+    run = lib.demo_run_buffers
+    run.restype, run.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]
+    message = lib.demo_status_message
+    message.restype, message.argtypes = ctypes.c_char_p, [ctypes.c_int]
+    dims = (ctypes.c_int64 * 1)(4)
+    assert b"dims is null" in message(run(None, None)).lower()
+    assert b"null" in message(run(ctypes.cast(dims, ctypes.c_void_p), None)).lower()

@@ -91,3 +91,17 @@ def test_every_lazily_compiled_generic_kernel_has_its_pointer() -> None:
     assert cm.lazy_generic == generic_kernels(exe.graph, exe.plan)
     for ki in cm.lazy_generic:
         assert cm.generic_pointer(ki) in cm.module.globals
+
+
+def test_a_long_elementwise_chain_is_one_kernel_not_a_recursion_error() -> None:
+    """Issue 12, item 8: expressions were emitted recursively (3 Python frames per op): a fused
+    chain of ~330 ops raised RecursionError; 2,000 compile now."""
+    from fusejit.codegen.cpu import compile_cpu
+
+    n = 2000
+    lines = ["func @f(%x: f64[4]) -> (f64[4]) {", "  %0 = neg(%x) : f64[4]"]
+    lines += [f"  %{i} = mul(%{i - 1}, %x) : f64[4]" for i in range(1, n)]
+    exe = compile_cpu(parse("\n".join([*lines, f"  return %{n - 1}", "}"])))
+    assert exe.num_kernels == 1
+    x = np.array([1.0, -1.0, 1.0000001, 0.0])
+    np.testing.assert_allclose(exe(x)[0], -(x ** n), rtol=1e-9)

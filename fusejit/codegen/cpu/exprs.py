@@ -145,9 +145,32 @@ class Expr:
         key = (id(node), tuple(id(i) for i in idx))
         v = self.memo.get(key)
         if v is None:
+            self._operands_first(node, idx, key[1])
             v = self._compute(node, idx)
             self.memo[key] = v
         return v
+
+    def _same_index_operands(self, node: Node) -> tuple[Node, ...]:
+        """The operands ``_compute`` evaluates at ``node``'s own index (casts, elementwise ops)."""
+        if id(node) in self.reduced or id(node) in self.leaves:
+            return ()
+        return node.args if node.op == "cast" or get_op(node.op).fusion == "elementwise" else ()
+
+    def _operands_first(self, node: Node, idx: list[ir.Value], ids: tuple[int, ...]) -> None:
+        """Evaluate the chain of same-index operands below ``node`` deepest first, with an explicit
+        stack: each ``_compute`` then finds its operands in ``memo``, so the Python recursion depth
+        does not grow with the chain (a 50,000-op elementwise chain is one kernel, not a RecursionError)."""
+        stack = [(a, False) for a in reversed(self._same_index_operands(node))]  # popped in operand order
+        while stack:
+            n, ready = stack.pop()
+            key = (id(n), ids)
+            if key in self.memo:
+                continue
+            if ready:
+                self.memo[key] = self._compute(n, idx)
+                continue
+            stack.append((n, True))
+            stack.extend((a, False) for a in reversed(self._same_index_operands(n)) if (id(a), ids) not in self.memo)
 
     def _compute(self, node: Node, idx: list[ir.Value]) -> ir.Value:
         if id(node) in self.reduced:
