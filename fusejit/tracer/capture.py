@@ -155,6 +155,7 @@ class Session:
             self._install(path, cell, value, depth, seen)
         if foreign:
             return
+        self._enter_defaults(fn)
         names = _global_names(fn.__code__)
         if names:
             g = fn.__globals__
@@ -166,6 +167,21 @@ class Session:
                 if root is None:
                     root = self.add_root("const", g, "")  # a global is named by its own name
                 self._install(root + (("item", name),), g, value, depth, seen)
+
+    def _enter_defaults(self, fn: types.FunctionType) -> None:
+        """Default argument values (``def f(x, w=W)``) are state too: shown wrapped, restored after."""
+        root = None
+        for attr in ("__defaults__", "__kwdefaults__"):
+            values = getattr(fn, attr)
+            if not values:
+                continue
+            root = root or self.add_root("const", fn, fn.__name__)
+            items = values.items() if isinstance(values, dict) else enumerate(values)
+            original = dict(items)
+            shown = {k: self.wrap(v, root + (("attr", attr), ("item", k))) for k, v in original.items()}
+            if any(shown[k] is not v for k, v in original.items()):
+                setattr(fn, attr, shown if isinstance(values, dict) else tuple(shown.values()))
+                self.undo.append(functools.partial(setattr, fn, attr, values))
 
     def _install(self, path: Path, holder: Any, value: Any, depth: int, seen: set[int]) -> None:
         """A closure cell's or global's value as the function sees it, put in place until the end."""

@@ -627,3 +627,20 @@ def test_attributes_of_user_modules_are_live_and_stores_replayed():
     finally:
         live_helpers.SCALE = old
         live_helpers.TABLE[:] = np.arange(3.0)
+
+
+WEIGHTS = np.ones(3)
+
+
+def test_default_arguments_are_live_state():
+    def f(x, w=WEIGHTS, *, scale=2.0):
+        return x * w * scale
+
+    g = jit(f)
+    np.testing.assert_array_equal(g(np.ones(3)), np.full(3, 2.0))
+    WEIGHTS[:] = 4  # in place: the default is the same array
+    np.testing.assert_array_equal(g(np.ones(3)), np.full(3, 8.0))
+    f.__kwdefaults__ = {"scale": 3.0}  # a guarded scalar: retrace
+    np.testing.assert_array_equal(g(np.ones(3)), np.full(3, 12.0))
+    assert g.trace_count == 2 and f.__defaults__[0] is WEIGHTS
+    WEIGHTS[:] = 1
