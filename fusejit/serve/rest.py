@@ -8,7 +8,8 @@
 Every failure is ``{"error": "..."}`` with the status TF Serving gives its error code: 400 a
 request the model cannot take, 404 an unknown model or version, 405 a wrong method, 413 a body
 over the size limit, 415 an unknown content type, 503 a model with no version loaded yet or a full
-batch queue (with ``Retry-After``), 500 a model call that failed. A request is decoded on the
+batch queue (with ``Retry-After``; without batching, more than 64 requests per model thread in flight),
+500 a model call that failed. A request is decoded on the
 event loop; the model runs on a batch thread (batching on) or a worker thread (off), never on the
 loop.
 """
@@ -45,6 +46,9 @@ _DTYPES = {"bool": "DT_BOOL", "int8": "DT_INT8", "int16": "DT_INT16", "int32": "
            "float16": "DT_HALF", "float32": "DT_FLOAT", "float64": "DT_DOUBLE"}
 
 
+UNBATCHED_QUEUE_PER_THREAD = 64
+
+
 class HttpError(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -73,6 +77,9 @@ class RestApi:
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fusejit-serve")
+        # Unbatched calls waiting for a worker are bounded too: past this many, 503 at once.
+        self.max_waiting = UNBATCHED_QUEUE_PER_THREAD * workers
+        self.waiting = 0  # only touched on the event loop
 
     # ---- routing ----------------------------------------------------------------------------
 
@@ -171,7 +178,14 @@ class RestApi:
         loop = asyncio.get_running_loop()
         for _ in range(3):  # a version retired between resolve and submit: resolve again
             if v.batcher is None:
-                return await loop.run_in_executor(self.executor, self._call, v.servable.run, arrays)
+                if self.waiting >= self.max_waiting:
+                    raise HttpError(503, f"{self.waiting} requests are in flight for model threads (the limit without "
+                                         "batching); retry later", {"Retry-After": "1"})
+                self.waiting += 1
+                try:
+                    return await loop.run_in_executor(self.executor, self._call, v.servable.run, arrays)
+                finally:
+                    self.waiting -= 1
             fut: asyncio.Future = loop.create_future()
 
             def done(outputs, error, fut=fut) -> None:

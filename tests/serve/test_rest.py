@@ -289,3 +289,37 @@ def test_large_weights_are_passed_to_the_program(tmp_path: Path) -> None:
         r = c.post("/v1/models/big:predict", content=npy(X), headers={"content-type": "application/x-npy"})
         assert r.status_code == 200, r.text
         np.testing.assert_allclose(np.load(io.BytesIO(r.content)), X @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_unbatched_requests_waiting_for_a_thread_are_bounded(model_dir: Path) -> None:
+    """Without batching, requests beyond the waiting limit get 503 at once instead of piling up."""
+    import asyncio
+    import threading
+
+    app = build_app(ServeOptions(model_name="lin", model_base_path=model_dir, file_system_poll_wait_seconds=0,
+                                 rest_api_num_threads=1))
+    api = app.state.api
+    api.manager.start()
+    try:
+        version = api.manager.resolve("lin")
+        gate = threading.Event()
+        version.servable.run = lambda arrays, run=version.servable.run: (gate.wait(10), run(arrays))[1]
+        api.max_waiting = 2
+
+        async def scenario() -> list:
+            calls = [asyncio.ensure_future(api._run(version, "lin", None, [X], {"N": 2})) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            try:
+                await api._run(version, "lin", None, [X], {"N": 2})
+            except Exception as exc:  # noqa: BLE001 - the refusal under test
+                refused = exc
+            gate.set()
+            return [await asyncio.gather(*calls), refused]
+
+        done, refused = asyncio.run(scenario())
+        assert getattr(refused, "status", None) == 503 and "in flight for model threads" in str(refused)
+        for (out,) in done:
+            np.testing.assert_array_equal(out, expected(1, X))
+        assert api.waiting == 0
+    finally:
+        api.manager.stop()
