@@ -14,8 +14,8 @@ from TensorFlow Serving's own stubs talks to this server unchanged::
 Inputs must have the model's dtypes exactly (as TF Serving requires) and shapes; errors are gRPC
 statuses: INVALID_ARGUMENT (bad tensor, shape, dtype, input name, output filter, too many rows for
 a batch), NOT_FOUND (model or version), UNAVAILABLE (nothing loaded yet, batch queue full),
-INTERNAL (the model call failed). Calls run on the gRPC server's worker threads and go through the
-same batchers as REST requests.
+INTERNAL (the model call failed), RESOURCE_EXHAUSTED (more calls in flight than 64 per thread).
+Calls run on the gRPC server's worker threads and go through the same batchers as REST requests.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from ..tf.tensors import DTYPE_OF, TensorDecodeError, to_numpy
 from . import codec
 from .batching import Closed, QueueFull, TaskTooLarge
 from .manager import ModelManager, ModelNotFound, ModelUnavailable
+from .rest import UNBATCHED_QUEUE_PER_THREAD
 
 log = logging.getLogger("fusejit.serve")
 
@@ -194,7 +195,8 @@ def start_grpc(manager: ModelManager, host: str, port: int, workers: int, max_me
         handle, request_deserializer=PredictRequest.FromString, response_serializer=PredictResponse.SerializeToString)})
     server = grpc.server(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fusejit-grpc"),
                          handlers=(handler,), options=[("grpc.max_receive_message_length", max_message_bytes),
-                                                       ("grpc.max_send_message_length", max_message_bytes)])
+                                                       ("grpc.max_send_message_length", max_message_bytes)],
+                         maximum_concurrent_rpcs=UNBATCHED_QUEUE_PER_THREAD * workers)  # then RESOURCE_EXHAUSTED
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{port}")
     server.start()
