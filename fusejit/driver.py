@@ -30,7 +30,7 @@ from .tracer.capture import trackable
 from .tracer.context import current as current_trace
 from .tracer.errors import TracingError
 from .tracer.trace import LiveOptions
-from .tracer.variables import Variable
+from .tracer.variables import Variable, hold
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False, raw: b
         env[f"refresh{k}"], env[f"keep{k}"] = read[k].refresh, read[k].keep
         lines.append(f"    v{k} = refresh{k}()")
     lines.append(f"    r = exe{'.probe' if probe else ''}(*args{extra})")
+    locked = len(lines) - 1  # from the call to the last write-back: under the variables' locks
     if probe:  # a missed probe did not run: the state it drew serves the call that follows
         lines += ["    if r is MISS:", *(f"        keep{k}(v{k})" for k in drawn), "        return r"]
     fresh = getattr(exe, "fresh_results", False)
@@ -127,6 +128,11 @@ def _make_call(traced: TraceResult, exe: Executable, probe: bool = False, raw: b
         else:
             value = f"r[{ri}]" if fresh else f"host(r[{ri}])"
             lines.append(f"    copyto(v{vi}, {value})")
+    lock = hold(read)
+    if lock is not None:  # updates of a variable are atomic for its readers (tracer/variables.py)
+        env["acquire"], env["release"] = lock.acquire, lock.release
+        lines[locked:] = ["    acquire()", "    try:", *("    " + line for line in lines[locked:]),
+                          "    finally:", "        release()"]
     leaves = iter(traced.out_leaves)
 
     def build(tree: Any) -> str:

@@ -10,11 +10,20 @@ call either directly (the CPU program writes the new value over the old one when
 see :func:`fusejit.codegen.cpu.abi.inplace_outputs`) or by copying its fresh result in. The
 buffer never escapes: ``numpy()`` and every NumPy use of a variable outside jit see a snapshot
 copy, so an array a caller holds never changes under them.
+
+Threads: every update of a variable is atomic with respect to every read and every other update
+of it — outside jit (``assign*``, ``numpy()``, any NumPy use) and through jitted code, which holds
+the lock of each variable it reads or assigns (:func:`hold`, taken in one global order, so two
+programs locking the same variables cannot deadlock) from the native call until its updates are
+written back. So a reader sees the value before or after an update, never half of each, and
+concurrent ``assign_add``s (outside jit, or in a jitted function) add up: none is lost.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +51,7 @@ class Variable:
         arr = np.array(value, dtype=dtype, copy=True)
         self.dtype = as_dtype(arr.dtype, f"Variable {name or ''}".strip())
         self._value = np.array(arr, dtype=self.dtype, order="C")  # a 0-d value stays 0-d (ascontiguousarray: 1-d)
+        self._lock = threading.RLock()  # updates are atomic for readers and other updaters: see the module doc
         self.name = name or f"var{next(_names)}"
 
     # ---- value access ----------------------------------------------------------------------
@@ -57,7 +67,8 @@ class Variable:
     def numpy(self) -> np.ndarray:
         """A snapshot of the current value: a fresh array the caller owns (later updates, which
         write into the variable's buffer in place, do not change it)."""
-        return self._value.copy()
+        with self._lock:
+            return self._value.copy()
 
     def read(self) -> Any:
         """The value: a traced array inside a trace, the NumPy array outside."""
@@ -94,7 +105,8 @@ class Variable:
             if np.broadcast_shapes(new.shape, self.shape) != self.shape:
                 raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape {format_shape(new.shape)} "
                                  f"to a variable of shape {format_shape(self.shape)}")
-            np.copyto(self._value, new, casting="unsafe")  # the buffer stays; NumPy handles overlap
+            with self._lock:
+                np.copyto(self._value, new, casting="unsafe")  # the buffer stays; NumPy handles overlap
             return self
         from .array import TracedArray, broadcast, cast, lift, to_node
 
@@ -111,11 +123,16 @@ class Variable:
         return self
 
     def assign_add(self, delta: Any) -> Variable:
-        return self.assign(np.add(self.read(), delta, dtype=self.dtype) if current() is None else self.read() + delta)
+        if current() is not None:
+            return self.assign(self.read() + delta)
+        with self._lock:  # read and write as one update
+            return self.assign(np.add(self.read(), delta, dtype=self.dtype))
 
     def assign_sub(self, delta: Any) -> Variable:
-        return self.assign(np.subtract(self.read(), delta, dtype=self.dtype) if current() is None
-                           else self.read() - delta)
+        if current() is not None:
+            return self.assign(self.read() - delta)
+        with self._lock:
+            return self.assign(np.subtract(self.read(), delta, dtype=self.dtype))
 
     # ---- NumPy protocols: act as the value ---------------------------------------------------
 
@@ -146,6 +163,46 @@ class Variable:
         return len(self._value)
 
     __hash__ = object.__hash__
+
+
+def hold(variables: Sequence[Any]) -> threading.RLock | _Held | None:
+    """One lock (``acquire``/``release``, or a ``with`` context) standing for the locks of
+    ``variables``, taken in ``id`` order (the one global order), for a jitted call that reads or
+    assigns them; None if none of them has a lock (no variables, or only per-call random state)."""
+    locks = sorted({id(v): lk for v in variables if (lk := getattr(v, "_lock", None)) is not None}.items())
+    if not locks:
+        return None
+    if len(locks) == 1:
+        return locks[0][1]
+    return _Held([lk for _, lk in locks])
+
+
+class _Held:
+    """Several locks as one: acquired in the given order, released in reverse (a lock's interface)."""
+
+    def __init__(self, locks: list[threading.RLock]) -> None:
+        self.locks = locks
+
+    def acquire(self) -> None:
+        taken = 0
+        try:
+            for lk in self.locks:
+                lk.acquire()
+                taken += 1
+        except BaseException:
+            for lk in reversed(self.locks[:taken]):
+                lk.release()
+            raise
+
+    def release(self) -> None:
+        for lk in reversed(self.locks):
+            lk.release()
+
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def _install_operators() -> None:
