@@ -61,6 +61,8 @@ def test_random_programs_match_numpy_for_minutes() -> None:
     stop = time.monotonic() + MINUTES * 60
     start = STATS["programs"]
     batch = settings(max_examples=50, derandomize=False, **COMMON)(given(programs())(run_program))
-    while time.monotonic() < stop:
-        batch()
-    print(f"\nfuzzer: {STATS['programs'] - start} programs, {STATS['elements']} elements checked in {MINUTES} min")
+    try:
+        while time.monotonic() < stop:
+            batch()
+    finally:
+        print(f"\nfuzzer: {STATS['programs'] - start} programs, {STATS['elements']} elements checked")

@@ -144,6 +144,7 @@ def _inexact_to_exact(err: np.ndarray) -> np.ndarray:
 def _rounded(bound: np.ndarray, out: np.ndarray, ulps: float = 1.0) -> np.ndarray:
     """``bound`` plus the rounding of the result, where the bound is not already 0 (exact)."""
     with np.errstate(all="ignore"):
+        bound = np.where(np.isnan(bound), np.inf, bound)
         total = np.where(bound > 0, bound + ulps * _ulp(out), 0.0)
     return _finite_or_unknown(total, out)
 
@@ -158,8 +159,9 @@ def bound(ins: Instr, refs: Sequence[np.ndarray], errs: Sequence[np.ndarray], ou
     """Per-element bound of ``|compiled - NumPy|`` for ``out`` (module docstring)."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        e = _bound(ins, refs, errs, out)
-    return np.broadcast_to(np.asarray(e, np.float64), np.shape(out)).copy()
+        e = np.asarray(_bound(ins, refs, errs, out), np.float64)
+    e = np.where(np.isnan(e), np.inf, e)  # 0 * inf in a product rule: unknown, never exact
+    return np.broadcast_to(e, np.shape(out)).copy()
 
 
 def _bound(ins: Instr, refs: Sequence[np.ndarray], errs: Sequence[np.ndarray], out: np.ndarray) -> np.ndarray:
