@@ -55,7 +55,8 @@ def test_conv2d_float64_strided_input_and_fused_epilogue():
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     kinds = [str(k) for k in fn.lower(x, w, b, res).plan.kernels]
-    assert any("conv2d_blocked" in k and "max" in k and "add" in k for k in kinds), kinds  # epilogue fused
+    # bias + relu applied by the kernel as it stores; the residual add fused after it in the same kernel
+    assert [k for k in kinds if "conv2d_blocked" in k] == ["dot kernel over (2, 9, 10, 7): conv2d_blocked add"], kinds
 
 
 def test_conv2d_outside_jit_symbolic_batch_and_reference_backend():
@@ -70,6 +71,23 @@ def test_conv2d_outside_jit_symbolic_batch_and_reference_backend():
         np.testing.assert_allclose(spec(x[:nb], w), want[:nb], rtol=1e-4, atol=1e-4)
     ref = fusejit.jit(lambda a, b: nn.conv2d(a, b), backend="reference")
     np.testing.assert_allclose(ref(x, w), want, rtol=1e-4, atol=1e-4)
+
+
+def test_bias_relu_in_the_kernel_is_bitwise_the_separate_ops():
+    """The kernel's bias add and clamp are the same float operations as the epilogue loop's (and NumPy's
+    maximum: NaN kept, -0.0 -> +0.0); returning the pre-activation too keeps them separate."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 7, 7, 5), dtype=np.float32)
+    x[0, 3, 3, :] = np.nan
+    w = rng.standard_normal((3, 3, 5, 19), dtype=np.float32)
+    b = rng.standard_normal(19, dtype=np.float32)
+    b[0] = -np.inf
+    fused = fusejit.jit(lambda x, w, b: nn.relu(nn.bias_add(nn.conv2d(x, w, 1, "SAME"), b)))
+    split = fusejit.jit(lambda x, w, b: (nn.conv2d(x, w, 1, "SAME"), nn.relu(nn.conv2d(x, w, 1, "SAME") + b)))
+    assert [str(k) for k in fused.lower(x, w, b).plan.kernels][-1].endswith("conv2d_blocked")
+    got, (_, want) = fused(x, w, b), split(x, w, b)
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got).any() and (got == 0).any() and not np.signbit(got[got == 0]).any()
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -108,10 +108,51 @@ def _own_buffer(node: Node) -> Node:
     return make("reshape", node, shape=list(node.shape)) if node.op == "input" else node
 
 
+def _is_zero(node: Node) -> bool:
+    while node.op == "broadcast":
+        node = node.args[0]
+    return node.op == "constant" and node.attrs["value"].size > 0 and not np.any(node.attrs["value"])
+
+
+def _other(node: Node, one: Node) -> Node | None:
+    """The operand of binary ``node`` that is not ``one`` (None unless exactly one of them is)."""
+    a, b = node.args
+    return b if a is one and b is not one else a if b is one and a is not one else None
+
+
+def bias_relu_epilogues(graph: Graph) -> dict[int, tuple[Node, Node | None, Node]]:
+    """``conv2d`` nodes whose only use is ``+ bias`` (a 1-d input or constant broadcast along the
+    channels), possibly then only ``max(., 0)``: id(conv) -> (bias, the relu or None, the node
+    the fused convolution replaces). The kernel adds and clamps as it stores, with the same
+    float operations (``np.maximum``'s NaN and signed-zero rules), so the result is the same."""
+    users = graph.users()
+    outs = {id(o) for o in graph.outputs}
+    found: dict[int, tuple[Node, Node | None, Node]] = {}
+    for conv in graph.nodes:
+        if conv.op != "conv2d" or id(conv) in outs or len(users[id(conv)]) != 1:
+            continue
+        add = users[id(conv)][0]
+        term = _other(add, conv) if add.op == "add" else None
+        if term is None or term.op != "broadcast" or term.args[0].shape != (conv.shape[3],) \
+                or term.args[0].op not in ("input", "constant"):
+            continue
+        relu = users[id(add)][0] if id(add) not in outs and len(users[id(add)]) == 1 else None
+        if relu is not None and not (relu.op == "max" and (z := _other(relu, add)) is not None and _is_zero(z)):
+            relu = None
+        found[id(conv)] = (term.args[0], relu, relu if relu is not None else add)
+    return found
+
+
 def prepare_conv_operands(graph: Graph, isa: str) -> Graph:
-    """Each ``conv2d`` as ``conv2d_blocked`` of a zero-padded C-contiguous input and a packed filter;
-    each ``conv2d_backprop_filter`` reads a zero-padded C-contiguous input and a C-contiguous dy."""
+    """Each ``conv2d`` as ``conv2d_blocked`` of a zero-padded C-contiguous input and a packed filter,
+    taking in a bias add and relu that only it feeds (:func:`bias_relu_epilogues`); each
+    ``conv2d_backprop_filter`` reads a zero-padded C-contiguous input and a C-contiguous dy."""
+    fused = bias_relu_epilogues(graph)
+    replaced: dict[int, Node] = {}  # id(node a fused convolution stands for) -> that convolution
+
     def prepare(node: Node, args: tuple[Node, ...]) -> Node | None:
+        if id(node) in replaced:
+            return replaced[id(node)]
         if node.op == "conv2d_backprop_filter" and (any(node.attrs["pads"]) or any(a.op == "input" for a in args)):
             t, b, left, r = node.attrs["pads"]
             x, dy = _own_buffer(_pad(_pad(args[0], 1, t, b), 2, left, r)), _own_buffer(args[1])
@@ -124,8 +165,16 @@ def prepare_conv_operands(graph: Graph, isa: str) -> Graph:
         groups, o = node.attrs["groups"], w.shape[3]
         blk = blocking(isa, node.dtype.itemsize, o // groups, node.shape[2])
         wp = pack_filter(w, groups, blk.vw * blk.cb)
-        return make("conv2d_blocked", x, wp, strides=node.attrs["strides"], dilations=node.attrs["dilations"],
-                    out_channels=o)
+        extra: tuple[Node, ...] = ()
+        relu = False
+        if id(node) in fused:
+            bias, relu_node, top = fused[id(node)]
+            extra, relu = (bias,), relu_node is not None
+        out = make("conv2d_blocked", x, wp, *extra, strides=node.attrs["strides"],
+                   dilations=node.attrs["dilations"], out_channels=o, relu=relu)
+        if id(node) in fused:
+            replaced[id(fused[id(node)][2])] = out
+        return out
 
     return rebuild(graph, prepare)
 
@@ -218,7 +267,7 @@ class _Forward(_Worker):
     def __init__(self, module: ir.Module, conv: Node, out: Node, layout: abi.ArgLayout, isa: str,
                  constant_of: Callable[[Node], ir.Value], name: str) -> None:
         super().__init__(module, conv.dtype, name)
-        x, wp = conv.args
+        x, wp = conv.args[:2]
         _, self.h, self.w, self.c = x.shape
         self.groups, self.nb, self.kh, self.kw, self.cg, self.bw = wp.shape
         _, self.oh, self.ow, self.o = conv.shape
@@ -232,6 +281,8 @@ class _Forward(_Worker):
         self.xp = _pointer(b, args, layout, x, constant_of)
         self.wp = _pointer(b, args, layout, wp, constant_of)
         self.op = _pointer(b, args, layout, out, constant_of)
+        self.bias = _pointer(b, args, layout, conv.args[2], constant_of) if len(conv.args) == 3 else None
+        self.relu = conv.attrs["relu"]
         self.rows = b.mul(_dim(b, args, layout, x.shape[0]), i64(self.oh))
         with for_range(b, lo, hi, "task", unroll=False) as t:
             self.task(t)
@@ -295,11 +346,19 @@ class _Forward(_Worker):
                         for c in range(nvec):
                             self.madd(accs[r][c], sv, wv[c], vw)
         ocol = b.add(b.mul(g, i64(self.og)), b.mul(blk, i64(self.bw)))
+        parts = [min(vw, lanes - c * vw) for c in range(nvec)]
+        bias = [self.load(self.gep(self.bias, b.add(ocol, i64(c * vw))), vw, parts[c]) for c in range(nvec)] \
+            if self.bias is not None else None
+        zero = ir.Constant(self.vec(vw), None)
         for r in range(rb):
             base = b.add(orow, b.add(b.mul(b.add(ow0, i64(r)), i64(self.o)), ocol))
             for c in range(nvec):
-                self.store(b.load(accs[r][c]), self.gep(self.op, b.add(base, i64(c * vw))), vw,
-                           min(vw, lanes - c * vw))
+                v = b.load(accs[r][c])
+                if bias is not None:
+                    v = b.fadd(v, bias[c])
+                if self.relu:  # np.maximum(v, 0): v if v > 0 or v is NaN, else +0.0
+                    v = b.select(b.fcmp_unordered(">", v, zero), v, zero)
+                self.store(v, self.gep(self.op, b.add(base, i64(c * vw))), vw, parts[c])
 
 
 class _FilterGrad(_Worker):
