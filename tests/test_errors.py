@@ -38,7 +38,7 @@ def test_python_control_flow_on_traced_values_explains_the_fix():
 
 def test_writing_traced_values_into_numpy_arrays_explains():
     def f(x):
-        out = np.zeros(3)
+        out = np.frombuffer(bytes(24)).copy()  # a NumPy array (np.zeros(3) would be a traced buffer)
         out[0] = x.sum()
         return out
 
@@ -115,8 +115,11 @@ def test_unknown_and_missing_devices():
 def test_indexing_a_numpy_constant_with_a_traced_index_explains_the_fix():
     table = np.arange(15.0).reshape(5, 3)
     idx = np.array([0, 3, 1])
+    raw = table.tobytes()
     with pytest.raises(fusejit.ConcretizationError, match=r"np\.asarray\(table, like=i\)\[i\]"):
-        jit(lambda i: np.arange(15.0).reshape(5, 3)[i])(idx)  # a NumPy array made inside the function
+        jit(lambda i: np.frombuffer(raw).reshape(5, 3)[i])(idx)  # NumPy's array, made by C code
+    # made inside the function with np.arange: a traced constant, so a gather
+    np.testing.assert_array_equal(jit(lambda i: np.arange(15.0).reshape(5, 3)[i])(idx), table[idx])
     np.testing.assert_array_equal(jit(lambda i: np.asarray(table, like=i)[i])(idx), table[idx])
     np.testing.assert_array_equal(jit(lambda i: table[i])(idx), table[idx])  # a closure's table is live state
 

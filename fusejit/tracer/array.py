@@ -15,6 +15,7 @@ from __future__ import annotations
 import operator
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,8 +102,15 @@ class SymbolicDim(str):
     __hash__ = str.__hash__
 
 
-def _concretize_error(what: str) -> Any:
+def _concretize_error(what: str, convert: Callable[..., Any]) -> Any:
+    """A conversion to a Python value: of a value computed from constants alone (arrays the function
+    created itself) it is that value's, as in NumPy; of anything depending on the inputs an error."""
     def method(self: TracedArray, *args: Any) -> Any:
+        from .constructors import static_value
+
+        value = static_value(self.node) if self.mask is None else None
+        if value is not None:
+            return convert(value, *args)
         raise ConcretizationError(
             f"{what} of a traced array ({self._describe()}) depends on the input data, which is not known "
             "while tracing. Python control flow (`if`, `while`, `and`/`or`, `int()`, `float()`) on traced "
@@ -210,11 +218,13 @@ class TracedArray:
     def __repr__(self) -> str:
         return f"TracedArray({self._describe()})"
 
-    __bool__ = _concretize_error("the truth value")
-    __int__ = __index__ = _concretize_error("int()")
-    __float__ = _concretize_error("float()")
-    __complex__ = _concretize_error("complex()")
-    item = tolist = _concretize_error("the Python value")
+    __bool__ = _concretize_error("the truth value", bool)
+    __int__ = _concretize_error("int()", int)
+    __index__ = _concretize_error("int()", operator.index)
+    __float__ = _concretize_error("float()", float)
+    __complex__ = _concretize_error("complex()", complex)
+    item = _concretize_error("the Python value", lambda v, *a: v.item(*a))
+    tolist = _concretize_error("the Python value", lambda v: v.tolist())
 
     def __hash__(self) -> int:
         raise TracingError(
@@ -224,6 +234,11 @@ class TracedArray:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self.owner is not None and self.owner.done:
             raise self._leaked()
+        from .constructors import static_value
+
+        value = static_value(self.node) if self.mask is None else None
+        if value is not None:
+            return value.astype(dtype) if dtype is not None else value.copy()
         raise ConcretizationError(
             f"a traced array ({self._describe()}) was converted to a concrete NumPy array, e.g. by writing it "
             "into a NumPy array created inside the function (`out = np.zeros(...); out[i] = x`), indexing a NumPy "
@@ -237,6 +252,11 @@ class TracedArray:
         from .ufuncs import apply_ufunc
 
         return apply_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_namespace__(self, api_version: str | None = None) -> Any:
+        """NumPy's: array-API code (SciPy's, scikit-learn's) then calls NumPy functions, which trace, and
+        treats a traced array as writeable (its in-place updates are functional updates here)."""
+        return np
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         from .functions import apply_function

@@ -6,6 +6,8 @@ an ``UnsupportedFunctionError`` naming it.
 
 from __future__ import annotations
 
+import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +16,7 @@ import numpy as np
 from ..ir import constant, make
 from ..ir.shapes import Size, broadcast_shapes, format_shape, normalize_axis
 from .array import TracedArray, Weak, broadcast, cast, lift, reshape, to_node, transpose, wrap
-from .errors import UnsupportedFunctionError
+from .errors import ConcretizationError, UnsupportedFunctionError
 from .reductions import REDUCERS, normalize_axes
 from .ufuncs import elementwise, write_out
 
@@ -29,16 +31,48 @@ def handles(*funcs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
+def numpy_implementation(func: Any) -> Callable[..., Any] | None:
+    """NumPy's own Python implementation of a dispatched function (``np.cross``, ``np.average``,
+    ``np.cov``...): run on traced arrays it decomposes into the functions this module translates
+    (its ``asarray`` calls pass traced arrays through, see :mod:`.constructors`)."""
+    impl = getattr(func, "_implementation", None)
+    module = getattr(func, "__module__", None) or ""
+    return impl if isinstance(impl, types.FunctionType) and module.split(".")[0] == "numpy" else None
+
+
+_running = threading.local()  # NumPy implementations being run, per thread
+
+
 def apply_function(func: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+    if getattr(func, "__module__", None) == "fusejit.tracer.constructors":  # like= found our np.asarray
+        func = func.__wrapped__
     impl = HANDLERS.get(func)
-    if impl is None:
-        name = f"{func.__module__.replace('numpy._core', 'numpy').replace('numpy.', 'np.')}.{func.__name__}" \
-            if hasattr(func, "__module__") else str(func)
-        name = name.replace("numpy.", "np.").replace("np.fromnumeric.", "np.").replace("np.numeric.", "np.")
-        raise UnsupportedFunctionError(f"{name} is not supported in a traced function (fusejit has no "
-                                       "translation for it); supported NumPy functions are listed in "
+    if impl is not None:
+        return impl(*args, **kwargs)
+    impl = numpy_implementation(func)
+    running = _running.__dict__.setdefault("funcs", set())
+    if impl is None or func in running:  # not when it comes back to itself (np.sort -> a.sort)
+        raise UnsupportedFunctionError(f"{function_name(func)} is not supported in a traced function (fusejit has "
+                                       "no translation for it); supported NumPy functions are listed in "
                                        "fusejit.tracer.supported_functions()")
-    return impl(*args, **kwargs)
+    running.add(func)
+    try:
+        return impl(*args, **kwargs)
+    except (UnsupportedFunctionError, ConcretizationError, AttributeError) as exc:  # AttributeError: a method
+        if str(exc).startswith(function_name(func)):  # or attribute of ndarray that traced arrays lack
+            raise
+        raise UnsupportedFunctionError(
+            f"{function_name(func)} is not supported in a traced function: fusejit has no translation for it, and "
+            f"NumPy's own Python implementation of it, run on traced arrays, stopped: {exc}") from exc
+    finally:
+        running.discard(func)
+
+
+def function_name(func: Any) -> str:
+    """``np.convolve``, ``np.linalg.solve``: a NumPy function as users spell it."""
+    name = f"{func.__module__.replace('numpy._core', 'numpy').replace('numpy.', 'np.')}.{func.__name__}" \
+        if hasattr(func, "__module__") else str(func)
+    return name.replace("numpy.", "np.").replace("np.fromnumeric.", "np.").replace("np.numeric.", "np.")
 
 
 def arr(x: Any) -> TracedArray:
@@ -80,10 +114,29 @@ def resolve_shape(shape: Any, src: tuple) -> tuple:
 
 @handles(np.reshape)
 def _reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: Any = None) -> TracedArray:
-    if order != "C":
-        raise UnsupportedFunctionError(f"np.reshape: order={order!r} is not supported; only 'C'")
     x = arr(a)
-    return wrap(reshape(x.node, resolve_shape(shape if shape is not None else newshape, x.node.shape)), view_of=x)
+    target = resolve_shape(shape if shape is not None else newshape, x.node.shape)
+    order = _index_order(x, order, "np.reshape")
+    if order == "F":  # Fortran index order: reverse the axes, reshape in C order, reverse back
+        flipped = reshape(transpose(x.node, list(range(x.ndim))[::-1]), target[::-1])
+        return wrap(transpose(flipped, list(range(len(target)))[::-1]))
+    return wrap(reshape(x.node, target), view_of=x)
+
+
+def _index_order(x: TracedArray, order: str | None, what: str) -> str:
+    """'C' or 'F'. 'K' and 'A' follow the memory layout, which a traced value has not; they mean 'C'
+    when at most one dim is longer than 1 (every layout reads the elements in the same order)."""
+    order = "C" if order is None else order
+    if order in ("K", "A"):
+        if sum(1 for d in x.shape if d != 1) > 1:
+            raise UnsupportedFunctionError(
+                f"{what}: order={order!r} follows the memory layout of the array, which a traced value does not "
+                f"have (shape {format_shape(x.shape)}); say order='C' (what it means for C-contiguous arrays) "
+                "or order='F'")
+        return "C"
+    if order not in ("C", "F"):
+        raise ValueError(f"{what}: order must be one of 'C', 'F', 'A', or 'K' (got {order!r})")
+    return order
 
 
 @handles(np.ravel)
@@ -170,11 +223,6 @@ def _broadcast_arrays(*args: Any, subok: bool = False) -> tuple:
     xs = [arr(a) for a in args]
     shape = broadcast_shapes(*(x.node.shape for x in xs))
     return tuple(_broadcast_to(x, shape) for x in xs)
-
-
-@handles(np.atleast_1d, np.atleast_2d)
-def _atleast(*args: Any) -> Any:
-    raise UnsupportedFunctionError("np.atleast_1d/2d are not supported; use reshape or expand_dims")
 
 
 @handles(np.flip)
@@ -411,6 +459,7 @@ def supported_functions() -> list[str]:
 del to_node
 
 
+from . import assembly as _assembly  # noqa: E402,F401
 from . import compositions as _compositions  # noqa: E402,F401  (register their handlers)
 from . import products as _products  # noqa: E402,F401
 from . import rearrangements as _rearrangements  # noqa: E402,F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,10 @@ def _shape_args(args: tuple) -> Any:
     return args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
 
 
+_FLAGS = {f: types.SimpleNamespace(c_contiguous=True, contiguous=True, f_contiguous=f, fortran=f, writeable=True,
+                                   owndata=True, aligned=True, writebackifcopy=False) for f in (False, True)}
+
+
 def install_methods(cls: type) -> None:
     for name, fn in _BINARY.items():
         setattr(cls, f"__{name}__", _forward(fn))
@@ -54,11 +59,17 @@ def install_methods(cls: type) -> None:
         setattr(cls, f"__{name}__", lambda self, fn=fn: fn(self))
     for name in ("sum", "mean", "max", "min", "prod", "argmax", "argmin", "any", "all", "std", "var",
                  "clip", "squeeze", "ravel", "swapaxes", "take", "round", "dot", "repeat", "cumsum", "cumprod",
-                 "nonzero", "sort", "argsort", "trace", "diagonal"):
+                 "nonzero", "sort", "argsort", "partition", "argpartition", "trace", "diagonal"):
         setattr(cls, name, _via(name))
     cls.reshape = lambda self, *shape, order="C": np.reshape(self, _shape_args(shape), order=order)
     cls.transpose = lambda self, *axes: np.transpose(self, _shape_args(axes) or None)
     cls.T = property(lambda self: np.transpose(self))
+    # traced dtypes are real: the conjugate is a copy; a traced value has no memory layout, so library
+    # code asking for one (np.kron: b.flags.contiguous) sees a C-contiguous, writeable array
+    cls.conj = cls.conjugate = lambda self: np.copy(self)
+    cls.flags = property(lambda self: _FLAGS[self.ndim <= 1])
+    cls.real = property(lambda self: self)  # a real array's .real is the array itself (a view in NumPy)
+    cls.device = property(lambda self: "cpu")  # NumPy 2's (array-API code asks every array)
     cls.mT = property(lambda self: np.swapaxes(self, -1, -2))
     cls.flatten = lambda self, order="C": np.ravel(self, order=order).copy()
     cls.copy = lambda self, order="K": np.copy(self)

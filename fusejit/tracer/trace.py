@@ -11,6 +11,7 @@ import numpy as np
 
 from ..ir import Graph, Node
 from ..ir.shapes import TensorType
+from . import constructors
 from . import indexing as _indexing  # noqa: F401  (installs __getitem__/__setitem__)
 from .array import TracedArray
 from .context import TraceContext, tracing
@@ -116,7 +117,7 @@ def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Cal
     hooks = RandomHooks(values)
     args, kwargs = rebuild(hooks.leaves)
     session = ctx.live
-    with tracing(ctx), hooks:
+    with tracing(ctx), hooks, constructors.patched():
         try:
             if session is not None:
                 from .side_effects import refuse_io

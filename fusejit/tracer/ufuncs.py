@@ -102,6 +102,44 @@ DECOMPOSED: dict[Any, Any] = {
 }
 
 
+def _xlogy(x: TracedArray, y: TracedArray, log: Any = np.log) -> TracedArray:
+    # scipy: 0 where x == 0 unless y is NaN
+    return np.where((x == 0) & ~np.isnan(y), 0, x * log(y))
+
+
+def _logit(p: TracedArray) -> TracedArray:
+    # scipy's formula: log(p/(1-p)) away from 1/2, a difference of log1p's near it (no cancellation)
+    s = 2 * (p - 0.5)
+    return np.where((p < 0.3) | (p > 0.65), np.log(p / (1 - p)), np.log1p(s) - np.log1p(-s))
+
+
+def _entr(x: TracedArray) -> TracedArray:
+    return np.where(np.isnan(x), x, np.where(x > 0, -x * np.log(x), np.where(x == 0, 0, -np.inf)))
+
+
+def _ndtr(a: TracedArray) -> TracedArray:
+    # Cephes ndtr (scipy's): erf near 0, erfc in the tails so the small side keeps its digits
+    from scipy.special import erf, erfc
+
+    x = a * np.sqrt(0.5).astype(a.dtype)
+    z = np.abs(x)
+    tail = 0.5 * erfc(z)
+    return np.where(z < np.sqrt(0.5).astype(a.dtype), 0.5 + 0.5 * erf(x), np.where(x > 0, 1 - tail, tail))
+
+
+# scipy.special ufuncs that are decompositions (looked up only if the user imported scipy.special)
+SCIPY_DECOMPOSED = {"xlogy": _in_numpy(_xlogy), "xlog1py": _in_numpy(lambda x, y: _xlogy(x, y, np.log1p)),
+                    "logit": _in_numpy(_logit), "entr": _in_numpy(_entr), "ndtr": _in_numpy(_ndtr)}
+
+
+def scipy_decomposed(ufunc: Any) -> Any:
+    special = sys.modules.get("scipy.special")
+    name = getattr(ufunc, "__name__", "")
+    if special is not None and name in SCIPY_DECOMPOSED and getattr(special, name, None) is ufunc:
+        return SCIPY_DECOMPOSED[name]
+    return None
+
+
 def ufunc_name(ufunc: Any) -> str:
     mod = "scipy.special" if isinstance(ufunc, np.ufunc) and ufunc not in vars(np).values() else "np"
     return f"{mod}.{getattr(ufunc, '__name__', ufunc)}"
@@ -169,7 +207,8 @@ def apply_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict[str, Any]) 
 
         return matmul(*inputs, **kwargs)
     prim = PRIMITIVE.get(ufunc) or scipy_primitive(ufunc)
-    if prim is None and ufunc not in DECOMPOSED:
+    decomposed = DECOMPOSED.get(ufunc) or scipy_decomposed(ufunc)
+    if prim is None and decomposed is None:
         raise UnsupportedFunctionError(
             f"{name} is not supported in a traced function (fusejit has no translation for it)")
     out = kwargs.pop("out", None)
@@ -185,7 +224,7 @@ def apply_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict[str, Any]) 
         loop = (np.dtype(bool),) * len(loop)
     result = _exact_int_comparison(ufunc, prim, operands, loop, name)
     if result is None:
-        result = elementwise(DECOMPOSED.get(ufunc) or prim, operands, loop, name)
+        result = elementwise(decomposed or prim, operands, loop, name)
     if out is None:
         if where is not True:
             raise UnsupportedFunctionError(f"{name}: `where=` without `out=` leaves values undefined")
