@@ -218,6 +218,7 @@ class _TorchNp:
 
 def _check(name: str, label: str, got: tuple, want: tuple) -> None:
     val, grads = got
+    val = val.detach() if hasattr(val, "detach") else val
     np.testing.assert_allclose(float(val), float(want[0]), rtol=2e-3, err_msg=f"{name} {label} value")
     for i, (g, w) in enumerate(zip(grads, want[1])):
         g = np.asarray(g.detach() if hasattr(g, "detach") else g)
