@@ -81,3 +81,14 @@ def test_concurrent_increments_are_not_lost() -> None:
     assert _run([jitted(0), jitted(1), eager(2), eager(3)], seconds=0.4) == []
     value = v.numpy()
     assert value.min() == value.max() == 1 + sum(counts), (value.min(), value.max(), counts)
+
+
+def test_a_pickled_variable_gets_a_lock_of_its_own() -> None:
+    import pickle
+
+    v = fusejit.Variable(np.arange(3.0), name="w")
+    w = pickle.loads(pickle.dumps(v))  # dask ships variables this way; a lock does not pickle
+    w.assign_add(1.0)
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(v.numpy(), [0.0, 1.0, 2.0])
+    assert w._lock is not v._lock

@@ -54,6 +54,19 @@ class Variable:
         self._lock = threading.RLock()  # updates are atomic for readers and other updaters: see the module doc
         self.name = name or f"var{next(_names)}"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (e.g. shipped to dask workers) without its lock; the copy gets a fresh one."""
+        state = dict(self.__dict__)
+        state["_lock"] = "_lock" in state
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if state.get("_lock"):
+            self._lock = threading.RLock()
+        else:
+            del self.__dict__["_lock"]
+
     # ---- value access ----------------------------------------------------------------------
 
     @property
