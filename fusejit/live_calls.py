@@ -15,6 +15,7 @@ call time, one attribute or item load per step of a path:
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -90,8 +91,6 @@ class LiveCalls:
 
 def _rename(lines: list[str], old: list[str], new: list[str]) -> list[str]:
     """The same code with the captured arrays' path locals renamed (fetch names them by path)."""
-    import re
-
     table = dict(zip(old, new))
     if not table:
         return list(lines)
