@@ -73,24 +73,28 @@ def emit_program(graph: Any, symbol: str, prefix: str, target_cpu: str, threads:
         from ..codegen.cpu import threadpool
         from ..codegen.cpu.module import build_module
         from ..passes.fusion import plan_fusion
-        from ..runtime.engine import optimize
+        from ..runtime.engine import llvm_section, optimize
     except ImportError as exc:
         raise AotError(f"AOT compilation needs the CPU backend, which cannot be imported here ({exc})") from None
     isa = vector_isa(target_cpu)
-    tm, cpu = _target_machine(target_cpu)
     plan = plan_fusion(graph, fuse=True)
     cm = build_module(graph, plan, isa=isa, threads=threads, name=symbol)
     threaded = threadpool.RUN in cm.module.globals
     if threaded:
         threadpool.define_pool(cm.module, internal=True, destructor=True)
-    mod = llvm.parse_assembly(cm.llvm_ir)
-    mod.triple = llvm.get_process_triple()
-    mod.data_layout = str(tm.target_data)
-    mod.verify()
-    gemms = []
-    for fn in mod.functions:
-        if fn.name in GEMM_SYMBOLS:
-            gemms.append(GEMM_SYMBOLS[fn.name])
-            fn.name = f"{prefix}__{GEMM_SYMBOLS[fn.name]}"
-    optimize(mod, tm)
-    return Program(tm.emit_object(mod), cm.layout, sorted(gemms), threaded, cpu, isa)
+    with llvm_section():  # LLVM's global context is shared with the JIT's threads
+        tm, cpu = _target_machine(target_cpu)
+        mod = llvm.parse_assembly(cm.llvm_ir)
+        mod.triple = llvm.get_process_triple()
+        mod.data_layout = str(tm.target_data)
+        mod.verify()
+        gemms = []
+        for fn in mod.functions:
+            if fn.name in GEMM_SYMBOLS:
+                gemms.append(GEMM_SYMBOLS[fn.name])
+                fn.name = f"{prefix}__{GEMM_SYMBOLS[fn.name]}"
+        optimize(mod, tm)
+        obj = tm.emit_object(mod)
+        mod.close()
+        tm.close()
+    return Program(obj, cm.layout, sorted(gemms), threaded, cpu, isa)
