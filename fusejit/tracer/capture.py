@@ -317,7 +317,9 @@ class Session:
             if isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType):
                 # a method, perhaps defined in another module: the globals it names are state too
                 self._enter_function(value.__func__, depth=1, seen=self.entered)
-            return value  # a method, a property's result or a class attribute: not instance state
+            elif _class_data(type(obj).__mro__[1], name, value):  # `self.EPS`, `self.TABLE` set on the class
+                return self.wrap(value, self.tracked[id(obj)][0] + (("attr", name),), id(obj) in self.frozen)
+            return value  # a method or a property's result: its own reads are tracked
         return self.wrap(value, self.tracked[id(obj)][0] + (("attr", name),), id(obj) in self.frozen)
 
     def active(self) -> bool:
@@ -488,6 +490,15 @@ def _plain_attribute(cls: type, name: str) -> bool:
         return False
     attr = getattr(cls, name, None)
     return attr is None or not (hasattr(type(attr), "__set__") or hasattr(type(attr), "__delete__"))
+
+
+def _class_data(cls: type, name: str, value: Any) -> bool:
+    """``value`` is the plain class attribute ``name`` (no descriptor: not a method or property)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            attr = klass.__dict__[name]
+            return attr is value and not hasattr(type(attr), "__get__")
+    return False
 
 
 def _recording_class(cls: type) -> type:

@@ -644,3 +644,22 @@ def test_default_arguments_are_live_state():
     np.testing.assert_array_equal(g(np.ones(3)), np.full(3, 12.0))
     assert g.trace_count == 2 and f.__defaults__[0] is WEIGHTS
     WEIGHTS[:] = 1
+
+
+def test_class_attributes_read_through_self_are_live():
+    class Norm:
+        EPS = 1e-3
+        SHIFT = np.zeros(2)
+
+        @jit
+        def run(self, x):
+            return x / (1 + self.EPS) + self.SHIFT
+
+    n = Norm()
+    x = np.ones(2)
+    np.testing.assert_array_equal(n.run(x), x / (1 + 1e-3))
+    Norm.SHIFT += 1  # in place, on the class
+    Norm.EPS = 0.5  # rebound on the class: guarded
+    np.testing.assert_array_equal(n.run(x), x / 1.5 + 1)
+    n.EPS = 1.0  # an instance attribute now shadows it
+    np.testing.assert_array_equal(n.run(x), x / 2 + 1)
