@@ -80,27 +80,29 @@ def unpack_blocked_filter(wp: np.ndarray, out_channels: int) -> np.ndarray:
 
 
 def _infer_conv2d_blocked(types: list[TensorType], attrs: dict[str, Any]) -> TensorType:
-    if len(types) not in (2, 3):
-        raise IRTypeError(f"conv2d_blocked takes an input, a packed filter and an optional bias, got {len(types)}")
     x, wp = types[:2]
+    if len(types) != 2 + len(attrs["epilogue"]):
+        raise IRTypeError(f"conv2d_blocked: {len(attrs['epilogue'])} epilogue ops need as many per-channel operands, "
+                          f"got {len(types) - 2}")
     if wp.ndim != 6 or not all(isinstance(d, int) for d in wp.shape):
         raise IRTypeError(f"conv2d_blocked: filter {format_shape(wp.shape)} is not [groups, blocks, kh, kw, in, width]")
     g, nb, kh, kw, cg, bw = wp.shape
     o = attrs["out_channels"]
     if o % g or not (nb - 1) * bw < o // g <= nb * bw:
         raise IRTypeError(f"conv2d_blocked: {o} output channels do not fill {g} groups of {nb} blocks of {bw}")
-    if len(types) == 3 and (types[2].shape != (o,) or types[2].dtype != wp.dtype):
-        raise IRTypeError(f"conv2d_blocked: the bias must be {wp.dtype}[{o}], got {types[2]}")
+    for t in types[2:]:
+        if t.shape != (o,) or t.dtype != wp.dtype:
+            raise IRTypeError(f"conv2d_blocked: a per-channel operand must be {wp.dtype}[{o}], got {t}")
     return _infer_conv2d([x, TensorType(wp.dtype, (kh, kw, cg, o))],
                          {"strides": attrs["strides"], "pads": [0, 0, 0, 0], "dilations": attrs["dilations"],
                           "groups": g})
 
 
-def _ref_conv2d_blocked(x: np.ndarray, wp: np.ndarray, *bias: np.ndarray, strides: list, dilations: list,
-                        out_channels: int, relu: bool = False) -> np.ndarray:
+def _ref_conv2d_blocked(x: np.ndarray, wp: np.ndarray, *chan: np.ndarray, strides: list, dilations: list,
+                        out_channels: int, epilogue: list, relu: bool) -> np.ndarray:
     y = ref_conv2d(x, unpack_blocked_filter(wp, out_channels), strides, [0, 0, 0, 0], dilations, wp.shape[0])
-    if bias:
-        y = y + bias[0]
+    for code, c in zip(epilogue, chan):  # codes: v + c, v - c, c - v, v * c
+        y = (y + c, y - c, c - y, y * c)[code]
     return np.maximum(y, np.zeros((), y.dtype)) if relu else y
 
 
@@ -232,10 +234,11 @@ register(OpDef("conv2d", 2, "opaque", _infer_conv2d, ref_conv2d, ("strides", "pa
                vjp=_conv2d_vjp))
 
 register(OpDef("conv2d_blocked", None, "opaque", _infer_conv2d_blocked, _ref_conv2d_blocked,
-               ("strides", "dilations", "out_channels", "relu"),
+               ("strides", "dilations", "out_channels", "epilogue", "relu"),
                doc="VALID conv2d over a filter packed in blocks of output channels, zero-filled past each "
-                   "group's last channel, plus an optional bias [out] and max(., 0) when `relu` (the CPU "
-                   "kernel's operand layout and in-register epilogue; made by codegen lowering)",
+                   "group's last channel, then per-channel ops with the operands after the filter (`epilogue` "
+                   "codes 0-3: v + c, v - c, c - v, v * c) and max(., 0) when `relu` (the CPU kernel's operand "
+                   "layout and in-register epilogue; made by codegen lowering)",
                vjp=_blocked_vjp))
 
 register(OpDef("conv2d_backprop_filter", 2, "opaque", _infer_conv2d_backprop_filter, _ref_conv2d_backprop_filter,

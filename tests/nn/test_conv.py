@@ -73,21 +73,33 @@ def test_conv2d_outside_jit_symbolic_batch_and_reference_backend():
     np.testing.assert_allclose(ref(x, w), want, rtol=1e-4, atol=1e-4)
 
 
-def test_bias_relu_in_the_kernel_is_bitwise_the_separate_ops():
-    """The kernel's bias add and clamp are the same float operations as the epilogue loop's (and NumPy's
-    maximum: NaN kept, -0.0 -> +0.0); returning the pre-activation too keeps them separate."""
+EPILOGUES = {
+    "bias_relu": lambda y, p: nn.relu(nn.bias_add(y, p[0])),
+    "batch_norm_relu": lambda y, p: nn.relu(nn.batch_normalization(y, p[0], p[1] * p[1] + 0.5, p[2], p[3], 1e-3)),
+    "shift_minus_conv": lambda y, p: np.maximum(0, (p[0] - y) * p[1]),
+    "relu_only": lambda y, p: nn.relu(y),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EPILOGUES))
+def test_channel_epilogues_in_the_kernel_are_bitwise_the_separate_ops(name):
+    """Per-channel + - * and relu after a convolution run in its kernel as it stores: the same float
+    operations as the separate kernels of fuse=False (np.maximum: NaN kept, -0.0 -> +0.0)."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 7, 7, 5), dtype=np.float32)
     x[0, 3, 3, :] = np.nan
     w = rng.standard_normal((3, 3, 5, 19), dtype=np.float32)
-    b = rng.standard_normal(19, dtype=np.float32)
-    b[0] = -np.inf
-    fused = fusejit.jit(lambda x, w, b: nn.relu(nn.bias_add(nn.conv2d(x, w, 1, "SAME"), b)))
-    split = fusejit.jit(lambda x, w, b: (nn.conv2d(x, w, 1, "SAME"), nn.relu(nn.conv2d(x, w, 1, "SAME") + b)))
-    assert [str(k) for k in fused.lower(x, w, b).plan.kernels][-1].endswith("conv2d_blocked")
-    got, (_, want) = fused(x, w, b), split(x, w, b)
+    p = [rng.standard_normal(19, dtype=np.float32) for _ in range(4)]
+    p[0][0] = -np.inf
+
+    def f(x, w, *p):
+        return EPILOGUES[name](nn.conv2d(x, w, 1, "SAME"), p)
+
+    fused = fusejit.jit(f)
+    assert [str(k) for k in fused.lower(x, w, *p).plan.kernels][-1].endswith("conv2d_blocked")
+    got, want = fused(x, w, *p), fusejit.jit(f, fuse=False)(x, w, *p)
     np.testing.assert_array_equal(got, want)
-    assert np.isnan(got).any() and (got == 0).any() and not np.signbit(got[got == 0]).any()
+    assert np.isnan(got).any() and not np.signbit(got[got == 0]).any()
 
 
 @pytest.mark.parametrize("threads", [1, 2])

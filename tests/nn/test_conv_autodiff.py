@@ -88,7 +88,7 @@ def test_pool_and_cnn_loss_gradients():
 def test_blocked_layout_is_not_differentiated():
     x = Node("input", (), {}, TensorType(np.dtype(np.float32), (1, 4, 4, 2)), name="x")
     wp = Node("input", (), {}, TensorType(np.dtype(np.float32), (1, 1, 3, 3, 2, 16)), name="w")
-    node = make("conv2d_blocked", x, wp, strides=[1, 1], dilations=[1, 1], out_channels=5, relu=False)
+    node = make("conv2d_blocked", x, wp, strides=[1, 1], dilations=[1, 1], out_channels=5, epilogue=[], relu=False)
 
     with pytest.raises(GradientError, match="differentiate the conv2d"):
         get_op("conv2d_blocked").vjp(node, node)

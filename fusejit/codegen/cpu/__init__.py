@@ -120,7 +120,7 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
 
     t0 = time.perf_counter()
     bind_symbols()
-    graph = lower_for_cpu(graph)
+    graph = lower_for_cpu(graph, fuse)
     threads = threads if threads is not None else (os.cpu_count() or 1)
     threads = max(1, min(int(threads), MAX_THREADS))
     text = print_graph(graph)

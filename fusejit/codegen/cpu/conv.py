@@ -120,39 +120,83 @@ def _other(node: Node, one: Node) -> Node | None:
     return b if a is one and b is not one else a if b is one and a is not one else None
 
 
-def bias_relu_epilogues(graph: Graph) -> dict[int, tuple[Node, Node | None, Node]]:
-    """``conv2d`` nodes whose only use is ``+ bias`` (a 1-d input or constant broadcast along the
-    channels), possibly then only ``max(., 0)``: id(conv) -> (bias, the relu or None, the node
-    the fused convolution replaces). The kernel adds and clamps as it stores, with the same
-    float operations (``np.maximum``'s NaN and signed-zero rules), so the result is the same."""
+EPILOGUE_OPS = {("add", 0): 0, ("add", 1): 0, ("sub", 0): 1, ("sub", 1): 2, ("mul", 0): 3, ("mul", 1): 3}
+# codes of conv2d_blocked's `epilogue` attribute: v + c, v - c, c - v, v * c (c: a per-channel operand)
+
+
+@dataclass(frozen=True)
+class ChannelEpilogue:
+    """Per-channel elementwise ops applied to a ``conv2d``'s value, then possibly ``max(., 0)``:
+    ``links`` are (graph node, index of the operand carrying the value) from the convolution's
+    user up to ``top``, the node the fused convolution replaces."""
+
+    codes: tuple[int, ...]
+    relu: bool
+    links: tuple[tuple[Node, int], ...]
+
+    @property
+    def top(self) -> Node:
+        return self.links[-1][0]
+
+
+def channel_epilogues(graph: Graph) -> dict[int, ChannelEpilogue]:
+    """``conv2d`` nodes followed only by ``+ - *`` with 1-d operands broadcast along the channels
+    (bias, batch-norm scale and shift) and possibly a final ``max(., 0)``, each the only use of the
+    one before: id(conv) -> its :class:`ChannelEpilogue`. The kernel applies them as it stores, as the
+    same float operations in the same order (``np.maximum``'s NaN and signed-zero rules for relu),
+    so results are bitwise those of the separate ops."""
     users = graph.users()
     outs = {id(o) for o in graph.outputs}
-    found: dict[int, tuple[Node, Node | None, Node]] = {}
+    found: dict[int, ChannelEpilogue] = {}
     for conv in graph.nodes:
-        if conv.op != "conv2d" or id(conv) in outs or len(users[id(conv)]) != 1:
+        if conv.op != "conv2d":
             continue
-        add = users[id(conv)][0]
-        term = _other(add, conv) if add.op == "add" else None
-        if term is None or term.op != "broadcast" or term.args[0].shape != (conv.shape[3],) \
-                or term.args[0].op not in ("input", "constant"):
-            continue
-        relu = users[id(add)][0] if id(add) not in outs and len(users[id(add)]) == 1 else None
-        if relu is not None and not (relu.op == "max" and (z := _other(relu, add)) is not None and _is_zero(z)):
-            relu = None
-        found[id(conv)] = (term.args[0], relu, relu if relu is not None else add)
+        cur, codes, links, relu = conv, [], [], False
+        while id(cur) not in outs and len(users[id(cur)]) == 1:
+            user = users[id(cur)][0]
+            other = _other(user, cur) if len(user.args) == 2 else None
+            if other is None:
+                break
+            side = 0 if user.args[0] is cur else 1
+            if user.op == "max" and _is_zero(other):
+                links.append((user, side))
+                relu = True
+                break
+            if (user.op, side) not in EPILOGUE_OPS or other.op != "broadcast" \
+                    or other.args[0].shape != (conv.shape[3],):
+                break
+            codes.append(EPILOGUE_OPS[user.op, side])
+            links.append((user, side))
+            cur = user
+        if links:
+            found[id(conv)] = ChannelEpilogue(tuple(codes), relu, tuple(links))
     return found
 
 
-def prepare_conv_operands(graph: Graph, isa: str) -> Graph:
+def _fuse_epilogue(ep: ChannelEpilogue, top: Node) -> Node:
+    """The rebuilt ``top`` of ``ep`` as one ``conv2d_blocked`` taking the per-channel operands: walk the
+    rebuilt chain down to the (already lowered) convolution, collecting each level's operand."""
+    operands: list[Node] = []
+    node = top
+    for orig, side in reversed(ep.links):
+        if not (orig.op == "max" and ep.relu and orig is ep.top):
+            operands.append(node.args[1 - side].args[0])
+        node = node.args[side]
+    assert node.op == "conv2d_blocked", node.op
+    return make("conv2d_blocked", *node.args[:2], *reversed(operands), **{**node.attrs, "epilogue": list(ep.codes),
+                                                                            "relu": ep.relu})
+
+
+def prepare_conv_operands(graph: Graph, isa: str, epilogues: bool = True) -> Graph:
     """Each ``conv2d`` as ``conv2d_blocked`` of a zero-padded C-contiguous input and a packed filter,
-    taking in a bias add and relu that only it feeds (:func:`bias_relu_epilogues`); each
-    ``conv2d_backprop_filter`` reads a zero-padded C-contiguous input and a C-contiguous dy."""
-    fused = bias_relu_epilogues(graph)
-    replaced: dict[int, Node] = {}  # id(node a fused convolution stands for) -> that convolution
+    taking in the per-channel epilogue only it feeds (:func:`channel_epilogues`; not with
+    ``epilogues=False``); each ``conv2d_backprop_filter`` reads a zero-padded C-contiguous input and a
+    C-contiguous dy."""
+    tops = {id(ep.top): ep for ep in channel_epilogues(graph).values()} if epilogues else {}
 
     def prepare(node: Node, args: tuple[Node, ...]) -> Node | None:
-        if id(node) in replaced:
-            return replaced[id(node)]
+        if id(node) in tops:
+            return _fuse_epilogue(tops[id(node)], Node(node.op, args, node.attrs, node.type))
         if node.op == "conv2d_backprop_filter" and (any(node.attrs["pads"]) or any(a.op == "input" for a in args)):
             t, b, left, r = node.attrs["pads"]
             x, dy = _own_buffer(_pad(_pad(args[0], 1, t, b), 2, left, r)), _own_buffer(args[1])
@@ -165,16 +209,8 @@ def prepare_conv_operands(graph: Graph, isa: str) -> Graph:
         groups, o = node.attrs["groups"], w.shape[3]
         blk = blocking(isa, node.dtype.itemsize, o // groups, node.shape[2])
         wp = pack_filter(w, groups, blk.vw * blk.cb)
-        extra: tuple[Node, ...] = ()
-        relu = False
-        if id(node) in fused:
-            bias, relu_node, top = fused[id(node)]
-            extra, relu = (bias,), relu_node is not None
-        out = make("conv2d_blocked", x, wp, *extra, strides=node.attrs["strides"],
-                   dilations=node.attrs["dilations"], out_channels=o, relu=relu)
-        if id(node) in fused:
-            replaced[id(fused[id(node)][2])] = out
-        return out
+        return make("conv2d_blocked", x, wp, strides=node.attrs["strides"], dilations=node.attrs["dilations"],
+                    out_channels=o, epilogue=[], relu=False)
 
     return rebuild(graph, prepare)
 
@@ -281,7 +317,8 @@ class _Forward(_Worker):
         self.xp = _pointer(b, args, layout, x, constant_of)
         self.wp = _pointer(b, args, layout, wp, constant_of)
         self.op = _pointer(b, args, layout, out, constant_of)
-        self.bias = _pointer(b, args, layout, conv.args[2], constant_of) if len(conv.args) == 3 else None
+        self.epilogue = list(zip(conv.attrs["epilogue"], (_pointer(b, args, layout, a, constant_of)
+                                                          for a in conv.args[2:])))
         self.relu = conv.attrs["relu"]
         self.rows = b.mul(_dim(b, args, layout, x.shape[0]), i64(self.oh))
         with for_range(b, lo, hi, "task", unroll=False) as t:
@@ -347,15 +384,15 @@ class _Forward(_Worker):
                             self.madd(accs[r][c], sv, wv[c], vw)
         ocol = b.add(b.mul(g, i64(self.og)), b.mul(blk, i64(self.bw)))
         parts = [min(vw, lanes - c * vw) for c in range(nvec)]
-        bias = [self.load(self.gep(self.bias, b.add(ocol, i64(c * vw))), vw, parts[c]) for c in range(nvec)] \
-            if self.bias is not None else None
+        chan = [(code, [self.load(self.gep(p, b.add(ocol, i64(c * vw))), vw, parts[c]) for c in range(nvec)])
+                for code, p in self.epilogue]
         zero = ir.Constant(self.vec(vw), None)
         for r in range(rb):
             base = b.add(orow, b.add(b.mul(b.add(ow0, i64(r)), i64(self.o)), ocol))
             for c in range(nvec):
                 v = b.load(accs[r][c])
-                if bias is not None:
-                    v = b.fadd(v, bias[c])
+                for code, vals in chan:  # EPILOGUE_OPS: v + c, v - c, c - v, v * c
+                    v = (b.fadd(v, vals[c]), b.fsub(v, vals[c]), b.fsub(vals[c], v), b.fmul(v, vals[c]))[code]
                 if self.relu:  # np.maximum(v, 0): v if v > 0 or v is NaN, else +0.0
                     v = b.select(b.fcmp_unordered(">", v, zero), v, zero)
                 self.store(v, self.gep(self.op, b.add(base, i64(c * vw))), vw, parts[c])

@@ -30,11 +30,12 @@ def _is_constant_broadcast(node: Node) -> bool:
     return node.op == "broadcast" and node.args[0].op == "constant" and node.args[0].ndim == 0
 
 
-def lower_for_cpu(graph: Graph) -> Graph:
+def lower_for_cpu(graph: Graph, fuse: bool = True) -> Graph:
+    """``fuse=False`` (one kernel per op) also leaves a convolution's epilogue ops to kernels of their own."""
     from ..vecmath import host_isa
     from .conv import prepare_conv_operands
 
-    return unshare_constant_broadcasts(expand_small_powers(prepare_conv_operands(graph, host_isa())))
+    return unshare_constant_broadcasts(expand_small_powers(prepare_conv_operands(graph, host_isa(), fuse)))
 
 
 def unshare_constant_broadcasts(graph: Graph) -> Graph:
