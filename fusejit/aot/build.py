@@ -47,7 +47,7 @@ def compile(graph: Graph, out_dir: str | os.PathLike[str], name: str, target_cpu
     """
     verify(graph)
     if any(n.op in ("conv2d", "conv2d_backprop_filter") for n in graph.nodes):  # the kernels' operand layouts
-        from ..codegen.cpu.conv import prepare_conv_operands
+        from ..codegen.cpu.conv_operands import prepare_conv_operands
         from .program import vector_isa
 
         graph = prepare_conv_operands(graph, vector_isa(target_cpu))

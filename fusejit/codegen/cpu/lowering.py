@@ -33,7 +33,7 @@ def _is_constant_broadcast(node: Node) -> bool:
 def lower_for_cpu(graph: Graph, fuse: bool = True) -> Graph:
     """``fuse=False`` (one kernel per op) also leaves a convolution's epilogue ops to kernels of their own."""
     from ..vecmath import host_isa
-    from .conv import prepare_conv_operands
+    from .conv_operands import prepare_conv_operands
 
     return unshare_constant_broadcasts(expand_small_powers(prepare_conv_operands(graph, host_isa(), fuse)))
 
