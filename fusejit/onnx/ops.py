@@ -1,0 +1,945 @@
+"""ONNX operators as NumPy code with ONNX's semantics: the importer's op table.
+
+Each entry takes an :class:`Node` view (attributes decoded, the model's opset) and the input
+values — NumPy arrays (constant subgraphs, initializers: folded eagerly) or fusejit's traced
+arrays — and returns the outputs. Traced by ``fusejit.jit`` the same code is the import (see
+:mod:`.importer`). An optional input that is absent is ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import nn
+
+
+class OnnxImportError(ValueError):
+    """A model the importer cannot turn into a fusejit graph (the message names the node)."""
+
+
+@dataclass
+class Node:
+    op: str
+    name: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    opset: int = 21
+    outputs: int = 1
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+
+OpFn = Callable[[Node, list[Any]], list[Any]]
+OPS: dict[str, OpFn] = {}
+
+
+def op(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for n in names:
+            OPS[n] = fn
+        return fn
+
+    return register
+
+
+def unary(names: str, fn: Callable[[Any], Any]) -> None:
+    for n in names.split():
+        OPS[n] = lambda node, xs, fn=fn: [fn(xs[0])]
+
+
+def binary(names: str, fn: Callable[[Any, Any], Any]) -> None:
+    for n in names.split():
+        OPS[n] = lambda node, xs, fn=fn: [fn(xs[0], xs[1])]
+
+
+def ints(v: Any) -> list[int]:
+    if v is None:
+        return []
+    if not isinstance(v, np.ndarray) and hasattr(v, "shape"):
+        raise OnnxImportError("an index/shape operand computed from the inputs' values must be a constant")
+    return [int(i) for i in np.asarray(v).reshape(-1)]
+
+
+def _dt(x: Any) -> np.dtype:
+    return np.dtype(x.dtype)
+
+
+def _keep(x: Any, like: Any) -> Any:
+    """ONNX keeps the operand dtype where NumPy would promote (Python-scalar math on ints, etc.)."""
+    return x if _dt(x) == _dt(like) else x.astype(_dt(like))
+
+
+# ---- elementwise --------------------------------------------------------------------------------
+
+binary("Add", lambda a, b: a + b)
+binary("Sub", lambda a, b: a - b)
+binary("Mul", lambda a, b: a * b)
+binary("Equal", np.equal)
+binary("Greater", np.greater)
+binary("GreaterOrEqual", np.greater_equal)
+binary("Less", np.less)
+binary("LessOrEqual", np.less_equal)
+binary("And", np.logical_and)
+binary("Or", np.logical_or)
+binary("Xor", np.logical_xor)
+binary("BitwiseAnd", np.bitwise_and)
+binary("BitwiseOr", np.bitwise_or)
+binary("BitwiseXor", np.bitwise_xor)
+unary("BitwiseNot", np.invert)
+unary("Not", np.logical_not)
+unary("Neg", np.negative)
+unary("Abs", np.abs)
+unary("Sign", np.sign)
+unary("Floor", np.floor)
+unary("Ceil", np.ceil)
+unary("Round", np.round)
+unary("Sqrt", np.sqrt)
+unary("Exp", np.exp)
+unary("Log", np.log)
+unary("Sin", np.sin)
+unary("Cos", np.cos)
+unary("Tan", np.tan)
+unary("Asin", np.arcsin)
+unary("Acos", np.arccos)
+unary("Atan", np.arctan)
+unary("Sinh", np.sinh)
+unary("Cosh", np.cosh)
+unary("Tanh", np.tanh)
+unary("Asinh", np.arcsinh)
+unary("Acosh", np.arccosh)
+unary("Atanh", np.arctanh)
+unary("IsNaN", np.isnan)
+unary("Relu", lambda x: np.maximum(x, np.zeros((), _dt(x))))
+unary("Sigmoid", nn.sigmoid)
+unary("Softsign", nn.softsign)
+unary("Identity", lambda x: x)
+
+
+@op("Reciprocal")
+def _reciprocal(node: Node, xs: list[Any]) -> list[Any]:
+    return [_keep(1 / xs[0], xs[0])]
+
+
+@op("Erf")
+def _erf(node: Node, xs: list[Any]) -> list[Any]:
+    import scipy.special
+
+    return [scipy.special.erf(xs[0])]
+
+
+@op("Div")
+def _div(node: Node, xs: list[Any]) -> list[Any]:
+    a, b = xs
+    if _dt(a).kind in "iu":  # ONNX integer division truncates toward zero
+        q = np.floor_divide(a, b)
+        if _dt(a).kind == "i":
+            q = np.where((np.mod(a, b) != 0) & ((a < 0) != (b < 0)), q + 1, q)
+        return [q.astype(_dt(a))]
+    return [a / b]
+
+
+@op("Mod")
+def _mod(node: Node, xs: list[Any]) -> list[Any]:
+    a, b = xs
+    return [np.fmod(a, b) if node.get("fmod", 0) else np.mod(a, b)]
+
+
+@op("Pow")
+def _pow(node: Node, xs: list[Any]) -> list[Any]:
+    return [_keep(np.power(xs[0], xs[1].astype(_dt(xs[0])) if _dt(xs[0]).kind == "f" else xs[1]), xs[0])]
+
+
+@op("BitShift")
+def _bitshift(node: Node, xs: list[Any]) -> list[Any]:
+    fn = np.left_shift if node.get("direction") == "LEFT" else np.right_shift
+    return [fn(xs[0], xs[1])]
+
+
+@op("Max", "Min", "Sum", "Mean")
+def _variadic(node: Node, xs: list[Any]) -> list[Any]:
+    fn = {"Max": np.maximum, "Min": np.minimum, "Sum": np.add, "Mean": np.add}[node.op]
+    acc = xs[0]
+    for x in xs[1:]:
+        acc = fn(acc, x)
+    return [_keep(acc / len(xs), xs[0]) if node.op == "Mean" else acc]
+
+
+@op("Where")
+def _where(node: Node, xs: list[Any]) -> list[Any]:
+    return [np.where(xs[0], xs[1], xs[2])]
+
+
+@op("Clip")
+def _clip(node: Node, xs: list[Any]) -> list[Any]:
+    x = xs[0]
+    lo = xs[1] if len(xs) > 1 and xs[1] is not None else node.get("min")
+    hi = xs[2] if len(xs) > 2 and xs[2] is not None else node.get("max")
+    if lo is not None:
+        x = np.maximum(x, np.asarray(lo, _dt(x)) if isinstance(lo, (float, int, np.ndarray)) else lo)
+    if hi is not None:
+        x = np.minimum(x, np.asarray(hi, _dt(x)) if isinstance(hi, (float, int, np.ndarray)) else hi)
+    return [x]
+
+
+def _f(x: Any, v: float) -> Any:
+    return np.asarray(v, _dt(x))
+
+
+OPS["LeakyRelu"] = lambda node, xs: [np.where(xs[0] < 0, xs[0] * _f(xs[0], node.get("alpha", 0.01)), xs[0])]
+OPS["Elu"] = lambda node, xs: [np.where(xs[0] < 0, _f(xs[0], node.get("alpha", 1.0)) * np.expm1(xs[0]), xs[0])]
+OPS["Celu"] = lambda node, xs: [np.maximum(xs[0], 0) + np.minimum(
+    0, _f(xs[0], node.get("alpha", 1.0)) * np.expm1(xs[0] / _f(xs[0], node.get("alpha", 1.0))))]
+OPS["Selu"] = lambda node, xs: [_f(xs[0], node.get("gamma", 1.0507009873554805)) * np.where(
+    xs[0] > 0, xs[0], _f(xs[0], node.get("alpha", 1.6732632423543772)) * np.expm1(xs[0]))]
+OPS["ThresholdedRelu"] = lambda node, xs: [np.where(xs[0] > _f(xs[0], node.get("alpha", 1.0)), xs[0],
+                                                    np.zeros((), _dt(xs[0])))]
+OPS["HardSigmoid"] = lambda node, xs: [np.clip(xs[0] * _f(xs[0], node.get("alpha", 0.2)) +
+                                               _f(xs[0], node.get("beta", 0.5)), _f(xs[0], 0), _f(xs[0], 1))]
+OPS["HardSwish"] = lambda node, xs: [xs[0] * np.clip(xs[0] / _f(xs[0], 6) + _f(xs[0], 0.5), _f(xs[0], 0),
+                                                     _f(xs[0], 1))]
+OPS["Softplus"] = lambda node, xs: [np.logaddexp(xs[0], _f(xs[0], 0))]
+OPS["Mish"] = lambda node, xs: [xs[0] * np.tanh(np.logaddexp(xs[0], _f(xs[0], 0)))]
+OPS["PRelu"] = lambda node, xs: [np.where(xs[0] < 0, xs[0] * xs[1], xs[0])]
+OPS["Swish"] = lambda node, xs: [xs[0] * nn.sigmoid(xs[0] * _f(xs[0], node.get("alpha", 1.0)))]
+
+
+@op("Shrink")
+def _shrink(node: Node, xs: list[Any]) -> list[Any]:
+    x, lam, bias = xs[0], _f(xs[0], node.get("lambd", 0.5)), _f(xs[0], node.get("bias", 0.0))
+    return [np.where(x < -lam, x + bias, np.where(x > lam, x - bias, np.zeros((), _dt(x))))]
+
+
+@op("Gelu")
+def _gelu(node: Node, xs: list[Any]) -> list[Any]:
+    return [nn.gelu(xs[0], approximate=node.get("approximate", "none") == "tanh")]
+
+
+@op("IsInf")
+def _isinf(node: Node, xs: list[Any]) -> list[Any]:
+    x = xs[0]
+    pos, neg = node.get("detect_positive", 1), node.get("detect_negative", 1)
+    return [np.isinf(x) & ((x > 0) if pos and not neg else (x < 0) if neg and not pos else np.isinf(x))
+            if pos or neg else np.zeros(np.shape(x), bool) if isinstance(x, np.ndarray) else np.isinf(x) & (x != x)]
+
+
+# ---- types and structure ------------------------------------------------------------------------
+
+
+@op("Cast")
+def _cast(node: Node, xs: list[Any]) -> list[Any]:
+    from .tensors import numpy_dtype
+
+    return [xs[0].astype(numpy_dtype(node.get("to"), f"node {node.name!r}"))]
+
+
+OPS["CastLike"] = lambda node, xs: [xs[0].astype(_dt(xs[1]))]
+
+
+@op("Constant")
+def _constant(node: Node, xs: list[Any]) -> list[Any]:
+    for key, dtype in (("value", None), ("value_float", np.float32), ("value_floats", np.float32),
+                       ("value_int", np.int64), ("value_ints", np.int64)):
+        if key in node.attrs:
+            v = node.attrs[key]
+            return [np.asarray(v, dtype) if dtype else v]
+    raise OnnxImportError(f"node {node.name!r} (Constant): no supported value attribute (strings/sparse are not)")
+
+
+@op("ConstantOfShape")
+def _constant_of_shape(node: Node, xs: list[Any]) -> list[Any]:
+    value = node.get("value", np.zeros(1, np.float32))
+    return [np.full(tuple(ints(xs[0])), value.reshape(-1)[0], value.dtype)]
+
+
+@op("Shape")
+def _shape(node: Node, xs: list[Any]) -> list[Any]:
+    s = tuple(np.shape(xs[0]))
+    if any(isinstance(d, str) for d in s):
+        return [np.array(list(s), dtype=object)[node.get("start", 0): node.get("end", len(s))]]
+    return [np.array(s, np.int64)[node.get("start", 0): node.get("end", len(s))]]
+
+
+OPS["Size"] = lambda node, xs: [np.array(int(np.prod(np.shape(xs[0]))), np.int64)]
+
+
+def _shape_arg(v: Any) -> tuple:
+    return tuple(d if isinstance(d, str) else int(d) for d in np.asarray(v, dtype=object).reshape(-1))
+
+
+@op("Reshape")
+def _reshape(node: Node, xs: list[Any]) -> list[Any]:
+    shape = list(_shape_arg(xs[1]))
+    if not node.get("allowzero", 0):
+        shape = [np.shape(xs[0])[i] if d == 0 else d for i, d in enumerate(shape)]
+    return [np.reshape(xs[0], tuple(shape))]
+
+
+@op("Flatten")
+def _flatten(node: Node, xs: list[Any]) -> list[Any]:
+    x = xs[0]
+    axis = node.get("axis", 1)
+    axis = axis + x.ndim if axis < 0 else axis
+    if all(isinstance(d, int) for d in x.shape):
+        return [np.reshape(x, (int(np.prod(x.shape[:axis], dtype=np.int64)), -1))]
+    if axis != 1:
+        raise OnnxImportError(f"node {node.name!r} (Flatten): axis {axis} over a dynamic dim")
+    return [np.reshape(x, (x.shape[0], -1))]
+
+
+def _axes(node: Node, xs: list[Any], index: int = 1) -> list[int] | None:
+    if len(xs) > index and xs[index] is not None:
+        return ints(xs[index])
+    return list(node.get("axes")) if node.get("axes") is not None else None
+
+
+@op("Squeeze")
+def _squeeze(node: Node, xs: list[Any]) -> list[Any]:
+    axes = _axes(node, xs)
+    return [np.squeeze(xs[0], axis=tuple(axes)) if axes else np.squeeze(xs[0])]
+
+
+@op("Unsqueeze")
+def _unsqueeze(node: Node, xs: list[Any]) -> list[Any]:
+    axes = _axes(node, xs)
+    ndim = np.ndim(xs[0]) + len(axes)
+    return [np.expand_dims(xs[0], tuple(sorted(a % ndim for a in axes)))]
+
+
+@op("Transpose")
+def _transpose(node: Node, xs: list[Any]) -> list[Any]:
+    perm = node.get("perm")
+    return [np.transpose(xs[0], perm if perm is not None else None)]
+
+
+@op("Concat")
+def _concat(node: Node, xs: list[Any]) -> list[Any]:
+    values = [x for x in xs if x is not None and (not isinstance(x, np.ndarray) or x.size or x.ndim != 1)]
+    if any(isinstance(v, np.ndarray) and v.dtype == object for v in values):
+        return [np.concatenate([np.asarray(v, dtype=object) for v in values], axis=node.get("axis"))]
+    return [np.concatenate(values or xs, axis=node.get("axis"))]
+
+
+@op("Split")
+def _split(node: Node, xs: list[Any]) -> list[Any]:
+    x, axis = xs[0], node.get("axis", 0)
+    sizes = ints(xs[1]) if len(xs) > 1 and xs[1] is not None else list(node.get("split") or [])
+    if not sizes:
+        n = node.get("num_outputs", node.outputs)
+        total = x.shape[axis]
+        size = -(-total // n)
+        sizes = [min(size, total - i * size) for i in range(n)]
+    return list(np.split(x, np.cumsum(sizes)[:-1].tolist(), axis=axis))
+
+
+@op("Slice")
+def _slice(node: Node, xs: list[Any]) -> list[Any]:
+    x = xs[0]
+    if node.opset < 10:
+        starts, ends, axes, steps = node.get("starts"), node.get("ends"), node.get("axes"), None
+    else:
+        starts, ends = ints(xs[1]), ints(xs[2])
+        axes = ints(xs[3]) if len(xs) > 3 and xs[3] is not None else None
+        steps = ints(xs[4]) if len(xs) > 4 and xs[4] is not None else None
+    axes = list(axes) if axes is not None else list(range(len(starts)))
+    steps = steps or [1] * len(starts)
+    index: list[Any] = [slice(None)] * np.ndim(x)
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        dim = x.shape[a]
+        if isinstance(dim, str):
+            if (s, e, st) in ((0, 2**63 - 1, 1), (0, 2**31 - 1, 1)):
+                continue
+            raise OnnxImportError(f"node {node.name!r} (Slice): slicing the dynamic dim {dim}")
+        lo, hi, _ = slice(max(min(s, 2**62), -(2**62)), max(min(e, 2**62), -(2**62)), st).indices(dim)
+        index[a % np.ndim(x)] = slice(lo, hi if hi >= 0 else None, None if st == 1 else st)
+    return [x[tuple(index)]]
+
+
+@op("Gather")
+def _gather(node: Node, xs: list[Any]) -> list[Any]:
+    params, indices = xs
+    axis = node.get("axis", 0)
+    if isinstance(params, np.ndarray) and not isinstance(indices, np.ndarray):
+        params = np.asarray(params, like=indices)
+    if isinstance(indices, np.ndarray):
+        indices = np.where(indices < 0, indices + params.shape[axis], indices)
+    return [np.take(params, indices, axis=axis)]
+
+
+@op("GatherElements")
+def _gather_elements(node: Node, xs: list[Any]) -> list[Any]:
+    params, indices = xs
+    axis = node.get("axis", 0)
+    if isinstance(indices, np.ndarray):
+        indices = np.where(indices < 0, indices + params.shape[axis], indices)
+    return [np.take_along_axis(params, indices, axis=axis)]
+
+
+@op("Expand")
+def _expand(node: Node, xs: list[Any]) -> list[Any]:
+    shape = np.broadcast_shapes(np.shape(xs[0]), tuple(ints(xs[1])))
+    return [np.broadcast_to(xs[0], shape) * np.ones((), _dt(xs[0])) if not isinstance(xs[0], np.ndarray)
+            else np.broadcast_to(xs[0], shape).copy()]
+
+
+OPS["Tile"] = lambda node, xs: [np.tile(xs[0], ints(xs[1]))]
+
+
+@op("Range")
+def _range(node: Node, xs: list[Any]) -> list[Any]:
+    start, limit, delta = (np.asarray(x) for x in xs)
+    return [np.arange(start.item(), limit.item(), delta.item(), dtype=start.dtype)]
+
+
+@op("Pad")
+def _pad(node: Node, xs: list[Any]) -> list[Any]:
+    x = xs[0]
+    pads = ints(xs[1]) if node.opset >= 11 else list(node.get("pads"))
+    value = (xs[2] if len(xs) > 2 and xs[2] is not None else None) if node.opset >= 11 else node.get("value", 0.0)
+    axes = ints(xs[3]) if len(xs) > 3 and xs[3] is not None else list(range(np.ndim(x)))
+    n = len(axes)
+    width = [(0, 0)] * np.ndim(x)
+    for k, a in enumerate(axes):
+        width[a % np.ndim(x)] = (pads[k], pads[k + n])
+    if any(p < 0 for pair in width for p in pair):
+        raise OnnxImportError(f"node {node.name!r} (Pad): negative pads (cropping) are not supported")
+    mode = node.get("mode", "constant")
+    if mode == "constant":
+        fill = np.asarray(value).reshape(-1)[0] if value is not None else 0
+        return [np.pad(x, width, constant_values=fill)]
+    return [np.pad(x, width, mode={"reflect": "reflect", "edge": "edge", "wrap": "wrap"}[mode])]
+
+
+@op("Trilu")
+def _trilu(node: Node, xs: list[Any]) -> list[Any]:
+    k = ints(xs[1])[0] if len(xs) > 1 and xs[1] is not None else 0
+    return [np.triu(xs[0], k) if node.get("upper", 1) else np.tril(xs[0], k)]
+
+
+@op("EyeLike")
+def _eye_like(node: Node, xs: list[Any]) -> list[Any]:
+    from .tensors import numpy_dtype
+
+    dtype = numpy_dtype(node.get("dtype"), node.name) if node.get("dtype") is not None else _dt(xs[0])
+    n, m = np.shape(xs[0])
+    return [np.eye(n, m, k=node.get("k", 0), dtype=dtype)]
+
+
+@op("OneHot")
+def _one_hot(node: Node, xs: list[Any]) -> list[Any]:
+    indices, depth, values = xs
+    d = int(np.asarray(depth).reshape(-1)[0])
+    axis = node.get("axis", -1)
+    idx = np.where(indices < 0, indices + d, indices)
+    hot = np.expand_dims(idx, -1) == np.arange(d)
+    if axis != -1:
+        hot = np.moveaxis(hot, -1, axis)
+    return [np.where(hot, values[1], values[0])]
+
+
+@op("DepthToSpace", "SpaceToDepth")
+def _depth_space(node: Node, xs: list[Any]) -> list[Any]:
+    x, b = xs[0], node.get("blocksize")
+    n, c, h, w = x.shape
+    if node.op == "SpaceToDepth":
+        y = x.reshape(n, c, h // b, b, w // b, b).transpose(0, 3, 5, 1, 2, 4)
+        return [y.reshape(n, c * b * b, h // b, w // b)]
+    if node.get("mode", "DCR") == "DCR":
+        y = x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+    else:
+        y = x.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+    return [y.reshape(n, c // (b * b), h * b, w * b)]
+
+
+# ---- reductions ---------------------------------------------------------------------------------
+
+
+def _reduce_axes(node: Node, xs: list[Any]) -> tuple | None:
+    axes = _axes(node, xs) if node.opset >= 13 or node.op == "ReduceSum" and node.opset >= 13 else \
+        (list(node.get("axes")) if node.get("axes") is not None else None)
+    if node.op == "ReduceSum" and node.opset < 13:
+        axes = list(node.get("axes")) if node.get("axes") is not None else None
+    if not axes:
+        return () if node.get("noop_with_empty_axes", 0) else None
+    return tuple(a % max(np.ndim(xs[0]), 1) for a in axes)
+
+
+def _reduction(fn: Callable[..., Any]) -> OpFn:
+    def run(node: Node, xs: list[Any]) -> list[Any]:
+        axes = _reduce_axes(node, xs)
+        if axes == ():
+            return [xs[0]]
+        return [_keep(fn(xs[0], axis=axes, keepdims=bool(node.get("keepdims", 1))), xs[0])]
+
+    return run
+
+
+OPS["ReduceSum"] = _reduction(np.sum)
+OPS["ReduceMean"] = _reduction(np.mean)
+OPS["ReduceMax"] = _reduction(np.max)
+OPS["ReduceMin"] = _reduction(np.min)
+OPS["ReduceProd"] = _reduction(np.prod)
+OPS["ReduceL1"] = _reduction(lambda x, **k: np.sum(np.abs(x), **k))
+OPS["ReduceL2"] = _reduction(lambda x, **k: np.sqrt(np.sum(x * x, **k)))
+OPS["ReduceSumSquare"] = _reduction(lambda x, **k: np.sum(x * x, **k))
+OPS["ReduceLogSum"] = _reduction(lambda x, **k: np.log(np.sum(x, **k)))
+OPS["ReduceLogSumExp"] = _reduction(lambda x, **k: _logsumexp(x, **k))
+
+
+def _logsumexp(x: Any, axis: tuple | None, keepdims: bool) -> Any:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, np.zeros((), _dt(x)))
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+@op("ArgMax", "ArgMin")
+def _argmax(node: Node, xs: list[Any]) -> list[Any]:
+    x, axis = xs[0], node.get("axis", 0)
+    fn = np.argmax if node.op == "ArgMax" else np.argmin
+    if node.get("select_last_index", 0):
+        flipped = np.flip(x, axis=axis)
+        out = x.shape[axis] - 1 - fn(flipped, axis=axis)
+    else:
+        out = fn(x, axis=axis)
+    out = out.astype(np.int64)
+    return [np.expand_dims(out, axis) if node.get("keepdims", 1) else out]
+
+
+@op("CumSum")
+def _cumsum(node: Node, xs: list[Any]) -> list[Any]:
+    x, axis = xs[0], ints(xs[1])[0]
+    if node.get("reverse", 0):
+        x = np.flip(x, axis)
+    out = np.cumsum(x, axis=axis).astype(_dt(x))
+    if node.get("exclusive", 0):
+        out = out - x
+    return [np.flip(out, axis) if node.get("reverse", 0) else out]
+
+
+# ---- linear algebra and neural-network ops ------------------------------------------------------
+
+binary("MatMul", np.matmul)
+
+
+@op("Gemm")
+def _gemm(node: Node, xs: list[Any]) -> list[Any]:
+    a, b = xs[0], xs[1]
+    if node.get("transA", 0):
+        a = a.T
+    if node.get("transB", 0):
+        b = b.T
+    y = a @ b
+    alpha, beta = node.get("alpha", 1.0), node.get("beta", 1.0)
+    if alpha != 1.0:
+        y = y * _f(y, alpha)
+    if len(xs) > 2 and xs[2] is not None:
+        y = y + (xs[2] * _f(y, beta) if beta != 1.0 else xs[2])
+    return [y]
+
+
+@op("Einsum")
+def _einsum(node: Node, xs: list[Any]) -> list[Any]:
+    return [np.einsum(node.get("equation"), *xs)]
+
+
+def _softmax_like(fn: Callable[..., Any]) -> OpFn:
+    def run(node: Node, xs: list[Any]) -> list[Any]:
+        x = xs[0]
+        axis = node.get("axis", -1 if node.opset >= 13 else 1)
+        if node.opset < 13:  # coerced to 2-D at `axis`
+            shape = x.shape
+            flat = np.reshape(x, (int(np.prod(shape[:axis])), -1))
+            return [np.reshape(fn(flat, axis=-1), shape)]
+        return [fn(x, axis=axis)]
+
+    return run
+
+
+OPS["Softmax"] = _softmax_like(lambda x, axis: nn.softmax(x, axis=axis))
+OPS["LogSoftmax"] = _softmax_like(lambda x, axis: nn.log_softmax(x, axis=axis))
+
+
+@op("Hardmax")
+def _hardmax(node: Node, xs: list[Any]) -> list[Any]:
+    def hard(x: Any, axis: int) -> Any:
+        idx = np.argmax(x, axis=axis)
+        return (np.expand_dims(idx, axis) == np.arange(x.shape[axis]).reshape(
+            [-1 if i == axis % x.ndim else 1 for i in range(x.ndim)])).astype(_dt(x))
+
+    return _softmax_like(hard)(node, xs)
+
+
+@op("Dropout")
+def _dropout(node: Node, xs: list[Any]) -> list[Any]:
+    training = len(xs) > 2 and xs[2] is not None and bool(np.asarray(xs[2]).item()) if \
+        isinstance(xs[2] if len(xs) > 2 else None, np.ndarray) else False
+    if training:
+        raise OnnxImportError(f"node {node.name!r} (Dropout): training_mode=true is not supported (inference only)")
+    return [xs[0], np.ones(np.shape(xs[0]), bool)][: node.outputs]
+
+
+def _conv_pads(node: Node, spatial: list[int], kernel: list[int], strides: list[int], dil: list[int]) -> Any:
+    auto = node.get("auto_pad", "NOTSET")
+    if auto in ("NOTSET", "VALID"):
+        pads = list(node.get("pads") or [0] * (2 * len(spatial))) if auto == "NOTSET" else [0] * (2 * len(spatial))
+        n = len(spatial)
+        return [[pads[i], pads[i + n]] for i in range(n)]
+    out = []
+    for size, k, s, d in zip(spatial, kernel, strides, dil):
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        lo = total // 2 if auto == "SAME_UPPER" else total - total // 2
+        out.append([lo, total - lo])
+    return out
+
+
+@op("Conv")
+def _conv(node: Node, xs: list[Any]) -> list[Any]:
+    x, w = xs[0], xs[1]
+    if np.ndim(x) != 4:
+        raise OnnxImportError(f"node {node.name!r} (Conv): only 2-D convolutions (NCHW) are supported, got rank "
+                              f"{np.ndim(x)}")
+    kernel = list(w.shape[2:])
+    strides = list(node.get("strides") or [1, 1])
+    dil = list(node.get("dilations") or [1, 1])
+    pads = _conv_pads(node, list(x.shape[2:]), kernel, strides, dil)
+    filters = np.transpose(w, (2, 3, 1, 0))  # OIHW -> HWIO
+    y = nn.conv2d(x, filters, strides=strides, padding=[[0, 0], [0, 0], *pads], data_format="NCHW",
+                  dilations=dil, groups=node.get("group", 1)) if node.get("group", 1) != 1 else \
+        nn.conv2d(x, filters, strides=strides, padding=[[0, 0], [0, 0], *pads], data_format="NCHW", dilations=dil)
+    if len(xs) > 2 and xs[2] is not None:
+        y = y + np.reshape(xs[2], (-1, 1, 1))
+    return [y]
+
+
+def _pool(node: Node, xs: list[Any], kind: str) -> list[Any]:
+    x = xs[0]
+    if np.ndim(x) == 3:  # 1-D pooling as 2-D over a width-1 axis
+        attrs = dict(node.attrs)
+        for key, extra in (("kernel_shape", 1), ("strides", 1), ("dilations", 1)):
+            if attrs.get(key) is not None:
+                attrs[key] = list(attrs[key]) + [extra]
+        if attrs.get("pads") is not None:
+            p = list(attrs["pads"])
+            attrs["pads"] = [p[0], 0, p[1], 0]
+        flat = Node(node.op, node.name, attrs, node.opset, node.outputs)
+        return [np.squeeze(y, -1) for y in _pool(flat, [np.expand_dims(x, -1)], kind)]
+    if np.ndim(x) != 4:
+        raise OnnxImportError(f"node {node.name!r} ({node.op}): only 2-D pooling (NCHW) is supported")
+    if node.get("ceil_mode", 0):
+        raise OnnxImportError(f"node {node.name!r} ({node.op}): ceil_mode=1 is not supported")
+    kernel = list(node.get("kernel_shape"))
+    strides = list(node.get("strides") or [1, 1])
+    dil = list(node.get("dilations") or [1, 1])
+    if dil != [1, 1]:
+        raise OnnxImportError(f"node {node.name!r} ({node.op}): dilations are not supported")
+    pads = _conv_pads(node, list(x.shape[2:]), kernel, strides, dil)
+    if kind == "max":
+        return [nn.max_pool2d(x, kernel, strides, padding=[[0, 0], [0, 0], *pads], data_format="NCHW")]
+    if any(p for pair in pads for p in pair) and node.get("count_include_pad", 0):
+        padded = np.pad(x, [(0, 0), (0, 0), *pads])
+        return [nn.avg_pool2d(padded, kernel, strides, padding="VALID", data_format="NCHW")]
+    return [nn.avg_pool2d(x, kernel, strides, padding=[[0, 0], [0, 0], *pads], data_format="NCHW")]
+
+
+OPS["MaxPool"] = lambda node, xs: _pool(node, xs, "max")[: 1]
+OPS["AveragePool"] = lambda node, xs: _pool(node, xs, "avg")
+OPS["GlobalAveragePool"] = lambda node, xs: [np.mean(xs[0], axis=tuple(range(2, np.ndim(xs[0]))), keepdims=True)]
+OPS["GlobalMaxPool"] = lambda node, xs: [np.max(xs[0], axis=tuple(range(2, np.ndim(xs[0]))), keepdims=True)]
+
+
+@op("BatchNormalization")
+def _batch_norm(node: Node, xs: list[Any]) -> list[Any]:
+    x, scale, bias, mean, var = xs[:5]
+    if node.get("training_mode", 0):
+        raise OnnxImportError(f"node {node.name!r} (BatchNormalization): training_mode=1 is not supported")
+    shape = (-1,) + (1,) * (np.ndim(x) - 2)
+    eps = _f(x, node.get("epsilon", 1e-5))
+    inv = np.reshape(scale / np.sqrt(var + eps), shape)
+    return [(x - np.reshape(mean, shape)) * inv + np.reshape(bias, shape)]
+
+
+@op("InstanceNormalization")
+def _instance_norm(node: Node, xs: list[Any]) -> list[Any]:
+    x, scale, bias = xs
+    axes = tuple(range(2, np.ndim(x)))
+    mean = np.mean(x, axis=axes, keepdims=True)
+    var = np.mean(np.square(x - mean), axis=axes, keepdims=True)
+    shape = (-1,) + (1,) * (np.ndim(x) - 2)
+    return [(x - mean) / np.sqrt(var + _f(x, node.get("epsilon", 1e-5))) * np.reshape(scale, shape) +
+            np.reshape(bias, shape)]
+
+
+@op("LayerNormalization")
+def _layer_norm(node: Node, xs: list[Any]) -> list[Any]:
+    x, scale = xs[0], xs[1]
+    bias = xs[2] if len(xs) > 2 else None
+    axis = node.get("axis", -1) % np.ndim(x)
+    axes = tuple(range(axis, np.ndim(x)))
+    work = x.astype(np.float32) if _dt(x) == np.float16 else x
+    mean = np.mean(work, axis=axes, keepdims=True)
+    var = np.mean(np.square(work - mean), axis=axes, keepdims=True)
+    inv = 1 / np.sqrt(var + np.asarray(node.get("epsilon", 1e-5), _dt(work)))
+    y = ((work - mean) * inv).astype(_dt(x)) * scale
+    if bias is not None:
+        y = y + bias
+    return [y, mean, inv][: node.outputs]
+
+
+@op("LRN")
+def _lrn(node: Node, xs: list[Any]) -> list[Any]:
+    x, size = xs[0], node.get("size")
+    alpha, beta, bias = node.get("alpha", 1e-4), node.get("beta", 0.75), node.get("bias", 1.0)
+    sq = np.square(x)
+    lo, hi = (size - 1) // 2, size // 2
+    padded = np.pad(sq, [(0, 0), (lo, hi)] + [(0, 0)] * (np.ndim(x) - 2))
+    c = x.shape[1]
+    total = padded[:, 0:c]
+    for k in range(1, size):
+        total = total + padded[:, k:k + c]
+    return [x / np.power(_f(x, bias) + _f(x, alpha / size) * total, _f(x, beta))]
+
+
+@op("LpNormalization")
+def _lp_norm(node: Node, xs: list[Any]) -> list[Any]:
+    x, axis, p = xs[0], node.get("axis", -1), node.get("p", 2)
+    norm = np.sum(np.abs(x), axis=axis, keepdims=True) if p == 1 else np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+    return [x / norm]
+
+
+@op("MeanVarianceNormalization")
+def _mvn(node: Node, xs: list[Any]) -> list[Any]:
+    x = xs[0]
+    axes = tuple(node.get("axes") or [0, 2, 3])
+    mean = np.mean(x, axis=axes, keepdims=True)
+    std = np.sqrt(np.mean(np.square(x - mean), axis=axes, keepdims=True))
+    return [(x - mean) / (std + _f(x, 1e-9))]
+
+
+__all__ = ["Node", "OPS", "OnnxImportError"]
+
+
+# ---- losses, more normalizations, windows -------------------------------------------------------
+
+
+def _reduce_loss(node: Node, loss: Any, weight_sum: Any) -> Any:
+    reduction = node.get("reduction", "mean")
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return np.sum(loss)
+    return np.sum(loss) / weight_sum
+
+
+@op("NegativeLogLikelihoodLoss")
+def _nll(node: Node, xs: list[Any]) -> list[Any]:
+    scores, target = xs[0], xs[1]
+    weight = xs[2] if len(xs) > 2 else None
+    ignore = node.get("ignore_index")
+    return [_nll_of(node, scores, target, weight, ignore)]
+
+
+def _nll_of(node: Node, scores: Any, target: Any, weight: Any, ignore: int | None) -> Any:
+    """``-scores[n, target[n, ...], ...]`` weighted; ``ignore_index`` targets weigh 0."""
+    c = scores.shape[1]
+    safe = target if ignore is None else np.where(target == ignore, 0, target)
+    picked = np.squeeze(np.take_along_axis(scores, np.expand_dims(safe, 1).astype(np.int64), axis=1), axis=1)
+    w = np.ones(np.shape(target), _dt(scores)) if weight is None else \
+        np.take(np.asarray(weight, like=scores) if isinstance(weight, np.ndarray) else weight, safe)
+    if ignore is not None:
+        w = np.where(target == ignore, np.zeros((), _dt(scores)), w)
+    del c
+    loss = -picked * w
+    return _reduce_loss(node, loss, np.sum(w)).astype(_dt(scores))
+
+
+@op("SoftmaxCrossEntropyLoss")
+def _sce(node: Node, xs: list[Any]) -> list[Any]:
+    scores, target = xs[0], xs[1]
+    weight = xs[2] if len(xs) > 2 else None
+    logp = nn.log_softmax(scores, axis=1)
+    return [_nll_of(node, logp, target, weight, node.get("ignore_index")), logp][: node.outputs]
+
+
+@op("RMSNormalization")
+def _rms_norm(node: Node, xs: list[Any]) -> list[Any]:
+    x, scale = xs[0], xs[1]
+    axis = node.get("axis", -1) % np.ndim(x)
+    axes = tuple(range(axis, np.ndim(x)))
+    work = x.astype(np.float32) if _dt(x) == np.float16 else x
+    rms = np.sqrt(np.mean(work * work, axis=axes, keepdims=True) + np.asarray(node.get("epsilon", 1e-5), _dt(work)))
+    return [(work / rms).astype(_dt(x)) * scale]
+
+
+@op("GroupNormalization")
+def _group_norm(node: Node, xs: list[Any]) -> list[Any]:
+    x, scale, bias = xs
+    g = node.get("num_groups")
+    n, c = x.shape[:2]
+    grouped = np.reshape(x, (n, g, -1))
+    mean = np.mean(grouped, axis=-1, keepdims=True)
+    var = np.mean(np.square(grouped - mean), axis=-1, keepdims=True)
+    y = np.reshape((grouped - mean) / np.sqrt(var + _f(x, node.get("epsilon", 1e-5))), x.shape)
+    shape = (-1,) + (1,) * (np.ndim(x) - 2)
+    return [y * np.reshape(scale, shape) + np.reshape(bias, shape)]
+
+
+@op("ConvTranspose")
+def _conv_transpose(node: Node, xs: list[Any]) -> list[Any]:
+    x, w = xs[0], xs[1]
+    if np.ndim(x) != 4 or node.get("group", 1) != 1 or node.get("auto_pad", "NOTSET") != "NOTSET" or \
+            node.get("output_shape") is not None or any(node.get("dilations") or []) and \
+            list(node.get("dilations")) != [1, 1]:
+        raise OnnxImportError(f"node {node.name!r} (ConvTranspose): only 2-D, group 1, explicit pads, no "
+                              "output_shape/dilations are supported")
+    strides = list(node.get("strides") or [1, 1])
+    pads = list(node.get("pads") or [0, 0, 0, 0])
+    extra = list(node.get("output_padding") or [0, 0])
+    kh, kw = w.shape[2:]
+    h, wd = x.shape[2:]
+    out_h = (h - 1) * strides[0] + kh - pads[0] - pads[2] + extra[0]
+    out_w = (wd - 1) * strides[1] + kw - pads[1] - pads[3] + extra[1]
+    filters = np.transpose(w, (2, 3, 1, 0))  # (Cin, Cout, kH, kW) -> HW(Cout)(Cin): conv2d_transpose's HWOI
+    y = nn.conv2d_transpose(x, filters, output_shape=[x.shape[0], w.shape[1], out_h, out_w], strides=strides,
+                            padding=[[0, 0], [0, 0], [pads[0], pads[2]], [pads[1], pads[3]]],
+                            data_format="NCHW")
+    if len(xs) > 2 and xs[2] is not None:
+        y = y + np.reshape(xs[2], (-1, 1, 1))
+    return [y]
+
+
+def _window(fn: Callable[[np.ndarray, int], np.ndarray]) -> OpFn:
+    def run(node: Node, xs: list[Any]) -> list[Any]:
+        from .tensors import numpy_dtype
+
+        size = ints(xs[0])[0]
+        n = size if node.get("periodic", 1) else size - 1
+        k = np.arange(size, dtype=np.float64)
+        dtype = numpy_dtype(node.get("output_datatype", 1), node.name)
+        return [fn(k, n).astype(dtype)]
+
+    return run
+
+
+OPS["HannWindow"] = _window(lambda k, n: 0.5 - 0.5 * np.cos(2 * np.pi * k / n))
+OPS["HammingWindow"] = _window(lambda k, n: 25 / 46 - 21 / 46 * np.cos(2 * np.pi * k / n))
+OPS["BlackmanWindow"] = _window(lambda k, n: 0.42 - 0.5 * np.cos(2 * np.pi * k / n) + 0.08 * np.cos(4 * np.pi * k / n))
+
+
+@op("GatherND")
+def _gather_nd(node: Node, xs: list[Any]) -> list[Any]:
+    params, indices = xs
+    b = node.get("batch_dims", 0)
+    if b or not isinstance(indices, np.ndarray):
+        raise OnnxImportError(f"node {node.name!r} (GatherND): only constant indices without batch_dims")
+    idx = np.where(indices < 0, indices + np.array(params.shape[: indices.shape[-1]]), indices)
+    return [params[tuple(np.moveaxis(idx, -1, 0))]]
+
+
+@op("TopK")
+def _topk(node: Node, xs: list[Any]) -> list[Any]:
+    k = ints(xs[1])[0]
+    axis = node.get("axis", -1)
+    if k != 1:
+        raise OnnxImportError(f"node {node.name!r} (TopK): k={k}; only k=1 compiles (no sort primitive yet)")
+    fn = np.argmax if node.get("largest", 1) else np.argmin
+    idx = np.expand_dims(fn(xs[0], axis=axis), axis).astype(np.int64)
+    return [np.take_along_axis(xs[0], idx, axis=axis), idx]
+
+
+@op("CumProd")
+def _cumprod(node: Node, xs: list[Any]) -> list[Any]:
+    x, axis = xs[0], ints(xs[1])[0]
+    if node.get("reverse", 0):
+        x = np.flip(x, axis)
+    out = np.cumprod(x, axis=axis).astype(_dt(x))  # NumPy accumulates small ints in int64
+    if node.get("exclusive", 0):
+        ones = np.ones_like(np.take(x, [0], axis=axis))
+        out = np.concatenate([ones, np.take(out, np.arange(x.shape[axis] - 1), axis=axis)], axis=axis)
+    return [np.flip(out, axis) if node.get("reverse", 0) else out]
+
+
+def _per_axis(node: Node, v: Any, x: Any) -> Any:
+    """A scale/zero point: scalar, or per slice along ``axis`` (block quantization is not supported)."""
+    if np.ndim(v) == 0:
+        return v
+    if node.get("block_size", 0):
+        raise OnnxImportError(f"node {node.name!r} ({node.op}): blocked quantization is not supported")
+    axis = node.get("axis", 1) % np.ndim(x)
+    return np.reshape(v, [-1 if i == axis else 1 for i in range(np.ndim(x))])
+
+
+@op("QuantizeLinear")
+def _quantize(node: Node, xs: list[Any]) -> list[Any]:
+    x, scale = xs[0], xs[1]
+    zp = xs[2] if len(xs) > 2 and xs[2] is not None else np.zeros((), np.uint8)
+    dtype = _dt(zp)
+    if dtype.kind not in "iu":
+        raise OnnxImportError(f"node {node.name!r} (QuantizeLinear): output type {dtype} is not supported")
+    info = np.iinfo(dtype)
+    q = np.rint(x / _per_axis(node, scale, x)) + _per_axis(node, zp, x).astype(np.float32)
+    return [np.clip(q, info.min, info.max).astype(dtype)]
+
+
+@op("DequantizeLinear")
+def _dequantize(node: Node, xs: list[Any]) -> list[Any]:
+    x, scale = xs[0], xs[1]
+    zp = xs[2] if len(xs) > 2 and xs[2] is not None else np.zeros((), _dt(x))
+    if _dt(x).kind not in "iu":
+        raise OnnxImportError(f"node {node.name!r} (DequantizeLinear): input type {_dt(x)} is not supported")
+    diff = x.astype(np.int32) - _per_axis(node, zp, x).astype(np.int32)
+    return [diff.astype(_dt(scale)) * _per_axis(node, scale, x)]
+
+
+@op("Attention")
+def _attention(node: Node, xs: list[Any]) -> list[Any]:
+    """Scaled dot-product attention (opset 23): 3-D inputs split into heads, grouped K/V heads
+    repeated, boolean or additive masks, causal masking, softcap, past K/V concatenated."""
+    q, k, v = xs[:3]
+    mask = xs[3] if len(xs) > 3 else None
+    past_k = xs[4] if len(xs) > 4 else None
+    past_v = xs[5] if len(xs) > 5 else None
+    if node.get("qk_matmul_output_mode", 0) or node.outputs > 3 or node.get("softmax_precision") is not None:
+        raise OnnxImportError(f"node {node.name!r} (Attention): qk_matmul_output / softmax_precision are not "
+                              "supported")
+    three_d = np.ndim(q) == 3
+    if three_d:
+        hq, hkv = node.get("q_num_heads"), node.get("kv_num_heads")
+        b = q.shape[0]
+        q = np.transpose(np.reshape(q, (b, q.shape[1], hq, -1)), (0, 2, 1, 3))
+        k = np.transpose(np.reshape(k, (b, k.shape[1], hkv, -1)), (0, 2, 1, 3))
+        v = np.transpose(np.reshape(v, (b, v.shape[1], hkv, -1)), (0, 2, 1, 3))
+    if past_k is not None:
+        k = np.concatenate([past_k, k], axis=2)
+        v = np.concatenate([past_v, v], axis=2)
+    present_k, present_v = k, v
+    groups = q.shape[1] // k.shape[1]
+    if groups > 1:
+        k, v = np.repeat(k, groups, axis=1), np.repeat(v, groups, axis=1)
+    d = q.shape[-1]
+    scale = node.get("scale")
+    scale = _f(q, scale if scale is not None else 1 / np.sqrt(d))
+    scores = (q @ np.swapaxes(k, -1, -2)) * scale
+    s, total = scores.shape[-2], scores.shape[-1]
+    neg = _f(scores, -np.inf)
+    if mask is not None:
+        m = mask
+        if np.shape(m)[-1] < total:  # a mask shorter than past + current keys: pad as not masked
+            pad = [(0, 0)] * (np.ndim(m) - 1) + [(0, total - np.shape(m)[-1])]
+            m = np.pad(m, pad, constant_values=(False if _dt(m) == np.bool_ else 0))
+        scores = np.where(m, scores, neg) if _dt(m) == np.bool_ else scores + m.astype(_dt(scores))
+    if node.get("is_causal", 0):
+        offset = total - s
+        causal = np.arange(total)[None, :] <= (np.arange(s)[:, None] + offset)
+        scores = np.where(causal, scores, neg)
+    cap = node.get("softcap", 0.0)
+    if cap:
+        scores = _f(scores, cap) * np.tanh(scores / _f(scores, cap))
+    probs = nn.softmax(scores, axis=-1)
+    y = probs @ v
+    if three_d:
+        y = np.reshape(np.transpose(y, (0, 2, 1, 3)), (y.shape[0], y.shape[2], -1))
+    return [y, present_k, present_v][: node.outputs]
