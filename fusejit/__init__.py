@@ -28,6 +28,7 @@ _EXPORTS = {
     "GradientTape": "fusejit.autodiff", "custom_vjp": "fusejit.autodiff", "custom_jvp": "fusejit.autodiff",
     "SideEffectError": "fusejit.tracer.errors", "TracerLeakError": "fusejit.tracer.errors",
     "RetraceWarning": "fusejit.tracer.errors",
+    "profile": "fusejit.profiler", "profile_summary": "fusejit.profiler",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -192,6 +192,32 @@ def serve(**flags) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]})
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("fusejit-trace.json"),
+              show_default=True, help="where to write the Chrome trace JSON (open it in Perfetto)")
+def profile(script: Path, script_args: tuple[str, ...], output: Path) -> None:
+    """Run SCRIPT under fusejit.profile: write its timeline and print the kernel summary."""
+    import runpy
+    import sys
+
+    from .profiler import profile as recording
+    from .profiler import profile_summary
+
+    saved = sys.argv[:]
+    sys.argv = [str(script), *script_args]
+    sys.path.insert(0, str(script.resolve().parent))
+    try:
+        with recording(output):
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = saved
+        sys.path.remove(str(script.resolve().parent))
+    profile_summary()
+    click.echo(f"trace written to {output} (open in https://ui.perfetto.dev or chrome://tracing)")
+
+
 main.add_command(bench)  # fusejit bench: the benchmark suite (fusejit/bench/)
 main.add_command(transform_command)  # fusejit transform: Graph Transform Tool transforms on GraphDefs
 

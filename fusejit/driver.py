@@ -20,6 +20,7 @@ from .ir.arrays import native_byte_order, semantic_subclass_problem
 from .ir.dtypes import as_dtype
 from .ir.shapes import Dim, TensorType, format_shape
 from .live_calls import LiveCalls, add_guard_set
+from .profiler.recorder import phase
 from .runtime.executable import MISS, Executable, ReferenceExecutable
 from .runtime.gc_pause import gc_paused
 from .runtime.once import KeyedLocks
@@ -361,7 +362,8 @@ class JitFunction:
             specs = self._arg_specs(leaves, positions, arrays)
             live = LiveOptions(self._live.frozen, tuple(path for path, _ in leaves), self._live.all_frozen)
             with gc_paused():
-                traced = trace(self.fn, specs, rebuild, name=self.__name__, live=live)
+                with phase("trace"):
+                    traced = trace(self.fn, specs, rebuild, name=self.__name__, live=live)
                 with self._tracing.lock:
                     self.trace_count += 1
                 entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions, values,
@@ -379,7 +381,8 @@ class JitFunction:
     def _compile(self, graph: Graph, donate: dict[int, int]) -> Executable:
         root = self.dump_dir or os.environ.get("FUSEJIT_DUMP")
         dump_dir = os.path.join(root, f"{graph.name}.{self.trace_count}") if root else None  # one per signature
-        graph = optimize_graph(graph, disabled=self.disabled_passes, dump_dir=dump_dir, fast_math=self.fast_math)
+        with phase("optimize"):
+            graph = optimize_graph(graph, disabled=self.disabled_passes, dump_dir=dump_dir, fast_math=self.fast_math)
         return compile_graph(graph, fuse=self.fuse, device=_device_key(self.device), threads=self.threads,
                              backend=self.backend, donate=donate)
 

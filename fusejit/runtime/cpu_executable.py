@@ -28,6 +28,7 @@ from ..ir.arrays import semantic_subclass_problem
 from ..ir.evaluator import bind_attrs
 from ..ir.shapes import format_shape
 from ..passes.fusion import FusionPlan
+from ..profiler import recorder as profiler
 from . import allocator
 from .executable import MISS
 
@@ -72,7 +73,8 @@ class CpuExecutable:
 
     def __init__(self, graph: Graph, plan: FusionPlan, layout: abi.ArgLayout, threads: int, address: int,
                  llvm_ir_fn, asm_fn, fuse: bool, compile_ms: float, from_cache: bool,
-                 load_generic: Callable[[], None] | None = None, keepalive: object = None) -> None:
+                 load_generic: Callable[[], None] | None = None, keepalive: object = None,
+                 profiled: Callable[[], Any] | None = None) -> None:
         self.graph = graph
         self._keepalive = keepalive  # owns the native code at ``address``: it lives while this does
         self.plan = plan
@@ -101,10 +103,14 @@ class CpuExecutable:
         self._result_plan = _result_plan(graph, layout)
         self._tables: list = []
         self._table = type("Table", (ctypes.c_int64 * layout.nwords,), {})  # instances carry .arena
-        self._fast, self._exact, self.probe = _CallBuilder(self).build()
+        self._profiled = profiled  # compiles the profiling variant (fusejit.profiler) on first need
+        builder = _CallBuilder(self)
+        self._env = builder.env  # the generated call's globals: its ``fn`` is what the profiler swaps
+        self._fast, self._exact, self.probe = builder.build()
         # a per-instance subclass whose __call__ *is* the generated function: no extra frame
         self.__class__ = type(type(self).__name__, (type(self),), {"__call__": staticmethod(self._fast),
                                                                     "__module__": __name__})
+        profiler.register(self)
 
     def _fail(self, rc: int, arrays: tuple, mode: str) -> list[np.ndarray] | object:
         if rc == ERR_ARGS:

@@ -22,13 +22,23 @@ import os
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...ir import Graph, print_graph
 from ...passes.fusion import FusionPlan, plan_fusion
+from ...profiler.recorder import phase
 from ...runtime.once import OncePerKey
-from .module import MAX_THREADS, CpuModule, build_generic_module, build_module, generic_kernels, uses_pool
+from .module import (
+    MAX_THREADS,
+    CpuModule,
+    build_generic_module,
+    build_module,
+    generic_kernels,
+    profile_steps,
+    uses_pool,
+)
 
 if TYPE_CHECKING:
     from ...runtime.cpu_executable import CpuExecutable
@@ -45,6 +55,18 @@ class Program:
         self.entry = entry
         self.generic_linked = False
         self.lock = threading.Lock()
+        self.profiled: Profiled | None = None  # its profiling variant, compiled on first need
+
+
+@dataclass(frozen=True)
+class Profiled:
+    """A program's profiling variant (:mod:`fusejit.profiler`): same argument table, an entry
+    that also writes a timestamp per step into the words at ``stamps``."""
+
+    code: NativeCode
+    entry: int
+    stamps: int
+    steps: tuple[tuple[int, str], ...]
 
 
 _programs: weakref.WeakValueDictionary[str, Program] = weakref.WeakValueDictionary()  # cache key -> program
@@ -59,7 +81,7 @@ def live_programs() -> int:
 def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = None,
                      name: str | None = None, blas_ilp64: bool = False, lazy_generic: bool = False,
                      donate: dict[int, int] | None = None,
-                     planned: tuple[FusionPlan, abi.ArgLayout] | None = None) -> CpuModule:
+                     planned: tuple[FusionPlan, abi.ArgLayout] | None = None, profile: bool = False) -> CpuModule:
     """The LLVM module for ``graph`` (entry ``name``, C ABI in :mod:`.abi`), not compiled.
 
     For ahead-of-time builds: give the module its thread pool (``threadpool.define_pool(result.module,
@@ -68,6 +90,7 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
     ``lazy_generic``: see :func:`.module.build_module` (the JIT's choice). ``donate``: output
     index -> input index that output may be written over (:func:`.abi.inplace_outputs`).
     ``planned``: the fusion plan and argument layout the caller already made of ``graph``.
+    ``profile``: the profiling variant (timestamps between kernels, :mod:`fusejit.profiler`).
     """
     from ..vecmath import host_isa
     from .pyentry import emit_pyentry
@@ -78,7 +101,7 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
         digest = hashlib.sha256(f"{fuse}|{threads}|{print_graph(graph)}".encode()).hexdigest()[:20]
         name = f"fj_{digest}"
     cm = build_module(graph, plan, isa=host_isa(), threads=threads, name=name, blas_ilp64=blas_ilp64,
-                      lazy_generic=lazy_generic, donate=donate, layout=layout)
+                      lazy_generic=lazy_generic, donate=donate, layout=layout, profile=profile)
     emit_pyentry(cm.module, graph, cm.layout, cm.module.globals[name])
     return cm
 
@@ -124,7 +147,8 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
     threads = threads if threads is not None else (os.cpu_count() or 1)
     threads = max(1, min(int(threads), MAX_THREADS))
     text = print_graph(graph)
-    plan = plan_fusion(graph, fuse=fuse)
+    with phase("plan"):
+        plan = plan_fusion(graph, fuse=fuse)
     donate = dict(sorted((donate or {}).items()))
     layout = abi.ArgLayout(graph, plan, donate)
     ilp64 = bind_blas() if any(k.kind == "dot" and k.anchor.op == "dot" for k in plan.kernels) else False
@@ -148,9 +172,11 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
         obj = disk_cache.load(key)
         loaded.append(obj is not None)
         if obj is None:
-            obj = emit_object(module().llvm_ir)
+            with phase("llvm"):
+                obj = emit_object(module().llvm_ir)
             disk_cache.store(key, obj)
-        code = NativeCode(obj)
+        with phase("load"):
+            code = NativeCode(obj)
         return Program(code, code.address(name + "_py"))
 
     program = _compiling.get(_programs, key, make)
@@ -173,6 +199,27 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
                     program.code.address(f"{name}_gen{ki}")
             program.generic_linked = True
 
+    def profiled() -> Profiled:
+        """The profiling variant, every kernel version compiled in (no lazy generic pointers)."""
+        with program.lock:
+            if program.profiled is None:
+                pname = name + "_prof"
+                pkey = key + "-prof"
+                obj = disk_cache.load(pkey)
+                with phase("llvm (profiling variant)"):
+                    if obj is None:
+                        cm = build_cpu_module(graph, fuse=fuse, threads=threads, name=pname, blas_ilp64=ilp64,
+                                              donate=donate, planned=(plan, layout), profile=True)
+                        obj = emit_object(cm.llvm_ir)
+                        disk_cache.store(pkey, obj)
+                        steps = cm.profile_steps
+                    else:
+                        steps = profile_steps(plan)
+                code = NativeCode(obj)
+                program.profiled = Profiled(code, code.address(pname + "_py"),
+                                            code.global_address(pname + "_prof"), steps)
+            return program.profiled
+
     def llvm_ir() -> str:
         text = module().llvm_ir
         if module().lazy_generic:
@@ -186,7 +233,7 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
         return emit_assembly(module().llvm_ir)
 
     return CpuExecutable(graph, plan, layout, threads, program.entry, llvm_ir, asm, fuse, ms, any(loaded),
-                         load_generic, keepalive=program)
+                         load_generic, keepalive=program, profiled=profiled)
 
 
 __all__ = ["build_cpu_module", "compile_cpu"]

@@ -71,6 +71,7 @@ class CpuModule:
     entry: str
     threads: int
     lazy_generic: tuple[int, ...] = ()  # kernels whose generic version lives in build_generic_module
+    profile_steps: tuple[tuple[int, str], ...] = ()  # profiling variant: (kernel, part) per timestamp after the first
 
     def generic_pointer(self, ki: int) -> str:
         """The global the runtime sets to the address of kernel ``ki``'s generic version."""
@@ -113,7 +114,8 @@ def glue(fn: ir.Function) -> ir.Function:
 
 def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
                  name: str = "fj_main", blas_ilp64: bool = False, lazy_generic: bool = False,
-                 donate: dict[int, int] | None = None, layout: abi.ArgLayout | None = None) -> CpuModule:
+                 donate: dict[int, int] | None = None, layout: abi.ArgLayout | None = None,
+                 profile: bool = False) -> CpuModule:
     """The LLVM module (and its argument layout) for ``plan``; nothing is compiled here.
     ``blas_ilp64``: ``fj_sgemm``/``fj_dgemm`` take 64-bit integers (default: Fortran ``int``).
 
@@ -123,7 +125,9 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     compiles :func:`build_generic_module`, sets the pointers and calls again (the entry never
     writes its inputs before that, so a second call is a clean rerun).
     ``donate``: outputs that may be written over inputs (:func:`.abi.inplace_outputs`).
-    ``layout``: the one already made of ``plan`` (with its donations) by the caller, if any."""
+    ``layout``: the one already made of ``plan`` (with its donations) by the caller, if any.
+    ``profile``: the profiling variant (:class:`_Stamps`): the entry stores a monotonic timestamp
+    before the first step and after every step; without it no instrumentation is emitted at all."""
     module = ir.Module(name)
     layout = layout if layout is not None else abi.ArgLayout(graph, plan, donate)
     consts = _Consts(module)
@@ -135,44 +139,111 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     nacc = max((len(k.reduce_maps) for k in plan.kernels if is_chunked(k)), default=0)
     scratch = b.alloca(I64, size=i64(max(1, MAX_CHUNKS * nacc)), name="partials")
     lazy: list[int] = []
+    stamp = _Stamps(module, b, name) if profile else None
     for ki, k in enumerate(plan.kernels):
-        if k.kind == "scan":  # on one thread: splitting its lines over two measured no gain here
-            assert k.anchor is not None
-            lines = product(b, [_dim(b, args, layout, d) for d in k.space[:k.anchor.attrs["axis"]]])
-            kern = emit_scan(module, k, layout, f"scan{ki}", consts)
-            _check(b, b.call(kern, [args, ir.Constant(I32, GENERIC), i64(0), lines, scratch]))
-            continue
-        if k.kind == "scatter":
-            _check(b, b.call(emit_scatter(module, k, layout, f"scatter{ki}", consts), [args]))
-            continue
-        if k.kind == "dot" and k.anchor is not None and k.anchor.op in CONV_OPS:
-            _check(b, b.call(emit_conv(module, k, layout, f"conv{ki}", isa, consts, threads), [args]))
-            if len(k.nodes) == 1:
-                continue
-        elif k.kind == "dot":
-            dot = emit_dot(module, k, layout, f"dot{ki}", consts, blas_ilp64)
-            if calls_blas(k):  # else its loop is inline: keeps O3
-                glue(dot)
-            _check(b, b.call(dot, [args]))
-            if len(k.nodes) == 1:
-                continue
-        pointer = None
-        if lazy_generic and ki in generic_kernels(graph, plan):
-            lazy.append(ki)
-            pointer = ir.GlobalVariable(module, PTR, f"{name}_genptr{ki}")
-            pointer.initializer = ir.Constant(PTR, None)
-        kern, flat = _kernel_fn(module, k, layout, isa, consts, ki, pointer)
-        _run(b, module, graph, layout, k, ki, kern, flat, args, threads, scratch)
-        if is_chunked(k):
-            fin = emit_chunk_finish(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.finish", True, False))
-            fin.attributes.discard("alwaysinline")  # its loops keep O3: not inlined into the glue
-            fin.attributes.add("noinline")
-            ptrs = _buffer_pointers(b, args, k, layout)
-            n = _dim(b, args, layout, k.space[0])
-            nchunks = b.udiv(b.add(n, b.sub(chunk_size(b, n), i64(1))), chunk_size(b, n))
-            _check(b, b.call(fin, [*ptrs, args, i64(0), nchunks, scratch]))
+        _kernel_steps(module, graph, plan, layout, b, args, ki, k, isa, consts, threads, scratch, name,
+                      blas_ilp64, lazy_generic, lazy, stamp)
+    if stamp is not None:
+        stamp.finish()
+        assert tuple(stamp.steps) == profile_steps(plan), "profile_steps disagrees with the emitted entry"
     b.ret(ir.Constant(I32, 0))
-    return CpuModule(module, layout, plan, name, threads, tuple(lazy))
+    return CpuModule(module, layout, plan, name, threads, tuple(lazy), tuple(stamp.steps) if stamp else ())
+
+
+class _Stamps:
+    """Timestamps for the profiler, in the profiling variant only: ``clock_gettime(CLOCK_MONOTONIC)``
+    (Python's ``time.monotonic_ns`` clock) into the global ``<entry>_prof``, one word per step.
+    Calls of one program must not overlap while it is read (the runtime serializes them)."""
+
+    def __init__(self, module: ir.Module, b: ir.IRBuilder, name: str) -> None:
+        self.module, self.b, self.name = module, b, name
+        self.steps: list[tuple[int, str]] = []
+        self.clock = ir.Function(module, ir.FunctionType(I32, [I32, PTR]), "clock_gettime")
+        self.ts = b.alloca(ir.LiteralStructType([I64, I64]), name="ts")
+        self.table = ir.GlobalVariable(module, PTR, f"{name}_prof_table")  # points at the global below
+        self._now(0)
+
+    def _now(self, index: int) -> None:
+        b = self.b
+        b.call(self.clock, [ir.Constant(I32, 1), self.ts])  # CLOCK_MONOTONIC
+        sec = b.load(b.gep(self.ts, [i64(0)], source_etype=I64), typ=I64)
+        nsec = b.load(b.gep(self.ts, [i64(1)], source_etype=I64), typ=I64)
+        table = b.load(self.table, typ=PTR)
+        b.store(b.add(b.mul(sec, i64(1_000_000_000)), nsec), b.gep(table, [i64(index)], source_etype=I64))
+
+    def __call__(self, ki: int, part: str) -> None:
+        self.steps.append((ki, part))
+        self._now(len(self.steps))
+
+    def finish(self) -> None:
+        """Define the timestamp words now that the number of steps is known."""
+        ty = ir.ArrayType(I64, len(self.steps) + 1)
+        words = ir.GlobalVariable(self.module, ty, f"{self.name}_prof")
+        words.initializer = ir.Constant(ty, None)
+        self.table.initializer = words
+
+
+def profile_steps(plan: FusionPlan) -> tuple[tuple[int, str], ...]:
+    """(kernel, part) of every timestamp after the first in the profiling variant's entry — what
+    :func:`_kernel_steps` marks, known without building the module (for a disk-cache hit)."""
+    steps: list[tuple[int, str]] = []
+    for ki, k in enumerate(plan.kernels):
+        if k.kind == "dot":
+            conv = k.anchor is not None and k.anchor.op in CONV_OPS
+            steps.append((ki, "blas" if not conv and calls_blas(k) else "main"))
+            if len(k.nodes) > 1:
+                steps.append((ki, "epilogue"))
+        else:
+            steps.append((ki, "main"))
+    return tuple(steps)
+
+
+def _kernel_steps(module: ir.Module, graph: Graph, plan: FusionPlan, layout: abi.ArgLayout, b: ir.IRBuilder,
+                  args: ir.Value, ki: int, k: Kernel, isa: str, consts: _Consts, threads: int, scratch: ir.Value,
+                  name: str, blas_ilp64: bool, lazy_generic: bool, lazy: list[int], stamp: _Stamps | None) -> None:
+    """Emit the calls that run kernel ``ki`` into the entry (``stamp``: after each of its steps)."""
+    def mark(part: str) -> None:
+        if stamp is not None:
+            stamp(ki, part)
+
+    if k.kind == "scan":  # on one thread: splitting its lines over two measured no gain here
+        assert k.anchor is not None
+        lines = product(b, [_dim(b, args, layout, d) for d in k.space[:k.anchor.attrs["axis"]]])
+        kern = emit_scan(module, k, layout, f"scan{ki}", consts)
+        _check(b, b.call(kern, [args, ir.Constant(I32, GENERIC), i64(0), lines, scratch]))
+        return mark("main")
+    if k.kind == "scatter":
+        _check(b, b.call(emit_scatter(module, k, layout, f"scatter{ki}", consts), [args]))
+        return mark("main")
+    if k.kind == "dot" and k.anchor is not None and k.anchor.op in CONV_OPS:
+        _check(b, b.call(emit_conv(module, k, layout, f"conv{ki}", isa, consts, threads), [args]))
+        mark("main")
+        if len(k.nodes) == 1:
+            return
+    elif k.kind == "dot":
+        dot = emit_dot(module, k, layout, f"dot{ki}", consts, blas_ilp64)
+        if calls_blas(k):  # else its loop is inline: keeps O3
+            glue(dot)
+        _check(b, b.call(dot, [args]))
+        mark("blas" if calls_blas(k) else "main")
+        if len(k.nodes) == 1:
+            return
+    pointer = None
+    if lazy_generic and ki in generic_kernels(graph, plan):
+        lazy.append(ki)
+        pointer = ir.GlobalVariable(module, PTR, f"{name}_genptr{ki}")
+        pointer.initializer = ir.Constant(PTR, None)
+    kern, flat = _kernel_fn(module, k, layout, isa, consts, ki, pointer)
+    _run(b, module, graph, layout, k, ki, kern, flat, args, threads, scratch)
+    if is_chunked(k):
+        fin = emit_chunk_finish(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.finish", True, False))
+        fin.attributes.discard("alwaysinline")  # its loops keep O3: not inlined into the glue
+        fin.attributes.add("noinline")
+        ptrs = _buffer_pointers(b, args, k, layout)
+        n = _dim(b, args, layout, k.space[0])
+        nchunks = b.udiv(b.add(n, b.sub(chunk_size(b, n), i64(1))), chunk_size(b, n))
+        _check(b, b.call(fin, [*ptrs, args, i64(0), nchunks, scratch]))
+    mark("epilogue" if k.kind == "dot" else "main")
 
 
 def build_generic_module(cm: CpuModule, isa: str) -> ir.Module:
