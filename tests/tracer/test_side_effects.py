@@ -330,3 +330,38 @@ def test_other_threads_see_the_object_unchanged_while_it_is_traced():
     np.testing.assert_array_equal(layer.forward(np.ones(2)), np.full(2, 3.0))
     assert type(seen["X"]) is np.ndarray and type(seen["n"]) is np.ndarray  # no traced array leaked out
     np.testing.assert_array_equal(layer.X, np.full(2, 3.0))
+
+
+class Tricky:
+    def __init__(self):
+        self.W = np.arange(3.0)
+        self.hist = [np.ones(3), np.full(3, 2.0)]
+        self.v = {"w": np.full(3, 4.0)}
+        self.params = (np.ones(3), np.zeros(3))
+
+
+def tricky(self, x):
+    a = self.W * x
+    old = self.W
+    self.W = self.W + 1  # rebound: later reads see the new array
+    old += 10  # the old array, in place: no longer on self, but the same object as before
+    self.hist[-1] += x  # item of a list, in place
+    self.v["w"] *= 0.5  # dict value, in place
+    self.params = (self.params[0] * 2, self.params[1])
+    return a + self.W + old
+
+
+def test_rebinding_in_place_and_aliases_match_numpy():
+    f = jit(tricky)
+    plain, fast = Tricky(), Tricky()
+    keep_plain, keep_fast = plain.W, fast.W
+    for k in range(3):
+        x = np.full(3, float(k))
+        np.testing.assert_array_equal(f(fast, x), tricky(plain, x))
+        np.testing.assert_array_equal(fast.W, plain.W)
+        np.testing.assert_array_equal(keep_fast, keep_plain)  # the first W, updated in place each time it was self.W
+        for a, b in zip(fast.hist, plain.hist):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(fast.v["w"], plain.v["w"])
+        np.testing.assert_array_equal(fast.params[0], plain.params[0])
+        assert type(fast.params) is tuple
