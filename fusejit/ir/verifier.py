@@ -31,7 +31,8 @@ class VerificationError(ValueError):
 
 # The kind of every attribute (see _check_attr): "axis" is an index into operand 0's dims, "wrap_axis"
 # may also count from the end, "axes" are distinct axes, "dims" a shape (ints or symbols), "ints" a
-# list of integers, "int" one integer, "dtype" a supported dtype; "slice" triples are checked together.
+# list of integers, "int" one integer, "codes4" a list of codes 0-3, "bool" a flag, "dtype" a supported
+# dtype; "slice" triples are checked together.
 ATTRIBUTES: dict[str, dict[str, str]] = {
     "cast": {"dtype": "dtype"},
     "constant": {"value": "array"},
@@ -54,7 +55,8 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
     "cumprod": {"axis": "axis"},
     "philox": {"shape": "dims", "stream": "int", "word": "int", "dtype": "dtype"},
     "conv2d": {"strides": "ints", "pads": "ints", "dilations": "ints", "groups": "int"},
-    "conv2d_blocked": {"strides": "ints", "dilations": "ints", "out_channels": "int"},
+    "conv2d_blocked": {"strides": "ints", "dilations": "ints", "out_channels": "int", "epilogue": "codes4",
+                       "relu": "bool"},
     "conv2d_backprop_filter": {"ksize": "ints", "strides": "ints", "pads": "ints", "dilations": "ints",
                                "groups": "int"},
 }
@@ -162,6 +164,12 @@ def _check_attr(name: str, kind: str, v: Any, ndim: int) -> None:
             _int(name, x)
     elif kind == "int":
         _int(name, v)
+    elif kind == "codes4":
+        for x in _list(name, v):
+            _int(name, x, 0, 4)
+    elif kind == "bool":
+        if not isinstance(v, (bool, np.bool_)):
+            raise IRTypeError(f"attribute {name}={v!r} is not true or false")
     elif kind == "dtype":
         if not isinstance(v, np.dtype) or v not in SHORT_NAMES:
             raise IRTypeError(f"attribute {name}={v!r} is not a supported dtype")
