@@ -29,6 +29,8 @@ _EXPORTS = {
     "SideEffectError": "fusejit.tracer.errors", "TracerLeakError": "fusejit.tracer.errors",
     "RetraceWarning": "fusejit.tracer.errors",
     "profile": "fusejit.profiler", "profile_summary": "fusejit.profiler",
+    "cond": "fusejit.control", "switch": "fusejit.control", "fori_loop": "fusejit.control",
+    "while_loop": "fusejit.control", "scan": "fusejit.control",
 }
 
 __all__ = sorted(_EXPORTS)
