@@ -306,6 +306,10 @@ def _clip(a: Any, a_min: Any = np._NoValue, a_max: Any = np._NoValue, out: Any =
     if lo is None and hi is None:
         raise ValueError("One of max or min must be given")
     result = arr(a) if out is None else lift(a)
+    if isinstance(result, TracedArray) and result.dtype.kind in "iu":  # as NumPy's _clip: a Python int
+        info = np.iinfo(result.dtype)  # bound at or past the dtype's own is no bound (uint8 clip(-1, 1))
+        lo = None if type(lo) is int and lo <= info.min else lo
+        hi = None if type(hi) is int and hi >= info.max else hi
     if lo is not None:
         result = np.maximum(result, lo)
     if hi is not None:

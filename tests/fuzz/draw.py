@@ -15,7 +15,8 @@ from .programs import BINARY, DTYPES, REDUCE, SCALARS, UNARY, Instr, Program, ap
 DIMS = [3, 5, 8, 2, 1, 0]  # hypothesis favours the first entries: typical sizes first, 0 and 1 included
 LAYOUTS = ["contiguous", "strided", "negative", "broadcast", "fortran"]
 KINDS = ["bin"] * 4 + ["scalar"] * 2 + ["un"] * 2 + ["where", "cast", "reduce", "cumsum", "slice", "transpose",
-                                                      "ravel", "matmul", "gram", "gram", "concat", "flip", "expand"]
+                                                      "ravel", "matmul", "gram", "gram", "concat", "flip", "expand",
+                                                      "reshape", "clip", "take"]
 FLOAT_POOL = [-3.0, -1.5, -1.0, -0.5, -0.0, 0.0, 0.25, 1.0, 2.0, 3.5, 7.0, 100.0]
 MAX_ELEMENTS = 4096
 
@@ -97,6 +98,14 @@ def _instr(draw: Any, refs: list[np.ndarray]) -> Instr:
             return Instr(kind, (i,), tuple(draw(st.permutations(range(nd)))))
         case "concat":
             return Instr(kind, (i, draw(pick)), draw(st.integers(0, max(nd - 1, 0))))
+        case "reshape":
+            return Instr(kind, (i,), draw(st.booleans()))
+        case "clip":
+            return Instr(kind, (i,), (draw(st.sampled_from([-1, 0, 0.5])), draw(st.sampled_from([1, 2, 3.5]))))
+        case "take":
+            size = np.shape(refs[i])[0] if nd else 0
+            index = st.integers(-size, size - 1) if size else st.nothing()
+            return Instr(kind, (i,), (0, tuple(draw(st.lists(index, min_size=1, max_size=4))) if size else (0,)))
         case "flip" | "expand":
             return Instr(kind, (i,), draw(st.integers(0, nd if kind == "expand" else max(nd - 1, 0))))
     return Instr(kind, (i,))  # ravel, gram

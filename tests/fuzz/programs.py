@@ -97,6 +97,13 @@ def apply(ins: Instr, vals: Sequence[Any]) -> Any:
             return np.flip(x[0], axis=p)
         case "expand":
             return np.expand_dims(x[0], p)
+        case "reshape":  # to (-1, last dim) or to the reversed shape
+            shape = np.shape(x[0])
+            return np.reshape(x[0], (-1, shape[-1]) if p and shape and shape[-1] else shape[::-1])
+        case "clip":
+            return np.clip(x[0], p[0], p[1])
+        case "take":
+            return np.take(x[0], np.array(p[1], np.intp), axis=p[0])
         case "cumsum":
             return np.cumsum(x[0], axis=p)
         case "slice":
@@ -245,7 +252,9 @@ def _bound(ins: Instr, refs: Sequence[np.ndarray], errs: Sequence[np.ndarray], o
             n = np.asarray(out).shape[ins.param] if np.ndim(out) else 1
             return _rounded(ec + np.where(ec > 0, n * _eps(np.asarray(out).dtype) * np.cumsum(
                 np.abs(a), axis=ins.param), 0.0), out)
-        case "slice" | "transpose" | "ravel" | "flip" | "expand":
+        case "clip":
+            return ea
+        case "slice" | "transpose" | "ravel" | "flip" | "expand" | "reshape" | "take":
             return apply(Instr(ins.kind, (0,), ins.param), [ea])
         case "concat":
             return np.concatenate([ea, errs[1]], axis=ins.param)

@@ -98,3 +98,14 @@ def test_boolean_matrix_products_are_or_of_ands() -> None:
     for fn in (lambda x, y: x @ y, lambda x, y: np.dot(x, y), lambda x, y: x[0] @ y,
                lambda x, y: np.tensordot(x, y, 1), lambda x, y: x @ y.astype(np.int8)):
         same(fn, a, b)
+
+
+def test_clip_of_integers_with_python_int_bounds_past_the_dtype() -> None:
+    """NumPy's clip drops a Python int bound at or past the dtype's own (uint8 clip(-1, 1)); it
+    raised OverflowError here (found by the differential fuzzer). Bounds inside stay errors."""
+    a = np.array([255, 3, 0], np.uint8)
+    for fn in (lambda x: np.clip(x, -1, 1), lambda x: np.clip(x, -1, 300), lambda x: x.clip(2, 300),
+               lambda x: np.clip(x.astype(np.int8), -200, 5)):
+        same(fn, a)
+    with pytest.raises(OverflowError, match="Python integer -1 out of bounds for uint8"):
+        fusejit.jit(lambda x: np.clip(x, 5, -1))(a)
