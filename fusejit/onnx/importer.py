@@ -11,15 +11,14 @@ data is a clear error naming the file.
 
 from __future__ import annotations
 
-import keyword
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..frontend import apply_op, identifiers, python_function
 from .ops import OPS, Node, OnnxImportError
 
 
@@ -79,18 +78,6 @@ def _attributes(node: Any) -> dict[str, Any]:
     return out
 
 
-def _identifiers(names: list[str]) -> list[str]:
-    out: list[str] = []
-    for n in names:
-        ident = re.sub(r"\W", "_", n) or "arg"
-        if ident[0].isdigit() or keyword.iskeyword(ident):
-            ident = "t_" + ident
-        while ident in out:
-            ident += "_"
-        out.append(ident)
-    return out
-
-
 SHAPE_OPERANDS: dict[str, tuple[int, ...]] = {  # op -> operand positions read as shapes/axes/counts
     "Reshape": (1,), "Expand": (1,), "Tile": (1,), "ConstantOfShape": (0,), "Slice": (1, 2, 3, 4), "Pad": (1, 3),
     "Range": (0, 1, 2), "OneHot": (1,), "TopK": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "Split": (1,),
@@ -139,7 +126,7 @@ class ModelFunction:
                       for k, n in enumerate(graph.node)]
         self.wiring = [(list(n.input), list(n.output), n.domain) for n in graph.node]
         self._check(graph)
-        self.arg_names = _identifiers([i.name for i in self.inputs])
+        self.arg_names = identifiers([i.name for i in self.inputs])
         self.shape_inputs = self._shape_inputs()
 
     def _check(self, graph: Any) -> None:
@@ -206,7 +193,7 @@ class ModelFunction:
                 if d.HasField("dim_value"):
                     dims.append(int(d.dim_value))
                 else:
-                    dims.append(_identifiers([d.dim_param])[0] if d.dim_param else None)
+                    dims.append(identifiers([d.dim_param])[0] if d.dim_param else None)
             specs.append(Spec(tuple(dims), numpy_dtype(t.elem_type, f"input {i.name!r}")))
         return specs
 
@@ -219,17 +206,8 @@ class ModelFunction:
         values[""] = None
         for node, (ins, outs, _) in zip(self.nodes, self.wiring):
             args = [values[n] for n in ins]
-            try:
-                results = OPS[node.op](node, args)
-            except OnnxImportError:
-                raise
-            except Exception as exc:
-                from ..tracer.errors import TracingError
-
-                if isinstance(exc, TracingError):
-                    raise type(exc)(f"{self.source}: node {node.name!r} ({node.op}): {exc}") from exc
-                raise OnnxImportError(f"{self.source}: node {node.name!r} ({node.op}): {type(exc).__name__}: {exc}") \
-                    from exc
+            results = apply_op(OPS[node.op], node, args, f"{self.source}: node {node.name!r} ({node.op})",
+                               OnnxImportError)
             for name, value in zip(outs, results):
                 if name:
                     values[name] = value
@@ -238,13 +216,7 @@ class ModelFunction:
 
     def python_function(self) -> Any:
         """A plain function with one parameter per model input, named after it."""
-        params = ", ".join(self.arg_names)
-        env = {"run": self}
-        exec(f"def model({params}):\n    return run({params})\n", env)  # noqa: S102 - identifiers only
-        fn = env["model"]
-        name = _identifiers([self.model.graph.name or "model"])[0]
-        fn.__name__ = fn.__qualname__ = name
-        return fn
+        return python_function(self, self.arg_names, self.model.graph.name or "model")
 
 
 def load(path: str | os.PathLike[str] | Any, *, optimize: bool = True) -> Any:

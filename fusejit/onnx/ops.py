@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn
+from ..frontend import OpFn, OpTable
 
 
 class OnnxImportError(ValueError):
@@ -33,27 +34,8 @@ class Node:
         return self.attrs.get(key, default)
 
 
-OpFn = Callable[[Node, list[Any]], list[Any]]
-OPS: dict[str, OpFn] = {}
-
-
-def op(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for n in names:
-            OPS[n] = fn
-        return fn
-
-    return register
-
-
-def unary(names: str, fn: Callable[[Any], Any]) -> None:
-    for n in names.split():
-        OPS[n] = lambda node, xs, fn=fn: [fn(xs[0])]
-
-
-def binary(names: str, fn: Callable[[Any, Any], Any]) -> None:
-    for n in names.split():
-        OPS[n] = lambda node, xs, fn=fn: [fn(xs[0], xs[1])]
+OPS = OpTable()
+op, unary, binary = OPS.op, OPS.unary, OPS.binary
 
 
 def ints(v: Any) -> list[int]:

@@ -12,15 +12,14 @@ training-only nodes (variables, savers, summaries) between the feeds and the fet
 
 from __future__ import annotations
 
-import keyword
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..frontend import apply_op, identifiers, python_function
 from .ops import OPS, TRAINING_ONLY, TFImportError
 from .proto import GraphDef
 from .tensors import TensorDecodeError, attr_dtype, attr_value
@@ -95,7 +94,7 @@ class GraphDefFunction:
         self._check_ops()
         shapes = input_shapes or {}
         self.specs = [self._spec(n, i, shapes.get(n, shapes.get(f"{n}:{i}"))) for n, i in self.inputs]
-        self.arg_names = _identifiers([n for n, _ in self.inputs])
+        self.arg_names = identifiers([n for n, _ in self.inputs])
         self.output_names = [f"{n}:{i}" for n, i in self.outputs]
         self._consts: dict[str, list[Any]] = {}
 
@@ -222,41 +221,15 @@ class GraphDefFunction:
                     raise TFImportError(f"{self.source}: node {name!r} reads output {k} of {src!r}, which has "
                                         f"{len(outs)}")
                 args.append(outs[k])
-            try:
-                values[name] = OPS[node.op](node, args)
-            except TFImportError:
-                raise
-            except Exception as exc:
-                from ..tracer.errors import TracingError
-
-                if isinstance(exc, TracingError):
-                    raise type(exc)(f"{self.source}: node {name!r} ({node.op}): {exc}") from exc
-                raise TFImportError(f"{self.source}: node {name!r} ({node.op}): {type(exc).__name__}: {exc}") \
-                    from exc
+            values[name] = apply_op(OPS[node.op], node, args, f"{self.source}: node {name!r} ({node.op})",
+                                    TFImportError)
         results = [values[n][k] for n, k in self.outputs]
         return results[0] if len(results) == 1 else tuple(results)
 
     def python_function(self) -> Any:
         """A plain function with one parameter per feed (named after it: the compiled program's and
         the AOT header's argument names)."""
-        params = ", ".join(self.arg_names)
-        env = {"run": self}
-        exec(f"def graphdef({params}):\n    return run({params})\n", env)  # noqa: S102 - identifiers only
-        fn = env["graphdef"]
-        fn.__name__ = fn.__qualname__ = _identifiers([Path(self.source).stem])[0]
-        return fn
-
-
-def _identifiers(names: list[str]) -> list[str]:
-    out: list[str] = []
-    for n in names:
-        ident = re.sub(r"\W", "_", n) or "arg"
-        if ident[0].isdigit() or keyword.iskeyword(ident):
-            ident = "t_" + ident
-        while ident in out:
-            ident += "_"
-        out.append(ident)
-    return out
+        return python_function(self, self.arg_names, Path(self.source).stem)
 
 
 def _function(path: str | os.PathLike[str] | Any, inputs: Sequence[str] | None, outputs: Sequence[str] | None,

@@ -18,33 +18,15 @@ from typing import Any
 import numpy as np
 
 from .. import nn
+from ..frontend import OpFn, OpTable
 from .tensors import attr_dtype, attr_value
 
-OpFn = Callable[[Any, list[Any]], list[Any]]
-OPS: dict[str, OpFn] = {}
+OPS = OpTable()
+op, unary, binary = OPS.op, OPS.unary, OPS.binary
 
 
 class TFImportError(ValueError):
     """A GraphDef the importer cannot turn into a fusejit graph (the message names the node)."""
-
-
-def op(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for n in names:
-            OPS[n] = fn
-        return fn
-
-    return register
-
-
-def unary(names: str, fn: Callable[[Any], Any]) -> None:
-    for n in names.split():
-        OPS[n] = lambda node, xs, fn=fn: [fn(xs[0])]
-
-
-def binary(names: str, fn: Callable[[Any, Any], Any]) -> None:
-    for n in names.split():
-        OPS[n] = lambda node, xs, fn=fn: [fn(xs[0], xs[1])]
 
 
 def _a(node: Any, name: str, default: Any = None) -> Any:
