@@ -183,6 +183,21 @@ class Session:
                 setattr(fn, attr, shown if isinstance(values, dict) else tuple(shown.values()))
                 self.undo.append(functools.partial(setattr, fn, attr, values))
 
+    def _enter_class(self, cls: type, path: Path) -> None:
+        """A user class named by the function: its public data attributes (not methods, properties
+        or ``_private`` names) are shown wrapped, set on the class for the trace and restored after."""
+        for klass in cls.__mro__[:-1]:
+            if id(klass) in self.entered:
+                continue
+            self.entered.add(id(klass))
+            for name, attr in list(vars(klass).items()):
+                if name.startswith("_") or hasattr(type(attr), "__get__") or isinstance(attr, type):
+                    continue
+                shown = self.wrap(attr, path + (("attr", name),))
+                if shown is not attr:
+                    type.__setattr__(klass, name, shown)
+                    self.undo.append(functools.partial(type.__setattr__, klass, name, attr))
+
     def _install(self, path: Path, holder: Any, value: Any, depth: int, seen: set[int]) -> None:
         """A closure cell's or global's value as the function sees it, put in place until the end."""
         if any(entry[1] == path for entry in self.rebindable):
@@ -194,6 +209,10 @@ class Session:
             _store(holder, path[-1], proxy)
             self.undo.append(functools.partial(_store, holder, path[-1], value))
             self.rebindable.append(("slot", path, holder, proxy))
+            return
+        if _user_class(value):  # `Layer.EPS`, `Config.TABLE`: its public data attributes are state
+            self.guard(path, "is", value)
+            self._enter_class(value, path)
             return
         if isinstance(value, types.FunctionType) and (depth < 2 or _foreign(value)):
             self.guard(path, "eq", value)  # a helper function rebound: its own state is another
@@ -543,6 +562,11 @@ def _user_module(module: types.ModuleType) -> bool:
         return False
     path = getattr(module, "__file__", None)
     return path is not None and not os.path.realpath(path).startswith(_LIBRARY_DIRS)
+
+
+def _user_class(value: Any) -> bool:
+    """A class of the user's own code with the plain metaclass (not an Enum, not an ABC registry)."""
+    return type(value) is type and (value.__module__ or "").split(".")[0] not in _FOREIGN
 
 
 def _foreign(fn: types.FunctionType) -> bool:

@@ -663,3 +663,29 @@ def test_class_attributes_read_through_self_are_live():
     np.testing.assert_array_equal(n.run(x), x / 1.5 + 1)
     n.EPS = 1.0  # an instance attribute now shadows it
     np.testing.assert_array_equal(n.run(x), x / 2 + 1)
+
+
+class Config:
+    SCALE = 2.0
+    TABLE = np.arange(3.0)
+
+
+def configured(x):
+    return x * Config.SCALE + Config.TABLE
+
+
+def test_class_attributes_read_through_the_class_are_live():
+    f = jit(configured)
+    x = np.ones(3)
+    np.testing.assert_array_equal(f(x), configured(x))
+    Config.TABLE += 1  # in place
+    np.testing.assert_array_equal(f(x), configured(x))
+    old = Config.SCALE
+    try:
+        Config.SCALE = 5.0  # rebound: guarded
+        np.testing.assert_array_equal(f(x), configured(x))
+        assert f.trace_count == 2
+    finally:
+        Config.SCALE = old
+        Config.TABLE -= 1
+    assert type(Config.TABLE) is np.ndarray
