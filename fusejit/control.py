@@ -79,6 +79,14 @@ def _concrete_scalar(what: str, x: Any) -> Any:
     return arr.item()
 
 
+def condition(what: str, pred: TracedArray) -> Any:
+    """A traced scalar as a traced bool, as Python's ``bool()`` reads it (nonzero is true)."""
+    if pred.shape != ():
+        raise TracingError(f"{what}: the truth value of an array of shape {pred.shape} is ambiguous; "
+                           "reduce it with .any() or .all()")
+    return pred if pred.dtype == np.bool_ else pred != 0
+
+
 class _Branch:
     """One branch traced inside the current trace, with its Variable updates taken back out
     (so the next branch starts from the same state) for :func:`_merge_variables`."""
@@ -136,7 +144,7 @@ def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *
     value = _concrete_scalar("fusejit.cond predicate", pred)
     if value is not None:
         return (true_fn if value else false_fn)(*operands)
-    flag = pred if pred.dtype == np.bool_ else pred != 0
+    flag = condition("fusejit.cond predicate", pred)
     branches = [_Branch("fusejit.cond", fn, operands) for fn in (true_fn, false_fn)]
 
     def select(pair: list[Any]) -> Any:

@@ -29,7 +29,7 @@ from .tracer import ArgSpec, TraceResult, flatten, trace, unflatten
 from .tracer.array import TracedArray
 from .tracer.capture import trackable
 from .tracer.context import current as current_trace
-from .tracer.errors import TracingError
+from .tracer.errors import ConcretizationError, TracingError
 from .tracer.trace import LiveOptions
 from .tracer.variables import Variable, hold
 
@@ -222,6 +222,7 @@ class JitFunction:
         self.fast_math = fast_math
         self.input_signature = list(input_signature) if input_signature is not None else None
         self._symbolic_types = _symbolize(self.input_signature) if self.input_signature is not None else None
+        self._converted: Callable[..., Any] | None = None  # fn with its `if`s converted (fusejit.autograph)
         # live state (fusejit.tracer.capture): objects listed in `constants` are read at trace time and
         # folded in; constants=True folds all state reached through objects, closures and globals (stores
         # to that state are replayed either way)
@@ -363,7 +364,7 @@ class JitFunction:
             live = LiveOptions(self._live.frozen, tuple(path for path, _ in leaves), self._live.all_frozen)
             with gc_paused():
                 with phase("trace"):
-                    traced = trace(self.fn, specs, rebuild, name=self.__name__, live=live)
+                    traced = self._trace(specs, rebuild, live)
                 with self._tracing.lock:
                     self.trace_count += 1
                 entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions, values,
@@ -377,6 +378,23 @@ class JitFunction:
             raise TracingError(f"{self.__name__}: the state the trace depends on changed while it was traced "
                                "(a guard fails right after tracing); is another thread changing it?")
         return entry, arrays + list(state)
+
+    def _trace(self, specs: list[Any], rebuild: Callable, live: LiveOptions) -> TraceResult:
+        """Trace ``self.fn``; if a traced value was used as a Python bool, retrace once with its
+        ``if`` statements converted (:mod:`fusejit.autograph`), and keep using the converted one."""
+        fn = self._converted if self._converted is not None else self.fn
+        try:
+            return trace(fn, specs, rebuild, name=self.__name__, live=live)
+        except ConcretizationError:
+            if self._converted is not None:
+                raise
+            from .autograph import convert
+
+            converted = convert(self.fn)
+            if converted is None:
+                raise
+            self._converted = converted
+        return trace(self._converted, specs, rebuild, name=self.__name__, live=live)
 
     def _compile(self, graph: Graph, donate: dict[int, int]) -> Executable:
         root = self.dump_dir or os.environ.get("FUSEJIT_DUMP")
