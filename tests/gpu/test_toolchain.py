@@ -32,7 +32,9 @@ def ptx_report() -> list[dict]:
 def test_every_subset_kernel_assembles_for_sm90_without_spilling_the_chain(record_property) -> None:
     """One test (one subprocess, ~30 s): pytest-xdist would run a shared fixture once per worker."""
     report = ptx_report()
-    assert {r["case"] for r in report} == {c.name for c in CASES} | {f"all_ops_{dt}" for dt in OPS_DTYPES}
+    # cases over statically empty arrays fold to constants at trace time: they leave no kernel to assemble
+    expected = {c.name for c in CASES if not c.name.startswith("zero_")} | {f"all_ops_{dt}" for dt in OPS_DTYPES}
+    assert {r["case"] for r in report} == expected
     for r in report:
         print(f"{r['case']:24} {r['kernel']:16} {r['kind']:6} {r['registers']:3} registers, "
               f"spills {r['spill_stores']}/{r['spill_loads']} B, local {r['local_bytes']} B")
