@@ -16,7 +16,7 @@ DIMS = [3, 5, 8, 2, 1, 0]  # hypothesis favours the first entries: typical sizes
 LAYOUTS = ["contiguous", "strided", "negative", "broadcast", "fortran"]
 KINDS = ["bin"] * 4 + ["scalar"] * 2 + ["un"] * 2 + ["where", "cast", "reduce", "cumsum", "slice", "transpose",
                                                       "ravel", "matmul", "gram", "gram", "concat", "flip", "expand",
-                                                      "reshape", "clip", "take"]
+                                                      "reshape", "clip", "take", "setitem", "stack"]
 FLOAT_POOL = [-3.0, -1.5, -1.0, -0.5, -0.0, 0.0, 0.25, 1.0, 2.0, 3.5, 7.0, 100.0]
 MAX_ELEMENTS = 4096
 
@@ -91,9 +91,12 @@ def _instr(draw: Any, refs: list[np.ndarray]) -> Instr:
             return Instr(kind, (i,), (draw(st.sampled_from(sorted(REDUCE))), axis, draw(st.booleans())))
         case "cumsum":
             return Instr(kind, (i,), draw(st.integers(0, max(nd - 1, 0))))
-        case "slice":
-            return Instr(kind, (i,), (draw(st.integers(0, max(nd - 1, 0))), draw(st.sampled_from([None, 0, 1, -1])),
-                                      draw(st.sampled_from([None, -1, 2, 4])), draw(st.sampled_from([1, 2, -1, -2]))))
+        case "slice" | "setitem":
+            key = (draw(st.integers(0, max(nd - 1, 0))), draw(st.sampled_from([None, 0, 1, -1])),
+                   draw(st.sampled_from([None, -1, 2, 4])), draw(st.sampled_from([1, 2, -1, -2])))
+            return Instr(kind, (i,) if kind == "slice" else (i, draw(pick)), key)
+        case "stack":
+            return Instr(kind, (i, draw(pick)), draw(st.integers(0, nd)))
         case "transpose":
             return Instr(kind, (i,), tuple(draw(st.permutations(range(nd)))))
         case "concat":

@@ -107,10 +107,13 @@ def apply(ins: Instr, vals: Sequence[Any]) -> Any:
         case "cumsum":
             return np.cumsum(x[0], axis=p)
         case "slice":
-            axis, start, stop, step = p
-            key = [slice(None)] * np.ndim(x[0])
-            key[axis] = slice(start, stop, step)
-            return x[0][tuple(key)]
+            return x[0][_key(np.ndim(x[0]), p)]
+        case "setitem":  # an in-place update of a copy: a functional update_slice in the trace
+            y = x[0].copy()
+            y[_key(np.ndim(y), p)] = x[1]
+            return y
+        case "stack":
+            return np.stack([x[0], x[1]], axis=p)
         case "transpose":
             return np.transpose(x[0], p)
         case "ravel":
@@ -121,6 +124,13 @@ def apply(ins: Instr, vals: Sequence[Any]) -> Any:
             m = x[0] if np.ndim(x[0]) >= 2 else np.reshape(x[0], (-1, 1))
             return np.matmul(m, np.swapaxes(m, -1, -2))
     raise ValueError(f"unknown instruction {ins.kind}")
+
+
+def _key(ndim: int, p: tuple) -> tuple:
+    axis, start, stop, step = p
+    key = [slice(None)] * ndim
+    key[axis] = slice(start, stop, step)
+    return tuple(key)
 
 
 # ---- error bounds ----------------------------------------------------------------------------
@@ -258,6 +268,14 @@ def _bound(ins: Instr, refs: Sequence[np.ndarray], errs: Sequence[np.ndarray], o
             return apply(Instr(ins.kind, (0,), ins.param), [ea])
         case "concat":
             return np.concatenate([ea, errs[1]], axis=ins.param)
+        case "stack":
+            return np.stack([ea, errs[1]], axis=ins.param)
+        case "setitem":
+            e = np.array(np.broadcast_to(ea, np.shape(out)), np.float64)
+            same_kind = np.asarray(refs[1]).dtype.kind == "f" and np.asarray(out).dtype.kind == "f"
+            eb = errs[1] if same_kind else _inexact_to_exact(errs[1])
+            e[_key(e.ndim, ins.param)] = eb + np.where(eb > 0, _ulp(_f64(refs[1])), 0.0) if same_kind else eb
+            return e
         case "matmul" | "gram":
             if ins.kind == "gram" and a.ndim < 2:
                 a, ea = a.reshape(-1, 1), ea.reshape(-1, 1)
