@@ -17,6 +17,7 @@ from ..ir import Node, make
 from ..tracer.array import TracedArray, cast, wrap
 from ..tracer.context import current
 from ..tracer.errors import TracingError
+from ..tracer.variables import Variable
 
 
 class NNError(TracingError, ValueError):
@@ -48,7 +49,8 @@ def float_operands(what: str, *xs: Any) -> np.dtype:
 def build(what: str, builder: Callable[..., Node], *xs: Any, **attrs: Any) -> Any:
     """``builder(*nodes, **attrs)`` (IR nodes from IR nodes) on traced arrays (tracing), or computed
     now on NumPy arrays by a jitted function (cached per builder and attributes). ``what`` names the
-    ``fusejit.nn`` function in errors."""
+    ``fusejit.nn`` function in errors. A ``fusejit.Variable`` operand is read (a filter Variable)."""
+    xs = tuple(x.read() if isinstance(x, Variable) else x for x in xs)
     if current() is None and not any(isinstance(x, TracedArray) for x in xs):
         return _compiled(what, builder, tuple(sorted((k, _frozen(v)) for k, v in attrs.items())))(*xs)
     from ..tracer.functions import arr
