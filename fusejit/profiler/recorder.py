@@ -24,7 +24,7 @@ from typing import Any
 
 _lock = threading.Lock()
 _active: Recorder | None = None
-_executables: weakref.WeakSet[Any] = weakref.WeakSet()  # every live CpuExecutable
+_executables: weakref.WeakSet[Any] = weakref.WeakSet()  # every live CPU and GPU executable
 
 
 @dataclass
@@ -113,11 +113,22 @@ def recording() -> Iterator[Recorder]:
             rec.end_ns = time.monotonic_ns()
             _active = None
             for exe in list(_executables):
-                exe._env["fn"] = exe._fn
+                if hasattr(exe, "_env"):
+                    exe._env["fn"] = exe._fn
+                else:
+                    from . import gpu
+
+                    gpu.restore(exe)
 
 
 def _instrument(exe: Any) -> None:
-    """Point ``exe``'s generated call at a profiling wrapper; its variant compiles on first call."""
+    """Point ``exe``'s generated call at a profiling wrapper; its variant compiles on first call.
+    GPU executables get timed kernel and copy methods instead (:mod:`.gpu`)."""
+    if not hasattr(exe, "_env"):
+        from . import gpu
+
+        gpu.instrument(exe, active)
+        return
     if exe._profiled is None:
         return
     from .kernels import ProgramInfo

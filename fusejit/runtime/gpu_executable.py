@@ -22,6 +22,7 @@ from ..codegen.cuda.toolchain import cuda_module, python_functions
 from ..ir import Graph, Node, bind_symbols
 from ..ir.evaluator import concrete_shape
 from ..ir.evaluator import run_node as evaluate_node
+from ..profiler import recorder as profiler
 from .device import gpu_index, simulator_enabled
 
 
@@ -51,6 +52,7 @@ class GpuExecutable:
         for nid, k in last.items():
             if nid in produced and nid not in outputs:
                 self._dies[k].append(nid)
+        profiler.register(self)  # timed kernels and copies while a fusejit.profile records
 
     @classmethod
     def create(cls, graph: Graph, *, fuse: bool = True, device: str = "gpu:0") -> GpuExecutable:
