@@ -32,6 +32,7 @@ dtype once, so a float32 model updates in float32 arithmetic, as TensorFlow does
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -77,6 +78,7 @@ class Optimizer:
         self.hyper = dict(hyper)
         self.iterations = make_variable(np.int64(0), f"{name}/iterations")
         self._slots: dict[int, tuple[Variable, dict[str, Variable]]] = {}
+        self._slot_lock = threading.Lock()  # two threads tracing steps at once create one set of slots
         self._frozen = True
 
     def __setattr__(self, key: str, value: Any) -> None:
@@ -111,12 +113,13 @@ class Optimizer:
 
     def slots(self, var: Variable) -> dict[str, Variable]:
         """The slot Variables of ``var`` (created, filled with their initial value, on first use)."""
-        entry = self._slots.get(id(var))
-        if entry is None:
-            made = {s: make_variable(np.full(var.shape, fill, dtype=var.dtype), f"{var.name}/{self.name}/{s}")
-                    for s, fill in self._slot_init_for().items()}
-            entry = self._slots[id(var)] = (var, made)
-        return entry[1]
+        with self._slot_lock:
+            entry = self._slots.get(id(var))
+            if entry is None:
+                made = {s: make_variable(np.full(var.shape, fill, dtype=var.dtype), f"{var.name}/{self.name}/{s}")
+                        for s, fill in self._slot_init_for().items()}
+                entry = self._slots[id(var)] = (var, made)
+            return entry[1]
 
     def _slot_init_for(self) -> dict[str, float]:
         return dict(self._slot_init)

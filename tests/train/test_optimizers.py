@@ -176,3 +176,19 @@ def test_errors_name_the_problem():
         fusejit.jit(lambda: opt.minimize(lambda: loss(W, B0, X, Y), [W0]))()
     with pytest.raises(train.OptimizerError, match="zero-argument callable"):
         fusejit.jit(lambda: opt.minimize(loss(W, B0, X, Y), [W]))()
+
+
+def test_compute_gradients_pairs():
+    W, b = fusejit.Variable(W0, name="W"), fusejit.Variable(B0, name="b")
+    opt = train.Adam()
+
+    @fusejit.jit
+    def grads(x, y):
+        return [g for g, _ in opt.compute_gradients(lambda: loss(W, b, x, y), [W, b])]
+
+    gw, gb = grads(X, Y)
+    want = fusejit.grad(loss, argnums=(0, 1))(W0, B0, X, Y)
+    np.testing.assert_allclose(gw, want[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gb, want[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(W.numpy(), W0)  # computing gradients changes nothing
+    assert int(opt.iterations.numpy()) == 0
