@@ -86,6 +86,8 @@ class ProgramInfo:
         self.name = exe.graph.name
         self.symbol_word = exe._layout.symbol_word
         self.steps = [_Step(ki, part, exe.plan.kernels[ki], self.name) for ki, part in steps]
+        # static shapes: every call's args are the same dicts, made once (shared by its events)
+        self.static_args = None if self.symbol_word else [s.args({}) for s in self.steps]
 
     def record(self, rec: Recorder, table: Any, t0: int, t1: int, stamps: list[int], rc: int) -> None:
         """One ``call`` event for the native call and one event per step it ran (a step whose
@@ -96,4 +98,5 @@ class ProgramInfo:
             start, end = stamps[i], stamps[i + 1]
             if start < t0 or end < start or end > t1:
                 break
-            rec.complete(step.name, step.cat, start, end, step.args(bind))
+            rec.complete(step.name, step.cat, start, end,
+                         self.static_args[i] if self.static_args is not None else step.args(bind))
