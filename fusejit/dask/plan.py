@@ -52,6 +52,9 @@ def make_plan(fn: JitFunction, args: tuple, kwargs: dict) -> Plan:
     except TypeError as exc:
         raise DaskPlanError(f"{fn.__name__}(): {exc}") from None
     names, values = list(bound.arguments), list(bound.arguments.values())
+    # A NumPy scalar is an array argument to jit (not a static value): plan it as the 0-d array it is.
+    values = [np.asarray(v) if isinstance(v, np.generic) and n not in fn.static_names else v
+              for n, v in zip(names, values)]
     slots = [i for i, (n, v) in enumerate(zip(names, values))
              if n not in fn.static_names and (is_dask_array(v) or isinstance(v, np.ndarray))]
     for n, v in zip(names, values):

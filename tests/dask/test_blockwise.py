@@ -31,6 +31,15 @@ def test_black_scholes_is_blockwise_and_bitwise_equal_to_one_process() -> None:
     np.testing.assert_allclose(sums, [want[0].sum(), want[1][::2].mean()])
 
 
+def test_numpy_scalar_arguments_are_arrays_as_in_jit() -> None:
+    S, K, _ = bs_inputs(1_001)
+    T = np.float64(1.5)  # a NumPy scalar: an array argument of the program, not a static value
+    call, put = w.black_scholes(da.from_array(S, chunks=300), K, T, 0.05, 0.2)
+    want = w.black_scholes(S, K, T, 0.05, 0.2)
+    for g, x in zip(dask.compute(call, put, scheduler="threads"), want):
+        np.testing.assert_array_equal(g, x)
+
+
 @pytest.mark.parametrize("chunks", [(300, 64), (1000, 64), (7, 64)])
 def test_row_programs_are_blockwise_when_rows_are_whole(chunks: tuple[int, int]) -> None:
     x = rng.standard_normal((1000, 64)).astype(np.float32)
