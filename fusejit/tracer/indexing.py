@@ -209,6 +209,11 @@ def setitem(x: TracedArray, key: Any, value: Any) -> None:
                                        "use a boolean mask or np.where")
     attrs, sliced, result = _basic(base, keys)
     v = _cast_value(val, base.dtype)
+    extra = 0  # NumPy's setitem drops leading size-1 dims of a value with more dims than the target
+    while v.ndim - extra > len(result) and v.shape[extra] == 1:
+        extra += 1
+    if extra:
+        v = reshape(v, v.shape[extra:])
     try:
         v = broadcast(v, result)
     except TypeError as exc:

@@ -109,3 +109,20 @@ def test_clip_of_integers_with_python_int_bounds_past_the_dtype() -> None:
         same(fn, a)
     with pytest.raises(OverflowError, match="Python integer -1 out of bounds for uint8"):
         fusejit.jit(lambda x: np.clip(x, 5, -1))(a)
+
+
+def test_assigning_a_value_with_extra_leading_unit_dims() -> None:
+    """``y[:] = z`` with z of shape (1, 3) into (3,): NumPy drops the leading 1s; fusejit raised
+    IRTypeError (found by the differential fuzzer). More dims of other sizes stay NumPy's error."""
+    def update(x, z):
+        y, w = x.copy(), x.copy()
+        y[:] = z
+        w[1:] = z[..., 1:]
+        return y, w
+
+    x, z = np.arange(3.0), np.ones((1, 1, 3))
+    for fuse in (True, False):
+        for g, e in zip(fusejit.jit(update, fuse=fuse)(x, z), update(x, z)):
+            np.testing.assert_array_equal(g, e)
+    with pytest.raises(ValueError, match=r"could not broadcast input array from shape \(2, 3\) into shape \(3,\)"):
+        fusejit.jit(update)(x, np.ones((2, 3)))
