@@ -4,27 +4,34 @@ A jitted function sees state it was not passed: ``self.W``, a closure's ``scale`
 ``TABLE``. NumPy reads that state at each call, so the compiled program must too. While tracing,
 a :class:`Session` stands between the function and that state:
 
-* **roots** are where state enters: static arguments (``self``), the function's closure cells and
-  the globals its code names (also those of plain helper functions it names, two levels deep);
+* **roots** are where state enters: static arguments (``self``), the function's closure cells,
+  default argument values and the globals its code names — also those of the helper functions and
+  methods it calls (library wrappers such as ``grad(f)`` are followed through the user functions
+  and objects their cells hold), the public data attributes of user classes it names, and the
+  attributes of the user's own modules (:class:`.shadows.ModuleProxy`);
 * an **object** reached from a root has its class swapped for the trace to a recording subclass
-  whose ``__getattribute__``/``__setattr__`` report reads and stores (``isinstance`` still holds);
-  a **dict** or **list** is shown as a recording shadow (:mod:`.shadows`);
+  whose ``__getattribute__``/``__setattr__`` report reads and stores (``isinstance`` still holds;
+  plain attribute stores stay in an overlay, off the object); a **dict** or **list** is shown as
+  a recording shadow (:mod:`.shadows`);
 * each array read becomes a **captured input** of the graph, fetched at every call through the
   path it was read by (``self.cache['v']``) — in-place changes are seen because the buffer itself
-  is passed; a Python scalar, str, tuple or the presence of a key read becomes a **guard**: when
-  it no longer holds, the call retraces (one compiled program per guard set);
+  is passed; a Python scalar, str, tuple, the presence of a key or attribute, a list's length, the
+  identity of any other object read becomes a **guard**: when it no longer holds, the call
+  retraces (one compiled program per guard set);
 * stores are logged in program order and replayed after each call (:mod:`.side_effects`); an
   in-place update of a captured array (``self.W -= lr * dW``) is a functional update written
   back into the captured buffer, like a ``fusejit.Variable``.
 
 When the trace ends — normally or by an exception — every object is restored: classes, instance
-dicts, closure cells and globals are exactly as before (the first call's replay then performs the
-program's effects with concrete arrays). ``jit(..., constants=[...])`` opts objects out: what is
-listed is read at trace time and folded into the program, as before live state existed.
+dicts, closure cells, defaults, class attributes and globals are exactly as before (the first
+call's replay then performs the program's effects with concrete arrays). ``jit(...,
+constants=[...])`` opts objects out: their arrays and scalars are read once and folded in (their
+stores are still replayed).
 
 Paths are tuples ``(root, *steps)`` with steps ``("attr", name)``, ``("item", key)`` or
-``("cell",)``; :func:`fetch_source` turns the paths and guards a trace recorded into straight-line
-Python that reads them at call time (one attribute or item load per step, shared prefixes once).
+``("cell",)``; :class:`SourceWriter` turns the paths and guards a trace recorded into
+straight-line Python that reads them at call time (one attribute or item load per step, shared
+prefixes once; :mod:`fusejit.live_calls` assembles the call).
 """
 
 from __future__ import annotations
