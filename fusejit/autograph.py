@@ -17,8 +17,9 @@ merged). Functions that trace fine are never converted.
 Left as they are (and so still a ``ConcretizationError`` when their test is traced): ``if``
 statements whose branches ``return``, ``break``, ``continue``, ``yield``, ``await``, declare
 ``global``/``nonlocal``, ``del`` or ``import``, or define functions or classes; ``while`` and
-``for`` loops; conditional expressions (``x if c else y``); and ``if`` statements in functions
-the jitted one calls (only the jitted function itself is converted). A name assigned in only one
+``for`` loops; ``and``/``or``; conditional expressions with ``:=`` or ``yield`` in a side (the
+others become ``cond`` of two thunks); and code in lambdas, nested functions and functions the
+jitted one calls (only the jitted function's own body is converted). A name assigned in only one
 branch of a traced ``if`` (and not defined before it), or whose shape or dtype differs between
 the branches, is an error naming the name and the line. The converted code keeps the file name
 and line numbers of the source, so tracebacks point at the user's lines.
@@ -96,6 +97,25 @@ class _Rewriter(ast.NodeTransformer):
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
         return node
 
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        """``a if test else b`` -> ``__fj_ifexp(test, lambda: a, lambda: b, line)`` (only the chosen
+        side runs when the test is concrete). Not when a side binds a name (``:=``) or yields:
+        inside a lambda those would mean something else."""
+        self.generic_visit(node)
+        if any(isinstance(n, (ast.NamedExpr, ast.Yield, ast.YieldFrom, ast.Await))
+               for side in (node.body, node.orelse) for n in ast.walk(side)):
+            return node
+        self.converted += 1
+
+        def thunk(expr: ast.expr) -> ast.Lambda:
+            args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+            return ast.copy_location(ast.Lambda(args=args, body=expr), expr)
+
+        call = ast.Call(func=ast.Name("__fj_ifexp", ast.Load()),
+                        args=[node.test, thunk(node.body), thunk(node.orelse),
+                              ast.Constant(node.lineno + self.offset)], keywords=[])
+        return ast.copy_location(call, node)
+
     def visit_If(self, node: ast.If) -> Any:
         self.generic_visit(node)  # inner ifs first: they become calls inside the branch functions
         if not _convertible(node):
@@ -126,6 +146,13 @@ class _Rewriter(ast.NodeTransformer):
             made._fj_generated = True  # type: ignore[attr-defined]
         out = [test, *stub, *tail]
         return out
+
+
+def _ifexp(test: Any, then: Callable[[], Any], orelse: Callable[[], Any], line: int) -> Any:
+    if not isinstance(test, TracedArray):
+        return then() if test else orelse()
+    what = f"`... if ... else ...` at line {line} (converted: its test is a traced value)"
+    return control.cond(control.condition(what, test), then, orelse)
 
 
 def _get(scope: dict[str, Any], name: str) -> Any:
@@ -194,7 +221,7 @@ def convert(fn: Callable[..., Any]) -> Callable[..., Any] | None:
     if not rewriter.converted:
         return None
     freevars = list(fn.__code__.co_freevars)
-    helpers = {"__fj_if": _if, "__fj_get": _get, "__fj_UNDEFINED": UNDEFINED}
+    helpers = {"__fj_if": _if, "__fj_ifexp": _ifexp, "__fj_get": _get, "__fj_UNDEFINED": UNDEFINED}
     factory = ast.FunctionDef(name="__fj_factory", args=ast.arguments(
         posonlyargs=[], args=[ast.arg(a) for a in [*freevars, *helpers]], kwonlyargs=[], kw_defaults=[],
         defaults=[]), body=[func, ast.Return(ast.Name(func.name, ast.Load()))], decorator_list=[], returns=None)

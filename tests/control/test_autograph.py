@@ -139,3 +139,22 @@ def test_tracebacks_keep_the_users_line_numbers() -> None:
         fusejit.jit(f)(np.ones(2))
     lines = [entry.lineno + 1 for entry in info.traceback if entry.path.name == "test_autograph.py"]
     assert bad in lines
+
+
+@pytest.mark.parametrize("x", [np.arange(3.0), -np.arange(3.0)])
+def test_conditional_expressions_are_converted(x: np.ndarray) -> None:
+    def f(x):
+        y = x * 2 if x.sum() > 0 else x - 1
+        return (y if y.max() > 100 else -y), [v for v in (1, 2) if v > 1]
+
+    got, want = fusejit.jit(f)(x), f(x)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert list(got[1]) == want[1]
+
+
+def test_conditional_expression_with_differing_python_values_is_an_error() -> None:
+    def f(x):
+        return x * (1.0 if x.sum() > 0 else 2.0)
+
+    with pytest.raises(TracingError, match="Python value"):
+        fusejit.jit(f)(np.ones(2))
