@@ -77,9 +77,17 @@ def abbreviated_ir(graph: Graph, max_values: int) -> str:
 @click.option("--dot", is_flag=True, help="Print the graph as Graphviz dot (pipe into `dot -Tsvg`).")
 @click.option("--full", is_flag=True, help="Print every constant value in full.")
 def show(path: Path, dot: bool, full: bool) -> None:
-    """Show a saved graph (or a TensorFlow GraphDef .pb/.pbtxt): format, signature, weights, IR text."""
+    """Show a saved graph (or a TensorFlow GraphDef .pb/.pbtxt, or an ONNX model .onnx): format, signature,
+    weights, IR text."""
+    from .onnx.cli import import_model, is_onnx, onnx_summary
     from .tf.cli import graphdef_summary, import_graph, is_graphdef
 
+    if is_onnx(path):
+        click.echo("\n".join(onnx_summary(path)) + "\n\nimported:")
+        graph = import_model(path)[0]
+        click.echo("\n".join(signature(graph) + weights(graph)))
+        click.echo(print_graph(graph) if full else abbreviated_ir(graph, 8), nl=False)
+        return
     if is_graphdef(path):
         click.echo("\n".join(graphdef_summary(path)) + "\n\nimported (default feeds and fetches):")
         graph = import_graph(path)[0]
@@ -142,8 +150,10 @@ def stats(path: Path, fast_math: bool) -> None:
               help="GraphDef only: feeds and fetches from a tfcompile tf2xla.Config text file.")
 def aot(path: Path, name: str, out_dir: Path, target_cpu: str, threads: int, feeds: tuple[str, ...],
         fetches: tuple[str, ...], config: Path | None) -> None:
-    """Compile a saved (frozen) graph, or a frozen TensorFlow GraphDef, into a C library and header."""
+    """Compile a saved (frozen) graph, a frozen TensorFlow GraphDef or an ONNX model into a C library
+    and header."""
     from .aot import AotError, compile
+    from .onnx.cli import import_model, is_onnx
     from .tf.cli import import_graph, is_graphdef
 
     output_names = None
@@ -151,6 +161,8 @@ def aot(path: Path, name: str, out_dir: Path, target_cpu: str, threads: int, fee
         graph, output_names = import_graph(path, feeds, fetches, config)
     elif feeds or fetches or config:
         raise click.UsageError("--feed, --fetch and --config apply to TensorFlow GraphDefs (.pb/.pbtxt) only")
+    elif is_onnx(path):
+        graph, output_names = import_model(path)
     else:
         graph = load(path)
     try:

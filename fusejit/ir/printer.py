@@ -59,7 +59,9 @@ def input_names(graph: Graph) -> list[str]:
     return names
 
 
-def print_graph(graph: Graph) -> str:
+def print_graph(graph: Graph, constant_text: dict[int, str] | None = None) -> str:
+    """``constant_text``: ``id(node) -> text`` printed instead of those constants' values (a cache key
+    names large weights by digest; such text does not parse back)."""
     names: dict[int, str] = {}
     params = []
     for node, name in zip(graph.inputs, input_names(graph)):
@@ -69,7 +71,10 @@ def print_graph(graph: Graph) -> str:
     lines = [f"func @{graph.name}({', '.join(params)}) -> ({results}) {{"]
     for i, node in enumerate(graph.nodes):
         names[id(node)] = f"%{i}"
-        lines.append("  " + format_node(node, names))
+        if constant_text and id(node) in constant_text:
+            lines.append(f"  %{i} = constant {{value={constant_text[id(node)]}}} : {node.type}")
+        else:
+            lines.append("  " + format_node(node, names))
     lines.append("  return " + ", ".join(names[id(o)] for o in graph.outputs))
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ...ir import Graph, print_graph
 from ...passes.fusion import FusionPlan, plan_fusion
 from ...profiler.recorder import phase
@@ -39,6 +41,7 @@ from .module import (
     profile_steps,
     uses_pool,
 )
+from .weights import bind_constants
 
 if TYPE_CHECKING:
     from ...runtime.cpu_executable import CpuExecutable
@@ -56,6 +59,7 @@ class Program:
         self.generic_linked = False
         self.lock = threading.Lock()
         self.profiled: Profiled | None = None  # its profiling variant, compiled on first need
+        self.weights: list[np.ndarray] = []  # buffers its code reads as external constants (.weights)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ def live_programs() -> int:
 def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = None,
                      name: str | None = None, blas_ilp64: bool = False, lazy_generic: bool = False,
                      donate: dict[int, int] | None = None,
-                     planned: tuple[FusionPlan, abi.ArgLayout] | None = None, profile: bool = False) -> CpuModule:
+                     planned: tuple[FusionPlan, abi.ArgLayout] | None = None, profile: bool = False,
+                     external: dict[int, str] | None = None) -> CpuModule:
     """The LLVM module for ``graph`` (entry ``name``, C ABI in :mod:`.abi`), not compiled.
 
     For ahead-of-time builds: give the module its thread pool (``threadpool.define_pool(result.module,
@@ -91,6 +96,7 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
     index -> input index that output may be written over (:func:`.abi.inplace_outputs`).
     ``planned``: the fusion plan and argument layout the caller already made of ``graph``.
     ``profile``: the profiling variant (timestamps between kernels, :mod:`fusejit.profiler`).
+    ``external``: large constants left out of the module (:mod:`.weights`; the JIT's choice).
     """
     from ..vecmath import host_isa
     from .pyentry import emit_pyentry
@@ -101,7 +107,8 @@ def build_cpu_module(graph: Graph, *, fuse: bool = True, threads: int | None = N
         digest = hashlib.sha256(f"{fuse}|{threads}|{print_graph(graph)}".encode()).hexdigest()[:20]
         name = f"fj_{digest}"
     cm = build_module(graph, plan, isa=host_isa(), threads=threads, name=name, blas_ilp64=blas_ilp64,
-                      lazy_generic=lazy_generic, donate=donate, layout=layout, profile=profile)
+                      lazy_generic=lazy_generic, donate=donate, layout=layout, profile=profile,
+                      external=external)
     emit_pyentry(cm.module, graph, cm.layout, cm.module.globals[name])
     return cm
 
@@ -146,7 +153,8 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
     graph = lower_for_cpu(graph, fuse)
     threads = threads if threads is not None else (os.cpu_count() or 1)
     threads = max(1, min(int(threads), MAX_THREADS))
-    text = print_graph(graph)
+    external, weights = bind_constants(graph)
+    text = print_graph(graph, external)
     with phase("plan"):
         plan = plan_fusion(graph, fuse=fuse)
     donate = dict(sorted((donate or {}).items()))
@@ -163,7 +171,8 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
     def module() -> CpuModule:
         if not built:
             built.append(build_cpu_module(graph, fuse=fuse, threads=threads, name=name, blas_ilp64=ilp64,
-                                          lazy_generic=True, donate=donate, planned=(plan, layout)))
+                                          lazy_generic=True, donate=donate, planned=(plan, layout),
+                                          external=external))
         return built[0]
 
     loaded: list[bool] = []  # set when this call made the program: from disk (True) or not
@@ -177,7 +186,9 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
             disk_cache.store(key, obj)
         with phase("load"):
             code = NativeCode(obj)
-        return Program(code, code.address(name + "_py"))
+        program = Program(code, code.address(name + "_py"))
+        program.weights = weights  # its external constants (bound above)
+        return program
 
     program = _compiling.get(_programs, key, make)
     ms = (time.perf_counter() - t0) * 1e3
@@ -209,7 +220,8 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
                 with phase("llvm (profiling variant)"):
                     if obj is None:
                         cm = build_cpu_module(graph, fuse=fuse, threads=threads, name=pname, blas_ilp64=ilp64,
-                                              donate=donate, planned=(plan, layout), profile=True)
+                                              donate=donate, planned=(plan, layout), profile=True,
+                                              external=external)
                         obj = emit_object(cm.llvm_ir)
                         disk_cache.store(pkey, obj)
                         steps = cm.profile_steps

@@ -72,6 +72,7 @@ class CpuModule:
     threads: int
     lazy_generic: tuple[int, ...] = ()  # kernels whose generic version lives in build_generic_module
     profile_steps: tuple[tuple[int, str], ...] = ()  # profiling variant: (kernel, part) per timestamp after the first
+    external: dict[int, str] | None = None  # constants outside the module (:mod:`.weights`)
 
     def generic_pointer(self, ki: int) -> str:
         """The global the runtime sets to the address of kernel ``ki``'s generic version."""
@@ -86,13 +87,24 @@ class CpuModule:
 
 
 class _Consts:
-    def __init__(self, module: ir.Module) -> None:
+    """Constant arrays as module globals; those in ``external`` (``id(node) -> symbol``, JIT only) are
+    declared and resolved to buffers of the process (:mod:`.weights`)."""
+
+    def __init__(self, module: ir.Module, external: dict[int, str] | None = None) -> None:
         self.module = module
+        self.external = external or {}
         self.globals: dict[int, ir.GlobalVariable] = {}
 
     def __call__(self, node: Node) -> ir.Value:
         g = self.globals.get(id(node))
-        if g is None:
+        if g is None and id(node) in self.external:
+            symbol = self.external[id(node)]
+            ty = ir.ArrayType(I8, node.attrs["value"].size * node.dtype.itemsize)
+            g = self.module.globals.get(symbol) or ir.GlobalVariable(self.module, ty, symbol)
+            g.global_constant = True
+            g.align = 64
+            self.globals[id(node)] = g
+        elif g is None:
             data = np.ascontiguousarray(node.attrs["value"], dtype=node.dtype).tobytes()
             ty = ir.ArrayType(I8, len(data))
             g = ir.GlobalVariable(self.module, ty, f"const{len(self.globals)}")
@@ -115,7 +127,7 @@ def glue(fn: ir.Function) -> ir.Function:
 def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
                  name: str = "fj_main", blas_ilp64: bool = False, lazy_generic: bool = False,
                  donate: dict[int, int] | None = None, layout: abi.ArgLayout | None = None,
-                 profile: bool = False) -> CpuModule:
+                 profile: bool = False, external: dict[int, str] | None = None) -> CpuModule:
     """The LLVM module (and its argument layout) for ``plan``; nothing is compiled here.
     ``blas_ilp64``: ``fj_sgemm``/``fj_dgemm`` take 64-bit integers (default: Fortran ``int``).
 
@@ -127,10 +139,11 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     ``donate``: outputs that may be written over inputs (:func:`.abi.inplace_outputs`).
     ``layout``: the one already made of ``plan`` (with its donations) by the caller, if any.
     ``profile``: the profiling variant (:class:`_Stamps`): the entry stores a monotonic timestamp
-    before the first step and after every step; without it no instrumentation is emitted at all."""
+    before the first step and after every step; without it no instrumentation is emitted at all.
+    ``external``: constants declared, not defined (:mod:`.weights`; JIT only)."""
     module = ir.Module(name)
     layout = layout if layout is not None else abi.ArgLayout(graph, plan, donate)
-    consts = _Consts(module)
+    consts = _Consts(module, external)
     entry = glue(ir.Function(module, ir.FunctionType(I32, [PTR]), name))
     entry.args[0].add_attribute("noalias")
     b = ir.IRBuilder(entry.append_basic_block("entry"))
@@ -147,7 +160,8 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
         stamp.finish()
         assert tuple(stamp.steps) == profile_steps(plan), "profile_steps disagrees with the emitted entry"
     b.ret(ir.Constant(I32, 0))
-    return CpuModule(module, layout, plan, name, threads, tuple(lazy), tuple(stamp.steps) if stamp else ())
+    return CpuModule(module, layout, plan, name, threads, tuple(lazy), tuple(stamp.steps) if stamp else (),
+                     external)
 
 
 class _Stamps:
@@ -250,7 +264,7 @@ def build_generic_module(cm: CpuModule, isa: str) -> ir.Module:
     """The generic-stride versions left out of a ``lazy_generic`` module: one exported
     ``i32 <entry>_gen<ki>(ptr args, i64 lo, i64 hi, ptr scratch)`` per kernel."""
     module = ir.Module(f"{cm.entry}_generic")
-    consts = _Consts(module)
+    consts = _Consts(module, cm.external)
     for ki in cm.lazy_generic:
         k = cm.plan.kernels[ki]
         body = _emitter(k)(BodyBuilder(module, k, cm.layout, isa, consts, f"k{ki}.generic", False, False))
