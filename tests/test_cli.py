@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -105,6 +107,15 @@ def test_stats_prints_the_optimizers_table(saved: Path) -> None:
 def test_help_lists_commands() -> None:
     code, out = run("--help")
     assert code == 0 and all(c in out for c in ("show", "stats", "convert"))
+
+
+def test_python_dash_m_fusejit_is_the_command(saved: Path) -> None:
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "fusejit", "show", str(saved)], capture_output=True, text=True,
+                          env=env, cwd=root, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == run("show", str(saved))[1]
 
 
 def test_aot_writes_library_and_header(tmp_path: Path) -> None:
