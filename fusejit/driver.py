@@ -5,6 +5,7 @@ This is the one place that knows the whole pipeline (tracer → passes → backe
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import itertools
@@ -329,17 +330,22 @@ class JitFunction:
         bound: dict[str, int] = {}
         for pos, arr, t in zip(positions, arrays, self._symbolic_types):
             path = leaves[pos][0]
-            ok = arr.dtype == t.dtype and arr.ndim == len(t.shape)
-            for d, actual in zip(t.shape, arr.shape):
-                if isinstance(d, str):
-                    ok = ok and bound.setdefault(d, actual) == actual
-                else:
-                    ok = ok and d == actual
-            if not ok:
+            why = ""  # the first thing that differs, so the message says which
+            if arr.dtype != t.dtype:
+                why = f"dtype {arr.dtype} is not {t.dtype}"
+            elif arr.ndim != len(t.shape):
+                why = f"{arr.ndim} dim(s), not {len(t.shape)}"
+            for axis, (d, actual) in enumerate(zip(t.shape, arr.shape)):
+                if why:
+                    break
+                if isinstance(d, str) and bound.setdefault(d, actual) != actual:
+                    why = f"dim {axis} is {actual}, but {d} is {bound[d]} in an earlier argument (one size per name)"
+                elif not isinstance(d, str) and d != actual:
+                    why = f"dim {axis} is {actual}, not {d}"
+            if why:
                 raise ArgumentError(
                     f"{self.__name__}(): argument {path!r} has shape {format_shape(arr.shape)} and dtype "
-                    f"{arr.dtype}, but the input_signature declares {t} (a named dim must have one size "
-                    "across all arguments)")
+                    f"{arr.dtype}, but the input_signature declares {t}: {why}")
 
     # ---- the pipeline ------------------------------------------------------------------------
 
@@ -594,6 +600,12 @@ def jit(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     containers, ``self`` — whose state is read once at trace time and folded into the program instead
     of being read live at every call; ``True``: all of it).
     """
+    known = [n for n in inspect.signature(JitFunction.__init__).parameters if n not in ("self", "fn")]
+    for name in options:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ArgumentError(f"jit() got an unknown option {name!r}; {hint}the options are {', '.join(known)}")
     if fn is None:
         return lambda f: JitFunction(f, **options)
     return JitFunction(fn, **options)

@@ -86,6 +86,26 @@ def test_bad_arguments():
         jit(lambda x: x, static_argnames=["z"])
 
 
+def test_a_misspelled_jit_option_is_named_with_the_options():
+    for make in (lambda: jit(lambda x: x, fusee=False), lambda: jit(fusee=False)):
+        with pytest.raises(fusejit.ArgumentError, match=r"unknown option 'fusee'; did you mean 'fuse'\? the options "
+                                                        r"are static_argnames, .*input_signature"):
+            make()
+
+
+def test_input_signature_mismatch_says_what_differs():
+    spec = fusejit.Spec(("B", 3), np.float32)
+    f = jit(lambda a, b: a + b, input_signature=[spec, spec])
+    x = np.ones((2, 3), np.float32)
+    cases = [((x, x.astype(np.float64)), "argument 'b' .*: dtype float64 is not float32"),
+             ((x, x[0]), "argument 'b' .*: 1 dim\\(s\\), not 2"),
+             ((x, np.ones((2, 4), np.float32)), "argument 'b' .*: dim 1 is 4, not 3"),
+             ((x, np.ones((5, 3), np.float32)), "argument 'b' .*: dim 0 is 5, but B is 2 in an earlier argument")]
+    for args, message in cases:
+        with pytest.raises(fusejit.ArgumentError, match=message):
+            f(*args)
+
+
 def test_reductions_of_empty_arrays_without_identity():
     with pytest.raises(ValueError, match="zero-size array to reduction operation maximum"):
         jit(lambda x: x.max())(np.ones((0, 3)))
