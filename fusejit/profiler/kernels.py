@@ -100,3 +100,14 @@ class ProgramInfo:
                 break
             rec.complete(step.name, step.cat, start, end,
                          self.static_args[i] if self.static_args is not None else step.args(bind))
+
+    def record_chunks(self, rec: Recorder, words: list[int]) -> None:
+        """One ``chunk`` event per pool chunk, on the thread that ran it (the caller runs chunks too:
+        those nest inside its kernel event)."""
+        from ..codegen.cpu.profiling import CHUNK_WORDS
+
+        names = {step.ki: step.name for step in self.steps if step.part == "main"}
+        for j in range(0, len(words), CHUNK_WORDS):
+            ki, lo, hi, t0, t1, tid = words[j:j + CHUNK_WORDS]
+            rec.complete_on(tid & 0xFFFFFFFFFFFFFFFF, f"chunk of {names.get(ki, f'k{ki}')}", "chunk", t0, t1,
+                            {"kernel": f"{self.name}/k{ki}", "range": [lo, hi]})

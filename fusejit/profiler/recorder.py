@@ -45,6 +45,13 @@ class Recorder:
             self.threads[tid] = threading.current_thread().name
         self.raw.append((name, cat, t0_ns, t1_ns, tid, args))
 
+    def complete_on(self, tid: int, name: str, cat: str, t0_ns: int, t1_ns: int, args: dict[str, Any]) -> None:
+        """An event of another thread (a pool worker, by its ``pthread_self``, which is CPython's ident)."""
+        if tid not in self.threads:
+            workers = sum(n.startswith("fusejit pool") for n in self.threads.values())
+            self.threads[tid] = f"fusejit pool worker {workers}"
+        self.raw.append((name, cat, t0_ns, t1_ns, tid, args))
+
     @property
     def events(self) -> list[dict[str, Any]]:
         """The complete events as Chrome trace dicts (microseconds), in recording order."""
@@ -141,6 +148,7 @@ def _instrument(exe: Any) -> None:
         return
     if exe._profiled is None:
         return
+    from ..codegen.cpu.profiling import CHUNK_WORDS, MAX_CHUNK_LOG
     from .kernels import ProgramInfo
 
     state: dict[str, Any] = {}
@@ -153,14 +161,17 @@ def _instrument(exe: Any) -> None:
             entry = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)(variant.entry)
             state.update(variant=variant, info=info, fn=entry,
                          words=(ctypes.c_int64 * (len(variant.steps) + 1)).from_address(variant.stamps),
-                         lock=threading.Lock())
+                         nchunks=ctypes.c_int64.from_address(variant.nchunks), lock=threading.Lock())
         with state["lock"]:  # one timestamp table per program: calls of it take turns
             t0 = time.monotonic_ns()
             rc = state["fn"](table)
             t1 = time.monotonic_ns()
             stamps = list(state["words"])
+            n = min(state["nchunks"].value, MAX_CHUNK_LOG)
+            chunks = list((ctypes.c_int64 * (n * CHUNK_WORDS)).from_address(state["variant"].chunks)) if n else []
         if rec is not None:
             state["info"].record(rec, table, t0, t1, stamps, rc)
+            state["info"].record_chunks(rec, chunks)
         return rc
 
     exe._env["fn"] = call

@@ -200,3 +200,27 @@ def test_cli_profiles_a_script(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     _assert_valid_chrome_trace(doc)
     assert sum(e["cat"] == "call" for e in _complete(doc)) == 4
+
+
+def test_pool_chunks_are_events_on_the_threads_that_ran_them(tmp_path: Path) -> None:
+    f = fusejit.jit(lambda a: np.sin(a) * 2.0 + 1.0, threads=2)
+    a = np.ones(1 << 20)
+    f(a)
+    path = tmp_path / "t.json"
+    with fusejit.profile(path):
+        for _ in range(3):
+            f(a)
+    doc = json.loads(path.read_text())
+    _assert_valid_chrome_trace(doc)
+    events = _complete(doc)
+    _assert_nested(events)
+    chunks = [e for e in events if e["cat"] == "chunk"]
+    calls = [e for e in events if e["cat"] == "call"]
+    for call in calls:  # every element exactly once per call, each chunk inside its call's time
+        mine = [e for e in chunks if call["ts"] - 1e-3 <= e["ts"] <= call["ts"] + call["dur"]]
+        ranges = sorted(tuple(e["args"]["range"]) for e in mine)
+        assert ranges[0][0] == 0 and ranges[-1][1] == 1 << 20
+        assert all(x[1] == y[0] for x, y in zip(ranges, ranges[1:]))
+    names = {e["tid"]: e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "thread_name"}
+    for tid in {e["tid"] for e in chunks} - {threading.get_ident()}:
+        assert names[tid].startswith("fusejit pool worker")

@@ -71,6 +71,8 @@ class Profiled:
     entry: int
     stamps: int
     steps: tuple[tuple[int, str], ...]
+    chunks: int  # the pool chunks' log and its count (codegen/cpu/profiling.py)
+    nchunks: int
 
 
 _programs: weakref.WeakValueDictionary[str, Program] = weakref.WeakValueDictionary()  # cache key -> program
@@ -229,7 +231,9 @@ def _compile_cpu(graph: Graph, fuse: bool, threads: int | None, donate: dict[int
                         steps = profile_steps(plan)
                 code = NativeCode(obj)
                 program.profiled = Profiled(code, code.address(pname + "_py"),
-                                            code.global_address(pname + "_prof"), steps)
+                                            code.global_address(pname + "_prof"), steps,
+                                            code.global_address(pname + "_chunks"),
+                                            code.global_address(pname + "_nchunks"))
             return program.profiled
 
     def llvm_ir() -> str:

@@ -45,6 +45,7 @@ from .kernels import (
     is_flat,
 )
 from .loops import product
+from .profiling import Stamps
 from .scan import emit_scan
 from .scatter import emit_scatter
 from .types import I8, I32, I64, PTR, i64
@@ -138,7 +139,7 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     writes its inputs before that, so a second call is a clean rerun).
     ``donate``: outputs that may be written over inputs (:func:`.abi.inplace_outputs`).
     ``layout``: the one already made of ``plan`` (with its donations) by the caller, if any.
-    ``profile``: the profiling variant (:class:`_Stamps`): the entry stores a monotonic timestamp
+    ``profile``: the profiling variant (:class:`.profiling.Stamps`): the entry stores a monotonic timestamp
     before the first step and after every step; without it no instrumentation is emitted at all.
     ``external``: constants declared, not defined (:mod:`.weights`; JIT only)."""
     module = ir.Module(name)
@@ -152,7 +153,7 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     nacc = max((len(k.reduce_maps) for k in plan.kernels if is_chunked(k)), default=0)
     scratch = b.alloca(I64, size=i64(max(1, MAX_CHUNKS * nacc)), name="partials")
     lazy: list[int] = []
-    stamp = _Stamps(module, b, name) if profile else None
+    stamp = Stamps(module, b, name) if profile else None
     for ki, k in enumerate(plan.kernels):
         _kernel_steps(module, graph, plan, layout, b, args, ki, k, isa, consts, threads, scratch, name,
                       blas_ilp64, lazy_generic, lazy, stamp)
@@ -162,39 +163,6 @@ def build_module(graph: Graph, plan: FusionPlan, *, isa: str, threads: int = 1,
     b.ret(ir.Constant(I32, 0))
     return CpuModule(module, layout, plan, name, threads, tuple(lazy), tuple(stamp.steps) if stamp else (),
                      external)
-
-
-class _Stamps:
-    """Timestamps for the profiler, in the profiling variant only: ``clock_gettime(CLOCK_MONOTONIC)``
-    (Python's ``time.monotonic_ns`` clock) into the global ``<entry>_prof``, one word per step.
-    Calls of one program must not overlap while it is read (the runtime serializes them)."""
-
-    def __init__(self, module: ir.Module, b: ir.IRBuilder, name: str) -> None:
-        self.module, self.b, self.name = module, b, name
-        self.steps: list[tuple[int, str]] = []
-        self.clock = ir.Function(module, ir.FunctionType(I32, [I32, PTR]), "clock_gettime")
-        self.ts = b.alloca(ir.LiteralStructType([I64, I64]), name="ts")
-        self.table = ir.GlobalVariable(module, PTR, f"{name}_prof_table")  # points at the global below
-        self._now(0)
-
-    def _now(self, index: int) -> None:
-        b = self.b
-        b.call(self.clock, [ir.Constant(I32, 1), self.ts])  # CLOCK_MONOTONIC
-        sec = b.load(b.gep(self.ts, [i64(0)], source_etype=I64), typ=I64)
-        nsec = b.load(b.gep(self.ts, [i64(1)], source_etype=I64), typ=I64)
-        table = b.load(self.table, typ=PTR)
-        b.store(b.add(b.mul(sec, i64(1_000_000_000)), nsec), b.gep(table, [i64(index)], source_etype=I64))
-
-    def __call__(self, ki: int, part: str) -> None:
-        self.steps.append((ki, part))
-        self._now(len(self.steps))
-
-    def finish(self) -> None:
-        """Define the timestamp words now that the number of steps is known."""
-        ty = ir.ArrayType(I64, len(self.steps) + 1)
-        words = ir.GlobalVariable(self.module, ty, f"{self.name}_prof")
-        words.initializer = ir.Constant(ty, None)
-        self.table.initializer = words
 
 
 def profile_steps(plan: FusionPlan) -> tuple[tuple[int, str], ...]:
@@ -214,7 +182,7 @@ def profile_steps(plan: FusionPlan) -> tuple[tuple[int, str], ...]:
 
 def _kernel_steps(module: ir.Module, graph: Graph, plan: FusionPlan, layout: abi.ArgLayout, b: ir.IRBuilder,
                   args: ir.Value, ki: int, k: Kernel, isa: str, consts: _Consts, threads: int, scratch: ir.Value,
-                  name: str, blas_ilp64: bool, lazy_generic: bool, lazy: list[int], stamp: _Stamps | None) -> None:
+                  name: str, blas_ilp64: bool, lazy_generic: bool, lazy: list[int], stamp: Stamps | None) -> None:
     """Emit the calls that run kernel ``ki`` into the entry (``stamp``: after each of its steps)."""
     def mark(part: str) -> None:
         if stamp is not None:
@@ -248,7 +216,8 @@ def _kernel_steps(module: ir.Module, graph: Graph, plan: FusionPlan, layout: abi
         pointer = ir.GlobalVariable(module, PTR, f"{name}_genptr{ki}")
         pointer.initializer = ir.Constant(PTR, None)
     kern, flat = _kernel_fn(module, k, layout, isa, consts, ki, pointer)
-    _run(b, module, graph, layout, k, ki, kern, flat, args, threads, scratch)
+    _run(b, module, graph, layout, k, ki, kern, flat, args, threads, scratch,
+         stamp.chunk_wrapper(kern, ki) if stamp is not None and parallel(k, threads) else kern)
     if is_chunked(k):
         fin = emit_chunk_finish(BodyBuilder(module, k, layout, isa, consts, f"k{ki}.finish", True, False))
         fin.attributes.discard("alwaysinline")  # its loops keep O3: not inlined into the glue
@@ -365,7 +334,10 @@ def _dim(b: ir.IRBuilder, args: ir.Value, layout: abi.ArgLayout, d: int | str) -
 
 
 def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout, k: Kernel, ki: int,
-         kern: ir.Function, flat: bool, args: ir.Value, threads: int, scratch: ir.Value) -> None:
+         kern: ir.Function, flat: bool, args: ir.Value, threads: int, scratch: ir.Value,
+         pool_kern: ir.Function) -> None:
+    """Run ``kern`` on the calling thread or, when large, on the pool (``pool_kern``: ``kern``, or in
+    the profiling variant a wrapper logging each chunk's thread and times)."""
     contig: ir.Value = ir.Constant(ir.IntType(1), 1)  # every input C-contiguous (flat loops)
     unit: ir.Value = ir.Constant(ir.IntType(1), 1)  # every input has unit innermost stride
     for n in _reads_inputs(k, graph):
@@ -396,7 +368,7 @@ def _run(b: ir.IRBuilder, module: ir.Module, graph: Graph, layout: abi.ArgLayout
         with b.if_else(par) as (then, other):
             with then:
                 align = b.select(b.icmp_signed("==", mode, ir.Constant(I32, FLAT)), i64(FLAT_ALIGN), i64(1))
-                rc_par = _parallel(b, module, kern, args, mode, total, align, threads, scratch)
+                rc_par = _parallel(b, module, pool_kern, args, mode, total, align, threads, scratch)
                 par_end = b.block
             with other:
                 rc_one = b.call(kern, [args, mode, i64(0), total, scratch])
