@@ -310,13 +310,23 @@ def _clip(a: Any, a_min: Any = np._NoValue, a_max: Any = np._NoValue, out: Any =
         info = np.iinfo(result.dtype)  # bound at or past the dtype's own is no bound (uint8 clip(-1, 1))
         lo = None if type(lo) is int and lo <= info.min else lo
         hi = None if type(hi) is int and hi >= info.max else hi
+    # NumPy's two-sided clip with scalar bounds keeps x on ties (-0.0 clipped to [0, 1] stays -0.0);
+    # one-sided, or with array bounds, it is maximum/minimum's own tie rule
+    scalar_bounds = all(b is not None and not isinstance(b, TracedArray) and np.ndim(b) == 0 for b in (lo, hi))
     if lo is not None:
-        result = np.maximum(result, lo)
+        result = _tie_keeps_x(np.maximum, result, lo) if scalar_bounds else np.maximum(result, lo)
     if hi is not None:
-        result = np.minimum(result, hi)
+        result = _tie_keeps_x(np.minimum, result, hi) if scalar_bounds else np.minimum(result, hi)
     if out is not None:
         return write_out(out, result, True, kwargs.get("casting", "same_kind"), "np.clip")
     return result
+
+
+def _tie_keeps_x(fn: Any, x: Any, bound: Any) -> Any:
+    """``fn(x, bound)`` keeping ``x`` on ties: maximum/minimum give their second operand on ties in
+    float32/float64 and their first in float16 (the unused order is dead code, removed by DCE)."""
+    first = fn(x, bound)
+    return first if first.dtype == np.float16 else fn(bound, x)
 
 
 @handles(np.round, np.around)

@@ -126,3 +126,16 @@ def test_assigning_a_value_with_extra_leading_unit_dims() -> None:
             np.testing.assert_array_equal(g, e)
     with pytest.raises(ValueError, match=r"could not broadcast input array from shape \(2, 3\) into shape \(3,\)"):
         fusejit.jit(update)(x, np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64])
+def test_clip_picks_numpys_zero_on_ties(dt: type) -> None:
+    """Two-sided clip with scalar bounds keeps x on a tie (-0.0 clipped to [0, 1] stays -0.0);
+    one-sided or with array bounds it follows maximum/minimum (found by the fuzzer)."""
+    x = np.array([-0.0, 0.0, -1, 2, np.nan], dtype=dt)
+    for fn in (lambda a: np.clip(a, 0, 1), lambda a: np.clip(a, -1, -0.0), lambda a: np.clip(a, np.zeros(5, dt), 1),
+               lambda a: a.clip(min=0), lambda a: a.clip(max=-0.0), lambda a: np.clip(a, dt(0), dt(1))):
+        for fuse in (True, False):
+            got, want = fusejit.jit(fn, fuse=fuse)(x), fn(x)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+            np.testing.assert_array_equal(got, want)
