@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -174,3 +175,9 @@ def test_masked_arrays_and_matrices_are_refused_not_read_as_plain_arrays(value, 
     exe = biggest.lower(np.asarray(value))
     with pytest.raises(TypeError, match=what):
         exe(value)
+
+
+def test_every_public_callable_has_a_docstring():
+    """help(fusejit.X) is a user's first stop: nothing exported may answer it with nothing."""
+    missing = [n for n in fusejit.__all__ if callable(getattr(fusejit, n)) and not inspect.getdoc(getattr(fusejit, n))]
+    assert not missing, f"public callables without a docstring: {missing}"

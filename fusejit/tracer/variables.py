@@ -39,6 +39,13 @@ _names = itertools.count()
 
 
 class Variable:
+    """A named, typed, mutable array (``tf.Variable``): ``Variable(value, name=None, dtype=None)``.
+
+    Read by reference inside jitted functions (changing it never retraces), updated with ``assign``,
+    ``assign_add``, ``assign_sub`` inside or outside ``jit``; ``numpy()`` is a snapshot copy. Create it
+    outside the traced function. See the module docstring for buffers and threads.
+    """
+
     __array_priority__ = 2000  # above TracedArray: mixed expressions come here first, then re-dispatch
 
     def __init__(self, value: Any, name: str | None = None, dtype: Any = None) -> None:
