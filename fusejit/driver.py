@@ -209,6 +209,11 @@ class JitFunction:
         self.fn = fn
         self.signature = inspect.signature(fn)
         params = list(self.signature.parameters)
+        # one name or index is a list of one (as in JAX); other option values are checked up front,
+        # so a typo is an error at jit() rather than a silent default at the first call
+        static_argnames = (static_argnames,) if isinstance(static_argnames, str) else static_argnames
+        static_argnums = (static_argnums,) if isinstance(static_argnums, int) else static_argnums
+        _check_options(backend, threads, input_signature)
         names = set(static_argnames) | {params[i] for i in static_argnums if i < len(params)}
         unknown = set(static_argnames) - set(params)
         if unknown and not any(p.kind == p.VAR_KEYWORD for p in self.signature.parameters.values()):
@@ -569,6 +574,20 @@ def optimize_graph(graph: Graph, *, disabled: Sequence[str] = (), dump_dir: str 
     from .passes import optimize
 
     return optimize(graph, disabled=disabled, dump_dir=dump_dir, fast_math=fast_math, fold_affine=fold_affine).graph
+
+
+BACKENDS = ("auto", "cpu", "reference")
+
+
+def _check_options(backend: Any, threads: Any, input_signature: Any) -> None:
+    if backend not in BACKENDS:
+        raise ArgumentError(f"jit(backend={backend!r}): expected one of {', '.join(map(repr, BACKENDS))}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ArgumentError(f"jit(threads={threads!r}): expected an int >= 1 (threads per kernel) or None (all cores)")
+    if isinstance(input_signature, Spec) or (input_signature is not None and not all(
+            isinstance(s, Spec) for s in input_signature)):
+        raise ArgumentError(f"jit(input_signature={input_signature!r}): expected a list of fusejit.Spec, one per "
+                            "array argument, e.g. [Spec((None, 784), np.float32)]")
 
 
 def compile_graph(graph: Graph, *, fuse: bool = True, device: str = "cpu", threads: int | None = None,

@@ -94,6 +94,20 @@ def test_a_misspelled_jit_option_is_named_with_the_options():
             make()
 
 
+def test_bad_jit_option_values_are_refused_at_jit_time():
+    f = lambda x: x + 1
+    spec = fusejit.Spec((None, 3), np.float32)
+    for options, message in [({"backend": "llvm"}, r"backend='llvm'\): expected one of 'auto', 'cpu', 'reference'"),
+                             ({"threads": 0}, r"threads=0\): expected an int >= 1"),
+                             ({"input_signature": spec}, r"expected a list of fusejit.Spec, one per array argument")]:
+        with pytest.raises(fusejit.ArgumentError, match=message):
+            jit(f, **options)
+    # one static name or index needs no list, as in JAX
+    g = jit(lambda x, n: x * n, static_argnums=1)
+    assert g(np.ones(2), 3)[0] == 3 and g(np.ones(2), 4)[0] == 4 and g.trace_count == 2
+    assert jit(lambda x, scale: x * scale, static_argnames="scale").static_names == {"scale"}
+
+
 def test_input_signature_mismatch_says_what_differs():
     spec = fusejit.Spec(("B", 3), np.float32)
     f = jit(lambda a, b: a + b, input_signature=[spec, spec])
