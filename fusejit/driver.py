@@ -45,6 +45,9 @@ class Spec:
     name: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.shape, (int, str)) or not hasattr(self.shape, "__iter__"):
+            raise ArgumentError(f"Spec: shape {self.shape!r} is not a sequence of dims; write e.g. "
+                                f"Spec(({self.shape!r},)) for one dimension")
         object.__setattr__(self, "shape", tuple(self.shape))
         object.__setattr__(self, "dtype", as_dtype(self.dtype, "Spec"))
 

@@ -102,6 +102,8 @@ def test_bad_jit_option_values_are_refused_at_jit_time():
                              ({"input_signature": spec}, r"expected a list of fusejit.Spec, one per array argument")]:
         with pytest.raises(fusejit.ArgumentError, match=message):
             jit(f, **options)
+    with pytest.raises(fusejit.ArgumentError, match=r"shape 3 is not a sequence of dims; write e.g. Spec\(\(3,\)\)"):
+        fusejit.Spec(3, np.float32)
     # one static name or index needs no list, as in JAX
     g = jit(lambda x, n: x * n, static_argnums=1)
     assert g(np.ones(2), 3)[0] == 3 and g(np.ones(2), 4)[0] == 4 and g.trace_count == 2
