@@ -31,6 +31,7 @@ from .tracer.array import TracedArray
 from .tracer.capture import trackable
 from .tracer.context import current as current_trace
 from .tracer.errors import ConcretizationError, TracingError
+from .tracer.speculation import BranchChanged
 from .tracer.trace import LiveOptions
 from .tracer.variables import Variable, hold
 
@@ -82,6 +83,10 @@ class CompiledEntry:
         probe = getattr(self.executable, "fresh_results", False) and hasattr(self.executable, "probe")
         plan = self.traced.live
         self.live = None
+        guards = self.traced.branch_guards  # checked after every call: no native hot path
+        if guards and (plan is None or plan.empty):
+            self.call, self.hot = _guarded(_make_call(self.traced, self.executable, raw=True), guards, False), None
+            return
         if plan is None or plan.empty:
             self.call = _make_call(self.traced, self.executable)
             self.hot = _make_call(self.traced, self.executable, probe=True) if probe else None
@@ -91,11 +96,25 @@ class CompiledEntry:
         # objects whose programs are shared are not kept alive by them (a model deleted is freed)
         self.leaves = [None if i in self.shared else v for i, v in enumerate(self.leaves or ())]
         n_user = len(self.traced.graph.outputs) - len(plan.outputs) - len(self.traced.variables_assigned)
-        self.live = LiveCalls(plan, _make_call(self.traced, self.executable, raw=True),
-                              _make_call(self.traced, self.executable, probe=True, raw=True) if probe else None,
+        raw = _make_call(self.traced, self.executable, raw=True)
+        self.live = LiveCalls(plan, _guarded(raw, guards, True) if guards else raw,
+                              _make_call(self.traced, self.executable, probe=True, raw=True) if probe and not guards
+                              else None,
                               len(self.array_positions), n_user, self.array_positions, len(self.leaves or ()),
                               statics if self.flat else None)
         self.call, self.hot = self.live.call, None
+
+
+def _guarded(raw_call: Callable[..., Any], n: int, raw: bool) -> Callable[..., Any]:
+    """The call of a program whose last ``n`` outputs say whether the branches it took on the traced
+    call's data still hold (:mod:`.tracer.speculation`); BranchChanged when one does not. ``raw``:
+    return ``(result, outputs)`` as ``raw_call`` does (live state's calls)."""
+    def call(*args: Any) -> Any:
+        result, outputs = raw_call(*args)
+        if not all(bool(g) for g in outputs[len(outputs) - n:]):
+            raise BranchChanged
+        return (result, outputs) if raw else result
+    return call
 
 
 def _make_call(traced: TraceResult, exe: Executable, probe: bool = False, raw: bool = False) -> Callable[..., Any]:
@@ -210,6 +229,7 @@ class JitFunction:
         if not hasattr(self, "__name__"):  # functools.partial, a callable object
             self.__name__ = _callable_name(fn)
         self.fn = fn
+        self.branch_fallbacks = 0  # calls run with NumPy: their data branched unlike the traced call's
         self.signature = inspect.signature(fn)
         params = list(self.signature.parameters)
         # one name or index is a list of one (as in JAX); other option values are checked up front,
@@ -375,10 +395,13 @@ class JitFunction:
             if found is not None:
                 return found
             specs = self._arg_specs(leaves, positions, arrays)
+            examples: list[Any] = [None] * len(leaves)  # this call's arrays: branches on data follow them
+            for pos, arr in zip(positions, arrays):
+                examples[pos] = arr
             live = LiveOptions(self._live.frozen, tuple(path for path, _ in leaves), self._live.all_frozen)
             with gc_paused():
                 with phase("trace"):
-                    traced = self._trace(specs, rebuild, live)
+                    traced = self._trace(specs, rebuild, live, examples)
                 with self._tracing.lock:
                     self.trace_count += 1
                 entry = CompiledEntry(traced, self._compile(traced.graph, _donations(traced)), positions, values,
@@ -393,7 +416,21 @@ class JitFunction:
                                "(a guard fails right after tracing); is another thread changing it?")
         return entry, arrays + list(state)
 
-    def _trace(self, specs: list[Any], rebuild: Callable, live: LiveOptions) -> TraceResult:
+    def _trace(self, specs: list[Any], rebuild: Callable, live: LiveOptions,
+               examples: list[Any] | None = None) -> TraceResult:
+        """Trace ``self.fn`` (converted, see :meth:`_trace_converted`); if a branch on traced data
+        still stops it, follow such branches as this call's data (``examples``) says, checked at every
+        call (:mod:`.tracer.speculation`): the last resort, for what conversion cannot express
+        (``raise`` in a validation branch, branches inside library code)."""
+        try:
+            return self._trace_converted(specs, rebuild, live)
+        except ConcretizationError:
+            if examples is None:
+                raise
+        fn = self._converted if self._converted is not None else self.fn
+        return trace(fn, specs, rebuild, name=self.__name__, live=live, examples=examples)
+
+    def _trace_converted(self, specs: list[Any], rebuild: Callable, live: LiveOptions) -> TraceResult:
         """Trace ``self.fn``; if a traced value was used as a Python bool, retrace once with its
         ``if`` statements converted (:mod:`fusejit.autograph`), and keep using the converted one."""
         fn = self._converted if self._converted is not None else self.fn
@@ -442,7 +479,10 @@ class JitFunction:
                 entry = self._fast.get(fast_key)
                 if entry is not None:
                     self._hot = entry.hot or _miss
-                    return entry.call(*args)
+                    try:
+                        return entry.call(*args)
+                    except BranchChanged:  # the data took another branch than the traced call's
+                        return self._as_written(args, {})
         if _has_dask_array(args, kwargs):  # build a Dask graph instead of computing (fusejit.dask)
             from .dask import call
 
@@ -457,14 +497,26 @@ class JitFunction:
                     if len(self._live_hot) >= _FAST_MAX:
                         self._live_hot.clear()
                     self._live_hot[id(args[0])] = entry.live.hot
-            return entry.call(*arrays)
+            try:
+                return entry.call(*arrays)
+            except BranchChanged:  # the data took another branch than the traced call's: run it as written
+                return self._as_written(args, kwargs)
         if fast_key is not None and not self.static_names \
                 and all(type(a) is np.ndarray for a in args) and entry.array_positions == list(range(len(args))):
             if len(self._fast) >= _FAST_MAX:  # e.g. a dynamic dim called with ever new sizes
                 self._fast.clear()
             self._fast[fast_key] = entry
             self._hot = entry.hot or _miss
-        return entry.call(*arrays)
+        try:
+            return entry.call(*arrays)
+        except BranchChanged:  # the data took another branch than the traced call's: run it as written
+            return self._as_written(args, kwargs)
+
+    def _as_written(self, args: tuple, kwargs: dict) -> Any:
+        """Run the function with NumPy: a branch it takes on its data differs from the traced call's
+        (:mod:`.tracer.speculation`). ``branch_fallbacks`` counts such calls."""
+        self.branch_fallbacks += 1
+        return self.fn(*args, **kwargs)
 
     def trace(self, *args: Any, **kwargs: Any) -> Graph:
         """The traced (unoptimized) graph for these arguments; its ``str`` is the IR text."""

@@ -28,6 +28,11 @@ def freeze(fn: Callable[..., Any] | JitFunction, *specs_or_examples: Spec | np.n
     examples = [np.zeros(tuple(1 if d is None or isinstance(d, str) else d for d in s.shape), s.dtype) for s in specs]
     entry, _ = frozen_fn._get_entry(tuple(examples), {})
     traced = entry.traced
+    if traced.branch_guards:  # taken for placeholder zeros; a frozen graph has no Python to fall back to
+        from .tracer.errors import ConcretizationError
+
+        raise ConcretizationError(f"freeze: {traced.context.guards[0][2]} A frozen graph must not branch on its "
+                                  "inputs' values.")
     if traced.variables_assigned:
         names = ", ".join(v.name for v in traced.variables_assigned)
         raise TracingError(f"freeze: {jitted.__name__} assigns variable(s) {names}; a frozen graph is a pure "

@@ -27,14 +27,16 @@ def test_python_control_flow_on_traced_values_explains_the_fix():
             return x
         return -x
 
+    # where there is no call's data to follow the branch (freeze: a graph for every input)
     with pytest.raises(fusejit.ConcretizationError) as info:
-        jit(f)(np.ones(3))
+        fusejit.freeze(jit(f), fusejit.Spec((3,), np.float64))
     msg = str(info.value)
     assert "truth value" in msg and "static_argnames" in msg and "np.where" in msg
-    with pytest.raises(fusejit.ConcretizationError, match=r"float\(\)"):
+    with pytest.raises(fusejit.ConcretizationError, match=r"float\(\)"):  # floats are never speculated
         jit(lambda x: float(x.sum()))(np.ones(3))
     with pytest.raises(fusejit.ConcretizationError, match=r"int\(\)"):
-        jit(lambda x: range(x.max()))(np.ones(3, np.int64))
+        fusejit.freeze(jit(lambda x: x[:int(x.max())]), fusejit.Spec((3,), np.int64))
+    np.testing.assert_array_equal(jit(f)(np.ones(3)), np.ones(3))  # with a call's data: followed and checked
 
 
 def test_writing_traced_values_into_numpy_arrays_explains():

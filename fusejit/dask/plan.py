@@ -116,6 +116,9 @@ def _trace_and_analyse(fn: JitFunction, args: tuple, names: list[str], values: l
     entry, _ = tracer._get_entry(tuple(examples[: len(args)]), dict(zip(names[len(args):], examples[len(args):])))
     traced = entry.traced
     graph = traced.graph
+    if traced.branch_guards:  # taken for placeholder zeros, not the chunks' data
+        raise DaskPlanError(f"{fn.__name__}(): on Dask arrays a function must not branch on its data "
+                            f"({traced.context.guards[0][2]})")
     if traced.variables_assigned or not all(isinstance(i, int) for i in traced.out_leaves):
         raise DaskPlanError(f"{fn.__name__}(): on Dask arrays a function must return arrays only and assign no "
                             "Variable (each chunk would assign it)")

@@ -102,20 +102,26 @@ class SymbolicDim(str):
     __hash__ = str.__hash__
 
 
-def _concretize_error(what: str, convert: Callable[..., Any]) -> Any:
+def _concretize_error(what: str, convert: Callable[..., Any], speculative: bool = False) -> Any:
     """A conversion to a Python value: of a value computed from constants alone (arrays the function
-    created itself) it is that value's, as in NumPy; of anything depending on the inputs an error."""
+    created itself) it is that value's, as in NumPy; of a bool or int depending on the inputs
+    (``speculative``), the value for the call being traced, checked at every call (:mod:`.speculation`);
+    otherwise an error."""
     def method(self: TracedArray, *args: Any) -> Any:
         from .constructors import static_value
+        from .speculation import speculate
 
-        value = static_value(self.node) if self.mask is None else None
-        if value is not None:
-            return convert(value, *args)
-        raise ConcretizationError(
+        message = (
             f"{what} of a traced array ({self._describe()}) depends on the input data, which is not known "
             "while tracing. Python control flow (`if`, `while`, `and`/`or`, `int()`, `float()`) on traced "
             "values is not supported: make the argument that decides it static with "
             "`jit(..., static_argnames=...)`, or compute both branches and select with `np.where(cond, a, b)`.")
+        value = static_value(self.node) if self.mask is None else None
+        if value is None and speculative and self.mask is None:
+            value = speculate(self.node, message)
+        if value is not None:
+            return convert(value, *args)
+        raise ConcretizationError(message)
     return method
 
 
@@ -218,9 +224,9 @@ class TracedArray:
     def __repr__(self) -> str:
         return f"TracedArray({self._describe()})"
 
-    __bool__ = _concretize_error("the truth value", bool)
-    __int__ = _concretize_error("int()", int)
-    __index__ = _concretize_error("int()", operator.index)
+    __bool__ = _concretize_error("the truth value", bool, speculative=True)
+    __int__ = _concretize_error("int()", int, speculative=True)
+    __index__ = _concretize_error("int()", operator.index, speculative=True)
     __float__ = _concretize_error("float()", float)
     __complex__ = _concretize_error("complex()", complex)
     item = _concretize_error("the Python value", lambda v, *a: v.item(*a))

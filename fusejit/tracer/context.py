@@ -24,6 +24,11 @@ class TraceContext:
     # live state (objects, closures, globals) of this trace: a capture.Session, or None
     live: Any = None
     done: bool = False  # the trace has ended: its traced arrays must not be used any more
+    # the arguments of the call being traced (id(input node) -> array), when known: branches on the data
+    # follow them and become guards (:mod:`.speculation`); their values computed so far; the guards
+    examples: dict[int, Any] | None = None
+    example_values: dict[int, Any] = field(default_factory=dict)
+    guards: list[Any] = field(default_factory=list)
 
 
 def current() -> TraceContext | None:

@@ -139,6 +139,13 @@ def _index_order(x: TracedArray, order: str | None, what: str) -> str:
     return order
 
 
+@handles(np.may_share_memory)
+def _may_share_memory(a: Any, b: Any, max_work: Any = None) -> bool:
+    """Traced values have no memory to compare; "may" allows a false positive, so True (callers then
+    copy to be safe, as scikit-learn's check_array does)."""
+    return True
+
+
 @handles(np.ravel)
 def _ravel(a: Any, order: str = "C") -> TracedArray:
     return _reshape(a, -1, order=order)

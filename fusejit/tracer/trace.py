@@ -38,6 +38,7 @@ class TraceResult:
     out_leaves: list[Any]
     context: TraceContext
     live: LivePlan | None = None  # captured state, guards and replayed stores (None: not tracked)
+    branch_guards: int = 0  # the last outputs: branches taken on the traced call's data, still true?
 
     @property
     def variables_read(self) -> list[Any]:
@@ -80,28 +81,31 @@ class LiveOptions:
 
 def trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any],
           rebuild: Callable[[list[Any]], tuple[tuple, dict]], name: str | None = None,
-          live: LiveOptions | None = None) -> TraceResult:
+          live: LiveOptions | None = None, examples: Sequence[Any] | None = None) -> TraceResult:
     """Trace ``fn`` where array leaves are ``ArgSpec``s and other leaves are static Python values;
     ``rebuild(values)`` turns the leaves back into ``(args, kwargs)``. With ``live``, arrays and
     scalars reached through static objects, closures and globals are read at call time and stores
     to them are replayed (:mod:`.capture`, :mod:`.side_effects`); every object is restored when the
-    trace ends, whether it succeeded or not."""
+    trace ends, whether it succeeded or not. ``examples`` (the call's arrays, by leaf; None for static
+    leaves): Python branches on the data follow them and are checked at run time (:mod:`.speculation`)."""
     fn_name = name or getattr(fn, "__name__", "f")
     ctx = TraceContext(fn_name=fn_name)
+    ctx.examples = {} if examples is not None else None
     if live is not None:
         from .capture import Session
 
         ctx.live = Session(fn_name, frozen=set(live.frozen), frozen_all=live.all_frozen)
     try:
-        return _trace(fn, leaves, rebuild, ctx, live)
+        return _trace(fn, leaves, rebuild, ctx, live, examples)
     finally:
         if ctx.live is not None:
             ctx.live.restore()
         ctx.done = True
+        ctx.examples, ctx.example_values = None, {}  # the call's data is not kept with the program
 
 
 def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Callable[[list[Any]], tuple[tuple, dict]],
-           ctx: TraceContext, live: LiveOptions | None) -> TraceResult:
+           ctx: TraceContext, live: LiveOptions | None, examples: Sequence[Any] | None = None) -> TraceResult:
     fn_name = ctx.fn_name
     inputs: list[Node] = []
     values: list[Any] = []
@@ -109,6 +113,8 @@ def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Cal
         if isinstance(leaf, ArgSpec):
             node = Node("input", (), {}, leaf.type, name=input_name(leaf.name))
             inputs.append(node)
+            if ctx.examples is not None and examples is not None:
+                ctx.examples[id(node)] = examples[len(values)]
             values.append(TracedArray(node, is_argument=True, label=leaf.name))
         else:
             values.append(leaf)
@@ -169,5 +175,13 @@ def _trace(fn: Callable[..., Any], leaves: Sequence[ArgSpec | Any], rebuild: Cal
     inputs += [ctx.reads[id(v)] for v in ctx.captured_order]
     updated = list(ctx.updates.values())
     outputs += [ctx.variables[id(v)][1].node for v in updated]
+    if ctx.guards:
+        if (plan is not None and (plan.effects or plan.writebacks or plan.outputs)) or ctx.captured_order:
+            raise ConcretizationError(
+                f"{ctx.guards[0][2]} (fusejit follows such a branch as the first call's data says and checks it "
+                "at run time only in functions that store no live state and read no Variables)")
+        from .speculation import guard_outputs
+
+        outputs += guard_outputs(ctx.guards)
     graph = Graph(inputs, outputs, name=input_name(fn_name))
-    return TraceResult(graph, out_tree, out_map, ctx, plan)
+    return TraceResult(graph, out_tree, out_map, ctx, plan, len(ctx.guards))

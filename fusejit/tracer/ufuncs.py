@@ -127,9 +127,29 @@ def _ndtr(a: TracedArray) -> TracedArray:
     return np.where(z < np.sqrt(0.5).astype(a.dtype), 0.5 + 0.5 * erf(x), np.where(x > 0, 1 - tail, tail))
 
 
+def _rel_entr(x: TracedArray, y: TracedArray, kl: bool = False) -> TracedArray:
+    # scipy: x log(x/y) (kl_div: - x + y) for x, y > 0; at x == 0 <= y: 0 (kl_div: y); else inf; NaN in, NaN out
+    both = (x > 0) & (y > 0)
+    inner = x * np.log(x / y)
+    value = np.where(both, inner - x + y if kl else inner, np.where((x == 0) & (y >= 0), y if kl else 0, np.inf))
+    return np.where(np.isnan(x) | np.isnan(y), x + y, value)
+
+
+def _kl_div(x: TracedArray, y: TracedArray) -> TracedArray:
+    # SciPy's float32 loop computes in double (the three terms cancel), so does this
+    return _rel_entr(x.astype(np.float64), y.astype(np.float64), kl=True).astype(x.dtype)
+
+
+def _huber(delta: TracedArray, r: TracedArray) -> TracedArray:
+    a = np.abs(r)
+    return np.where(delta < 0, np.inf, np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta)))
+
+
 # scipy.special ufuncs that are decompositions (looked up only if the user imported scipy.special)
 SCIPY_DECOMPOSED = {"xlogy": _in_numpy(_xlogy), "xlog1py": _in_numpy(lambda x, y: _xlogy(x, y, np.log1p)),
-                    "logit": _in_numpy(_logit), "entr": _in_numpy(_entr), "ndtr": _in_numpy(_ndtr)}
+                    "logit": _in_numpy(_logit), "entr": _in_numpy(_entr), "ndtr": _in_numpy(_ndtr),
+                    "rel_entr": _in_numpy(_rel_entr), "kl_div": _in_numpy(_kl_div),
+                    "huber": _in_numpy(_huber)}
 
 
 def scipy_decomposed(ufunc: Any) -> Any:

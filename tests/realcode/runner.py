@@ -55,5 +55,7 @@ def run_case(case: Case, seed: int = 0) -> None:
             want = fn(*copy.deepcopy(args))
             got = jitted(*args)
         _same(got, want, case.rtol, f"{case.name} (input {variant})")
+        assert jitted.branch_fallbacks == 0, f"{case.name}: input {variant} branched unlike the traced call " \
+            "and ran as NumPy"
         for a, b in zip(_leaves(args), _leaves(kept)):
             assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True), f"{case.name} modified its input"

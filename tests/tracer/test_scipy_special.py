@@ -22,7 +22,7 @@ def data(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", ["xlogy", "xlog1py"])
+@pytest.mark.parametrize("name", ["xlogy", "xlog1py", "rel_entr", "kl_div", "huber"])
 def test_binary(name, dtype) -> None:
     f = getattr(sp, name)
     x, y = data(dtype)
