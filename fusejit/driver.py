@@ -424,11 +424,11 @@ class JitFunction:
         (``raise`` in a validation branch, branches inside library code)."""
         try:
             return self._trace_converted(specs, rebuild, live)
-        except ConcretizationError:
-            if examples is None:
+        except Exception as exc:  # also a converted function's own failure (not its diagnostics): the original
+            if examples is None or not (isinstance(exc, ConcretizationError)
+                                        or (self._converted is not None and not isinstance(exc, TracingError))):
                 raise
-        fn = self._converted if self._converted is not None else self.fn
-        return trace(fn, specs, rebuild, name=self.__name__, live=live, examples=examples)
+        return trace(self.fn, specs, rebuild, name=self.__name__, live=live, examples=examples)
 
     def _trace_converted(self, specs: list[Any], rebuild: Callable, live: LiveOptions) -> TraceResult:
         """Trace ``self.fn``; if a traced value was used as a Python bool, retrace once with its

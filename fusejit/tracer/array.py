@@ -25,7 +25,14 @@ from ..ir.arrays import native_byte_order, semantic_subclass_problem
 from ..ir.dtypes import as_dtype
 from ..ir.shapes import Dim, Shape, Size, format_shape
 from .context import current
-from .errors import ConcretizationError, DataDependentShapeError, InPlaceError, TracerLeakError, TracingError
+from .errors import (
+    ConcretizationError,
+    DataBranchError,
+    DataDependentShapeError,
+    InPlaceError,
+    TracerLeakError,
+    TracingError,
+)
 from .variables import Variable
 
 _INTERNAL = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
@@ -121,7 +128,7 @@ def _concretize_error(what: str, convert: Callable[..., Any], speculative: bool 
             value = speculate(self.node, message)
         if value is not None:
             return convert(value, *args)
-        raise ConcretizationError(message)
+        raise (DataBranchError if speculative else ConcretizationError)(message)
     return method
 
 

@@ -15,6 +15,11 @@ class ConcretizationError(TracingError):
     """A traced value was needed as a concrete Python value (``if``, ``int()``, ``float()``...)."""
 
 
+class DataBranchError(ConcretizationError):
+    """A Python branch (``if``, ``bool()``, ``int()``) on traced data where the call's data was not
+    available to follow it (see :mod:`.speculation`)."""
+
+
 class DataDependentShapeError(TracingError):
     """An operation whose result shape depends on input values (``x[x > 0]`` escaping)."""
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..ir import constant, make
 from ..ir.shapes import Size, broadcast_shapes, format_shape, normalize_axis
 from .array import TracedArray, Weak, broadcast, cast, lift, reshape, to_node, transpose, wrap
-from .errors import ConcretizationError, UnsupportedFunctionError
+from .errors import ConcretizationError, DataBranchError, UnsupportedFunctionError
 from .reductions import REDUCERS, normalize_axes
 from .ufuncs import elementwise, write_out
 
@@ -59,8 +59,8 @@ def apply_function(func: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
     try:
         return impl(*args, **kwargs)
     except (UnsupportedFunctionError, ConcretizationError, AttributeError) as exc:  # AttributeError: a method
-        if str(exc).startswith(function_name(func)):  # or attribute of ndarray that traced arrays lack
-            raise
+        if str(exc).startswith(function_name(func)) or isinstance(exc, DataBranchError):  # or attribute of
+            raise  # ndarray that traced arrays lack; a branch on data is the caller's to follow
         raise UnsupportedFunctionError(
             f"{function_name(func)} is not supported in a traced function: fusejit has no translation for it, and "
             f"NumPy's own Python implementation of it, run on traced arrays, stopped: {exc}") from exc

@@ -105,8 +105,12 @@ def test_ifs_that_return_stay_unconverted_and_keep_the_clear_error() -> None:
         return -x
 
     assert convert(f) is None
-    with pytest.raises(ConcretizationError, match="truth value of a traced array"):
-        fusejit.jit(f)(np.ones(2))
+    with pytest.raises(ConcretizationError, match="truth value of a traced array"):  # no call's data to follow
+        fusejit.freeze(fusejit.jit(f), fusejit.Spec((2,), np.float64))
+    g = fusejit.jit(f)  # on a call, the branch follows its data and is checked (tracer/speculation.py)
+    np.testing.assert_array_equal(g(np.ones(2)), np.ones(2))
+    np.testing.assert_array_equal(g(-np.ones(2)), np.ones(2))
+    assert g.branch_fallbacks == 1
 
 
 def test_concrete_ifs_stay_python_and_functions_that_trace_are_not_converted() -> None:
