@@ -10,6 +10,7 @@ upsampling would add no information and 12x the convolution work. Adam with a le
 (forward, backward, dropout with a step-keyed mask, Adam on all eight Variables) is one compiled
 program.
 
+    pip install -e '.[examples]'      # scikit-learn, matplotlib, tqdm
     python examples/train_mnist_cnn.py [--small] [--epochs N] [--out DIR]
 
 Writes DIR/curves.png (loss and accuracy per epoch), DIR/cnn.fjg, DIR/build/libmnist_cnn.so and
@@ -157,4 +158,9 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--out", type=Path, default=HERE / "out" / "mnist_cnn")
     args = parser.parse_args()
+    import importlib.util
+
+    missing = [m for m in ("sklearn", "matplotlib", "tqdm") if importlib.util.find_spec(m) is None]
+    if missing:  # say so before training rather than after it, when the plot is drawn
+        parser.exit(1, f"missing {', '.join(missing)}: install the examples extra, pip install -e '.[examples]'\n")
     main(args.small, args.epochs, args.out)
