@@ -58,7 +58,8 @@ class Program:
     def __call__(self, *args: Any) -> tuple:
         vals = list(args)
         for ins in self.instrs:
-            vals.append(apply(ins, vals))
+            v = apply(ins, vals)  # NumPy's 0-d results stay arrays, as when the program was drawn
+            vals.append(np.asarray(v) if isinstance(v, np.generic) else v)
         return tuple(vals[i] for i in self.outputs)
 
     def __str__(self) -> str:
