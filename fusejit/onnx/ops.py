@@ -581,6 +581,9 @@ def _conv_pads(node: Node, spatial: list[int], kernel: list[int], strides: list[
 @op("Conv")
 def _conv(node: Node, xs: list[Any]) -> list[Any]:
     x, w = xs[0], xs[1]
+    if np.ndim(x) == 3:  # 1-D convolution as 2-D over a width-1 axis
+        flat = Node(node.op, node.name, _with_unit_axis(node.attrs), node.opset, node.outputs)
+        return [np.squeeze(_conv(flat, [np.expand_dims(x, -1), np.expand_dims(w, -1), *xs[2:]])[0], -1)]
     if np.ndim(x) != 4:
         raise OnnxImportError(f"node {node.name!r} (Conv): only 2-D convolutions (NCHW) are supported, got rank "
                               f"{np.ndim(x)}")
@@ -597,17 +600,22 @@ def _conv(node: Node, xs: list[Any]) -> list[Any]:
     return [y]
 
 
+def _with_unit_axis(attrs: dict[str, Any]) -> dict[str, Any]:
+    """A 1-D conv/pool node's attributes for the same op in 2-D over an added trailing axis of size 1."""
+    out = dict(attrs)
+    for key in ("kernel_shape", "strides", "dilations"):
+        if out.get(key) is not None:
+            out[key] = [*out[key], 1]
+    if out.get("pads") is not None:
+        begin, end = out["pads"]
+        out["pads"] = [begin, 0, end, 0]
+    return out
+
+
 def _pool(node: Node, xs: list[Any], kind: str) -> list[Any]:
     x = xs[0]
     if np.ndim(x) == 3:  # 1-D pooling as 2-D over a width-1 axis
-        attrs = dict(node.attrs)
-        for key, extra in (("kernel_shape", 1), ("strides", 1), ("dilations", 1)):
-            if attrs.get(key) is not None:
-                attrs[key] = list(attrs[key]) + [extra]
-        if attrs.get("pads") is not None:
-            p = list(attrs["pads"])
-            attrs["pads"] = [p[0], 0, p[1], 0]
-        flat = Node(node.op, node.name, attrs, node.opset, node.outputs)
+        flat = Node(node.op, node.name, _with_unit_axis(node.attrs), node.opset, node.outputs)
         return [np.squeeze(y, -1) for y in _pool(flat, [np.expand_dims(x, -1)], kind)]
     if np.ndim(x) != 4:
         raise OnnxImportError(f"node {node.name!r} ({node.op}): only 2-D pooling (NCHW) is supported")

@@ -109,3 +109,20 @@ def test_truncated_and_bit_flipped_models_never_crash(pos: int, bit: int, trunca
         f(np.zeros((2, 16), np.float32))
     except (fo.OnnxImportError, fusejit.TracingError, ValueError, TypeError, fusejit.ArgumentError):
         pass  # a clear error; never a crash
+
+
+def test_one_dimensional_conv_and_pool_match_the_reference() -> None:
+    from onnx.reference import ReferenceEvaluator
+
+    w, b = rng.standard_normal((6, 2, 3)).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[2, 1], strides=[2], dilations=[2]),
+             helper.make_node("MaxPool", ["c"], ["y"], kernel_shape=[2], strides=[2])]
+    graph = helper.make_graph(nodes, "conv1d", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2, 17])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = rng.standard_normal((3, 2, 17)).astype(np.float32)
+    want = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    got = fo.jit(model)(x)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
