@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import collections
+import collections.abc
 import os
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+# numpy-ml 0.1.2 (a tests/realcode corpus package) imports collections.Hashable, gone since Python 3.10.
+# tests/realcode/cases.py aliases it in the worker that imports numpy-ml; pytest-xdist's controller
+# imports the module of every warning a worker reports, so the controller needs the alias too, or a
+# warning raised inside numpy-ml aborts the whole run (INTERNALERROR, "node down").
+if not hasattr(collections, "Hashable"):
+    collections.Hashable = collections.abc.Hashable  # type: ignore[attr-defined]
 
 settings.register_profile(
     "ci", derandomize=True, deadline=None, max_examples=40, print_blob=True,
