@@ -64,3 +64,14 @@ print("ok")
         r = run_python(code, cache_dir=tmp_path)
         assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
     assert any(tmp_path.rglob("*")), "the first process stored no object"
+
+
+def test_threads_binding_the_same_weights_at_once_share_one_buffer() -> None:
+    """A program's code links against whatever buffer the name resolves to, so every thread must get
+    the buffer that name is bound to (never its own copy that the table then forgets)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    graphs = [parse(SCALE.replace("%s", VALUES).replace("%2 = mul", "%2 = add")) for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        held = list(pool.map(weights.bind_constants, graphs))
+    assert len({id(buffers[0]) for _, buffers in held}) == 1

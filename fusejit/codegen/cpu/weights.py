@@ -54,11 +54,11 @@ def bind_constants(graph: Graph) -> tuple[dict[int, str], list[np.ndarray]]:
             continue
         buf = _aligned_copy(node)
         name = "fjw_" + hashlib.sha256(buf).hexdigest()[:40]
-        bound = _bound.get(name)
-        if bound is None:
-            with llvm_section():
+        with llvm_section():  # look up and bind as one step: two threads binding a name share one buffer
+            bound = _bound.get(name)
+            if bound is None:
                 llvm.add_symbol(name, buf.ctypes.data)
-            _bound[name] = bound = buf
+                _bound[name] = bound = buf
         symbols[id(node)] = name
         held.append(bound)
     return symbols, held
