@@ -102,8 +102,11 @@ def conv2d(input: Any, filters: Any, strides: Any = 1, padding: Any = "VALID", d
     x = to_nhwc(input, data_format)
     _, h, w, c = np.shape(x)
     kh, kw, ci, co = np.shape(filters)
+    if groups is None and not (ci and c % ci == 0):
+        raise NNError(f"fusejit.nn.conv2d: input channels {c} are not a multiple of the filters' in_channels {ci} "
+                      f"(filters {np.shape(filters)}: [kh, kw, in_channels / groups, out_channels])")
     if groups is None:
-        groups = c // ci if ci and c % ci == 0 else 0
+        groups = c // ci
     if groups < 1 or c != ci * groups or co % groups:
         raise NNError(f"fusejit.nn.conv2d: input channels {c} and filters {np.shape(filters)} do not fit groups="
                       f"{groups} (need in_channels == filter in_channels * groups, out_channels % groups == 0)")
