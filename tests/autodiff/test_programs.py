@@ -185,6 +185,11 @@ def test_random_programs(expr: Any, args: list[np.ndarray]) -> None:
             assert np.isclose(lhs, rhs, rtol=rtol, atol=rtol * 1e-2 * scale * max(1, out.size)), (lhs, rhs)
         if rtol > 1e-8:
             return
+        # a cast to bool or an integer type is a step function with its steps at integers (0 for bool):
+        # at an integral argument the program's own branch (whose derivative it gives) is the one at
+        # the step, which both finite-difference neighbours may leave (where(bool(0), x, int(x)) at 0)
+        if any(t in repr(expr) for t in ("bool", "int")) and any((a == np.round(a)).any() for a in args):
+            return
         # central differences where the program is smooth around args: one-sided slopes agree (no kink)
         # and so do two step sizes
         def at(e: float) -> np.ndarray:
