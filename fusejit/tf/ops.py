@@ -206,6 +206,19 @@ def _gather(node: Any, xs: list[Any]) -> list[Any]:
     return [np.take(params, indices, axis=axis)]
 
 
+@op("GatherNd")
+def _gather_nd(node: Any, xs: list[Any]) -> list[Any]:
+    """``params[indices[..., 0], indices[..., 1], ...]``: the last axis of ``indices`` indexes the leading
+    axes of ``params`` (TensorFlow's batch_dims=0 form)."""
+    params, indices = xs
+    if int(_a(node, "batch_dims", 0)):
+        raise TFImportError(f"node {node.name!r} (GatherNd): batch_dims is not supported")
+    if isinstance(params, np.ndarray) and not isinstance(indices, np.ndarray):
+        params = np.asarray(params, like=indices)
+    depth = np.shape(indices)[-1]
+    return [params[tuple(indices[..., k] for k in range(depth))]]
+
+
 @op("Range")
 def _range(node: Any, xs: list[Any]) -> list[Any]:
     start, limit, delta = (np.asarray(x).item() for x in xs)

@@ -135,3 +135,31 @@ def test_truncated_and_bit_flipped_files_never_crash(pos: int, bit: int, truncat
         fn(np.zeros((2, 784), np.float32))
     except (ftf.TFImportError, fusejit.TracingError, ValueError, TypeError):
         pass  # a clear error naming the node; never a crash or an IndexError deep inside
+
+
+def test_gather_nd_from_a_handwritten_graphdef() -> None:
+    """GatherNd (indices' last axis indexes params' leading axes), with a traced params and constant
+    indices, and with constant params and traced indices: a GraphDef built without TensorFlow."""
+    from fusejit.tf.proto import NodeDef
+    from fusejit.tf.tensors import from_numpy
+
+    def graph(params_placeholder: bool) -> GraphDef:
+        g = GraphDef()
+        table = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+        idx = np.array([[0, 2], [1, 0], [1, 2]], np.int32)
+        fed, const, fed_dtype = ("p", "i", 1) if params_placeholder else ("i", "p", 3)
+        ph = NodeDef(name=fed, op="Placeholder")
+        ph.attr["dtype"].type = fed_dtype
+        c = NodeDef(name=const, op="Const")
+        c.attr["value"].tensor.CopyFrom(from_numpy(idx if params_placeholder else table))
+        out = NodeDef(name="out", op="GatherNd", input=["p", "i"])
+        g.node.extend([ph, c, out])
+        return g
+
+    table = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    idx = np.array([[0, 2], [1, 0], [1, 2]], np.int32)
+    want = table[idx[:, 0], idx[:, 1]]
+    f = ftf.jit(graph(True), ["p:0"], ["out:0"], input_shapes={"p:0": [2, 3, 4]})
+    np.testing.assert_array_equal(f(table), want)
+    g = ftf.jit(graph(False), ["i:0"], ["out:0"], input_shapes={"i:0": [3, 2]})
+    np.testing.assert_array_equal(g(idx), want)
