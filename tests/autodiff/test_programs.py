@@ -190,6 +190,11 @@ def test_random_programs(expr: Any, args: list[np.ndarray]) -> None:
         # the step, which both finite-difference neighbours may leave (where(bool(0), x, int(x)) at 0)
         if any(t in repr(expr) for t in ("bool", "int")) and any((a == np.round(a)).any() for a in args):
             return
+        # remainder/fmod/floor_divide step at every multiple of a divisor the program computes (a divisor
+        # of 2e-309 puts millions of steps inside the difference step): their rules are checked by
+        # differences in test_rules.py on inputs away from the steps; here the adjoint identity above
+        if any(t in repr(expr) for t in ("remainder", "fmod", "floor_divide")):
+            return
         # central differences where the program is smooth around args: one-sided slopes agree (no kink)
         # and so do two step sizes
         def at(e: float) -> np.ndarray:
