@@ -491,27 +491,25 @@ def _argmax(node: Node, xs: list[Any]) -> list[Any]:
     return [np.expand_dims(out, axis) if node.get("keepdims", 1) else out]
 
 
-@op("CumSum")
-def _cumsum(node: Node, xs: list[Any]) -> list[Any]:
+def _scan(node: Node, xs: list[Any], scan: Callable[..., Any], exclusive: Callable[[Any, Any, int], Any]) -> list[Any]:
+    """CumSum/CumProd: ``reverse`` scans the flipped axis; ``exclusive(inclusive, x, axis)`` drops each
+    element's own term. The result keeps the operand dtype (NumPy accumulates small ints in int64)."""
     x, axis = xs[0], ints(xs[1])[0]
     if node.get("reverse", 0):
         x = np.flip(x, axis)
-    out = np.cumsum(x, axis=axis).astype(_dt(x))
+    out = scan(x, axis=axis).astype(_dt(x))
     if node.get("exclusive", 0):
-        out = out - x
+        out = exclusive(out, x, axis)
     return [np.flip(out, axis) if node.get("reverse", 0) else out]
 
 
-@op("CumProd")
-def _cumprod(node: Node, xs: list[Any]) -> list[Any]:
-    x, axis = xs[0], ints(xs[1])[0]
-    if node.get("reverse", 0):
-        x = np.flip(x, axis)
-    out = np.cumprod(x, axis=axis).astype(_dt(x))  # NumPy accumulates small ints in int64
-    if node.get("exclusive", 0):
-        ones = np.ones_like(np.take(x, [0], axis=axis))
-        out = np.concatenate([ones, np.take(out, np.arange(x.shape[axis] - 1), axis=axis)], axis=axis)
-    return [np.flip(out, axis) if node.get("reverse", 0) else out]
+def _shifted_by_one(out: Any, x: Any, axis: int) -> Any:
+    ones = np.ones_like(np.take(x, [0], axis=axis))
+    return np.concatenate([ones, np.take(out, np.arange(x.shape[axis] - 1), axis=axis)], axis=axis)
+
+
+OPS["CumSum"] = lambda node, xs: _scan(node, xs, np.cumsum, lambda out, x, axis: out - x)
+OPS["CumProd"] = lambda node, xs: _scan(node, xs, np.cumprod, _shifted_by_one)
 
 
 from . import ops_nn  # noqa: E402,F401 - registers the neural-network ops in OPS
